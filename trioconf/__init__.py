@@ -1,0 +1,1 @@
+"""trioconf: Trio-native configuration hot reload."""

@@ -1,0 +1,96 @@
+"""The ConfigError tree: every failure trioconf reports says where it happened."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+
+class ConfigError(Exception):
+    """A configuration could not be loaded, or a change to it was not applied.
+
+    Every error trioconf raises or records is an instance of this class, so an application
+    needs one ``except`` clause. The subclasses carry the details (file, line, column, field).
+    """
+
+
+class SourceError(ConfigError):
+    """A source could not be read: missing, unreadable, a directory, too large.
+
+    ``path`` is the source's path; the underlying ``OSError``, if any, is ``__cause__``.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class MissingSourceError(SourceError):
+    """A required source does not exist (and stayed absent for the grace period)."""
+
+
+class ParseError(ConfigError):
+    """A document is not valid JSON, TOML or YAML, or breaks a safety limit.
+
+    ``line`` and ``column`` are 1-based, ``None`` when the parser could not tell.
+    """
+
+    def __init__(
+        self, source: str, reason: str, *, line: int | None = None, column: int | None = None
+    ) -> None:
+        super().__init__(_where(source, line, column) + reason)
+        self.source = source
+        self.reason = reason
+        self.line = line
+        self.column = column
+
+
+@attrs.frozen
+class FieldError:
+    """One bad value: the dotted field path, what is wrong, and where the value came from."""
+
+    path: str
+    message: str
+    value: object = None
+    source: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = _where(self.source, self.line, self.column) if self.source else ""
+        field = self.path or "(top level)"
+        return f"{where}{field}: {self.message}"
+
+
+class ValidationError(ConfigError):
+    """The merged document does not structure into the config class.
+
+    ``errors`` holds every bad field of the document, not only the first.
+    """
+
+    def __init__(self, errors: Iterable[FieldError]) -> None:
+        self.errors = tuple(errors)
+        lines = "\n".join(f"  {e}" for e in self.errors)
+        count = len(self.errors)
+        super().__init__(f"{count} invalid field{'s' if count != 1 else ''}:\n{lines}")
+
+
+class RejectedError(ConfigError):
+    """The user's ``validate(new, old)`` callable rejected a snapshot; its exception is
+    ``__cause__``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"rejected by validate(): {reason}")
+        self.reason = reason
+
+
+def _where(source: str | None, line: int | None, column: int | None) -> str:
+    if source is None:
+        return ""
+    if line is None:
+        return f"{source}: "
+    if column is None:
+        return f"{source}:{line}: "
+    return f"{source}:{line}:{column}: "
