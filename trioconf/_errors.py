@@ -26,6 +26,10 @@ class SourceError(ConfigError):
         self.path = path
         self.reason = reason
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross the process boundary when a large file is parsed in a worker.
+        return (type(self), (self.path, self.reason))
+
 
 class MissingSourceError(SourceError):
     """A required source does not exist (and stayed absent for the grace period)."""
@@ -45,6 +49,12 @@ class ParseError(ConfigError):
         self.reason = reason
         self.line = line
         self.column = column
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_parse_error,
+            (type(self), self.source, self.reason, self.line, self.column),
+        )
 
 
 @attrs.frozen
@@ -76,6 +86,9 @@ class ValidationError(ConfigError):
         count = len(self.errors)
         super().__init__(f"{count} invalid field{'s' if count != 1 else ''}:\n{lines}")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.errors,))
+
 
 class RejectedError(ConfigError):
     """The user's ``validate(new, old)`` callable rejected a snapshot; its exception is
@@ -84,6 +97,15 @@ class RejectedError(ConfigError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"rejected by validate(): {reason}")
         self.reason = reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.reason,))
+
+
+def _rebuild_parse_error(
+    cls: type[ParseError], source: str, reason: str, line: int | None, column: int | None
+) -> ParseError:
+    return cls(source, reason, line=line, column=column)
 
 
 def _where(source: str | None, line: int | None, column: int | None) -> str:

@@ -1,0 +1,113 @@
+"""Reading a source file consistently, and what its content hash is for.
+
+The updater compares the content hash of what it reads with the hash of what it read last
+time for that source, so a touch, a chmod or an identical rewrite applies nothing: the only
+fingerprint that matters is the bytes the parser would see.
+
+A read is consistent when the file did not change under it: ``fstat`` before and after the
+read must agree on inode, size and mtime, and the bytes read must match the size. An in-place
+writer that is still writing makes them disagree; the read is retried a few times and then
+reported, and the writer's own close event triggers another attempt.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+import attrs
+
+from ._errors import MissingSourceError, SourceError
+
+DEFAULT_MAX_SIZE = 16 * 1024 * 1024
+_ATTEMPTS = 5
+
+
+@attrs.frozen
+class Content:
+    raw: bytes
+    digest: bytes
+
+
+def digest(raw: bytes) -> bytes:
+    return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+def file_size(path: Path) -> int:
+    """Size of what the path names now (following symlinks), for choosing where to parse."""
+    try:
+        return os.stat(path).st_size
+    except OSError as exc:
+        raise _source_error(path, exc) from exc
+
+
+def read_consistent(path: Path, max_size: int = DEFAULT_MAX_SIZE) -> Content:
+    """Read the whole file, retrying while it changes under the read.
+
+    Raises MissingSourceError when the path does not exist (or a directory on the way does
+    not) and SourceError for every other reason it cannot be read.
+    """
+    for _ in range(_ATTEMPTS):
+        try:
+            raw = _read_once(path, max_size)
+        except OSError as exc:
+            raise _source_error(path, exc) from exc
+        if raw is not None:
+            return Content(raw, digest(raw))
+    msg = "the file kept changing while it was read"
+    raise SourceError(str(path), msg)
+
+
+def _read_once(path: Path, max_size: int) -> bytes | None:
+    # O_NONBLOCK: opening a FIFO someone put in the config's place must not hang the loop.
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        before = os.fstat(fd)
+        if stat.S_ISDIR(before.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory")
+        if not stat.S_ISREG(before.st_mode):
+            raise OSError(errno.EINVAL, "is not a regular file")
+        if before.st_size > max_size:
+            raise _TooLarge(before.st_size, max_size)
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, max(before.st_size - total, 0) + 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_size:
+                raise _TooLarge(total, max_size)
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    unchanged = (
+        before.st_ino == after.st_ino
+        and before.st_size == after.st_size == len(raw)
+        and before.st_mtime_ns == after.st_mtime_ns
+    )
+    return raw if unchanged else None
+
+
+class _TooLarge(OSError):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(errno.EFBIG, f"is too large ({size} bytes; the limit is {limit})")
+
+
+def _source_error(path: Path, exc: OSError) -> SourceError:
+    name = str(path)
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return MissingSourceError(name, "does not exist")
+    reasons = {
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EISDIR: "is a directory, not a file",
+        errno.ELOOP: "too many levels of symbolic links (a symlink loop?)",
+    }
+    reason = reasons.get(exc.errno or 0) or exc.strerror or str(exc)
+    return SourceError(name, reason)
