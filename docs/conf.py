@@ -1,0 +1,23 @@
+"""Sphinx configuration for the trioconf documentation (plain reStructuredText, autodoc)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+project = "trioconf"
+author = "the trioconf authors"
+copyright = "the trioconf authors"
+release = importlib.metadata.version("trioconf")
+version = release
+
+extensions = ["sphinx.ext.autodoc"]
+
+# Documented in the order the source defines things: the class docstrings read top-down.
+autodoc_member_order = "bysource"
+# Type hints go into the parameter list, where they stay short.
+autodoc_typehints = "description"
+autodoc_typehints_format = "short"
+
+exclude_patterns = ["_build"]
+html_theme = "alabaster"
+html_title = f"trioconf {release}"

@@ -1,0 +1,131 @@
+"""Nox sessions for trioconf.
+
+``tests`` runs on every supported Python (3.10 to 3.13) found on this machine; ``lint``,
+``typing`` and ``docs`` are the quality gates CI runs; ``example`` runs the demo service.
+Run ``python -m nox -l`` to list them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import nox
+
+SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+
+# Tool versions are pinned so that a new release cannot turn CI red on its own.
+RUFF = "ruff==0.17.6"
+MYPY = "mypy==2.4.1"
+SPHINX = (
+    "sphinx==9.0.4; python_version >= '3.11'",
+    "sphinx==8.1.3; python_version < '3.11'",
+)
+
+nox.options.default_venv_backend = "venv"
+# Never fetch an interpreter from the network: test on what is installed, and say so.
+nox.options.download_python = "never"
+nox.options.sessions = ["tests", "lint", "typing", "docs"]
+
+
+def _pyenv_versions(pyenv: str) -> list[str]:
+    """The newest installed pyenv version of each supported minor, e.g. ``3.10.13``."""
+    bare = subprocess.run(
+        [pyenv, "versions", "--bare", "--skip-aliases"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    newest: list[str] = []
+    for minor in SUPPORTED_PYTHONS:
+        patches = [v for v in bare if v.startswith(f"{minor}.") and v[len(minor) + 1 :].isdigit()]
+        if patches:
+            newest.append(max(patches, key=lambda v: int(v.rsplit(".", 1)[1])))
+    return newest
+
+
+def _expose_pyenv_interpreters() -> None:
+    """Make pyenv's shims answer for ``python3.10`` and friends.
+
+    pyenv installs shims for every version it knows, but a shim only runs a version that is
+    selected; the others fail with "command not found". Selecting them all (the current
+    selection first, so that ``python3`` stays what it was) lets nox use every interpreter
+    that is installed instead of skipping it.
+    """
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return
+    current = (
+        os.environ.get("PYENV_VERSION")
+        or subprocess.run(
+            [pyenv, "version-name"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    )
+    selected = [v for v in current.split(":") if v]
+    selected += [v for v in _pyenv_versions(pyenv) if v not in selected]
+    if selected:
+        os.environ["PYENV_VERSION"] = ":".join(selected)
+
+
+def _runs(executable: str) -> bool:
+    try:
+        return subprocess.run([executable, "-c", "pass"], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+def _installed_pythons() -> list[str]:
+    """Supported versions that actually run here.
+
+    With ``CI=true`` nox fails a session whose interpreter is missing, so only versions that
+    are present are listed; the running interpreter always counts.
+    """
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    found = []
+    for version in SUPPORTED_PYTHONS:
+        exe = shutil.which(f"python{version}")
+        if version == running or (exe is not None and _runs(exe)):
+            found.append(version)
+    return found
+
+
+_expose_pyenv_interpreters()
+PYTHONS = _installed_pythons()
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """Run the test suite against an installed (non-editable) trioconf."""
+    session.install(".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check (ASYNC rules included, see pyproject.toml) and ruff format --check."""
+    session.install(RUFF)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install(".", MYPY)
+    session.run("mypy", "--strict", "trioconf")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the Sphinx docs with warnings as errors."""
+    session.install(".", *SPHINX)
+    session.run("sphinx-build", "-W", "--keep-going", "-E", "-b", "html", "docs", "docs/_build")
+
+
+@nox.session
+def example(session: nox.Session) -> None:
+    """Run examples/app.py; edit examples/app.toml while it runs. Ctrl-C stops it."""
+    session.install(".")
+    session.run("python", "examples/app.py", *session.posargs)
