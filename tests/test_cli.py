@@ -1,0 +1,324 @@
+"""The ``trioconf`` command line: ``check`` in-process, ``watch`` as a real child process."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+import trio
+
+from trioconf._cli import MISSING, describe, lookup, main
+from trioconf._errors import ParseError
+from trioconf._records import Failure, Update
+
+SCHEMA = textwrap.dedent(
+    """\
+    from __future__ import annotations
+
+    import attrs
+
+
+    @attrs.frozen
+    class Db:
+        host: str = "localhost"
+        port: int = 5432
+
+
+    @attrs.frozen
+    class Config:
+        name: str
+        debug: bool = False
+        db: Db = attrs.Factory(Db)
+    """
+)
+
+VALID = 'name = "svc"\n\n[db]\nport = 5432\n'
+
+
+@pytest.fixture
+def isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Undo what ``--schema`` does to the interpreter: sys.path entries, imported modules."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def project(tmp_path: Path, isolated_imports: None) -> Path:
+    (tmp_path / "schema.py").write_text(SCHEMA)
+    (tmp_path / "app.toml").write_text(VALID)
+    return tmp_path
+
+
+def run_check(project: Path, *args: str) -> int:
+    schema = f"{project / 'schema.py'}:Config"
+    return main(["check", *args, "--schema", schema])
+
+
+def test_check_valid_prints_ok(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_check(project, str(project / "app.toml")) == 0
+    out, err = capsys.readouterr()
+    assert out == "ok\n"
+    assert err == ""
+
+
+def test_check_syntax_error_says_file_line_column(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project / "app.toml"
+    config.write_text('name = "svc"\n\n[db]\nport = = 5432\n')
+    assert run_check(project, str(config)) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert re.search(rf"^{re.escape(str(config))}:4:\d+: ", err, re.MULTILINE), err
+
+
+def test_check_reports_every_bad_field_with_its_path(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project / "app.toml"
+    config.write_text('name = "svc"\ndebug = "yes"\n\n[db]\nport = "eighty"\n')
+    assert run_check(project, str(config)) == 1
+    _, err = capsys.readouterr()
+    assert "db.port" in err
+    assert "debug" in err
+    assert str(config) in err
+
+
+def test_check_later_files_override_earlier_ones(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    override = project / "local.json"
+    override.write_text('{"db": {"port": "bad"}}')
+    assert run_check(project, str(project / "app.toml"), str(override)) == 1
+    _, err = capsys.readouterr()
+    assert "db.port" in err
+    assert "local.json" in err
+
+
+def test_check_env_prefix(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLITEST_DB__PORT", "not-a-number")
+    config = str(project / "app.toml")
+    assert run_check(project, config) == 0
+    assert run_check(project, config, "--env-prefix", "CLITEST_") == 1
+    _, err = capsys.readouterr()
+    assert "db.port" in err
+
+
+def test_check_unknown_keys_rejected_unless_allowed(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project / "app.toml"
+    config.write_text(VALID + "colour = 'blue'\n")
+    assert run_check(project, str(config)) == 1
+    assert "colour" in capsys.readouterr().err
+    assert run_check(project, str(config), "--allow-unknown") == 0
+
+
+def test_check_missing_file_fails(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = project / "absent.toml"
+    assert run_check(project, str(missing)) == 1
+    assert str(missing) in capsys.readouterr().err
+
+
+def test_check_schema_as_dotted_module_from_cwd(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = project / "clitest_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "settings.py").write_text(SCHEMA)
+    monkeypatch.chdir(project)
+    assert main(["check", "app.toml", "--schema", "clitest_pkg.settings:Config"]) == 0
+    assert capsys.readouterr().out == "ok\n"
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ("schema.py", "expected MODULE:CLASS"),
+        ("schema.py:Nope", "has no attribute 'Nope'"),
+        ("schema.py:attrs", "is not a class"),
+        ("nowhere.py:Config", "no such file"),
+        ("clitest_no_such_module:Config", "cannot import clitest_no_such_module"),
+    ],
+)
+def test_check_bad_schema_is_a_usage_error(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    schema: str,
+    message: str,
+) -> None:
+    monkeypatch.chdir(project)
+    assert main(["check", "app.toml", "--schema", schema]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_unknown_extension_is_a_usage_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project / "app.ini"
+    config.write_text("name = svc\n")
+    assert run_check(project, str(config)) == 2
+    assert "app.ini" in capsys.readouterr().err
+
+
+def test_missing_arguments_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "app.toml"]) == 2
+    assert "--schema" in capsys.readouterr().err
+    assert main([]) == 2
+
+
+def test_watch_refuses_to_start_on_invalid_config(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project / "app.toml"
+    config.write_text("name = 1\n")
+    schema = f"{project / 'schema.py'}:Config"
+    assert main(["watch", str(config), "--schema", schema]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "name" in err
+    assert "Traceback" not in err
+
+
+@attrs.frozen
+class _Server:
+    host: str
+    port: int
+
+
+@attrs.frozen
+class _Tree:
+    servers: tuple[_Server, ...]
+    labels: dict[str, str]
+
+
+def test_lookup_walks_attributes_keys_and_indexes() -> None:
+    tree = _Tree(servers=(_Server("a", 1), _Server("b", 2)), labels={"env": "prod"})
+    assert lookup(tree, "servers.1.port") == 2
+    assert lookup(tree, "servers[0].host") == "a"
+    assert lookup(tree, "labels.env") == "prod"
+    assert lookup(tree, "servers.2") is MISSING
+    assert lookup(tree, "labels.zone") is MISSING
+    assert lookup(None, "servers") is MISSING
+    assert repr(MISSING) == "<missing>"
+
+
+def test_describe_lines() -> None:
+    old = _Tree(servers=(_Server("a", 1),), labels={})
+    new = _Tree(servers=(_Server("a", 2), _Server("b", 3)), labels={})
+    update = Update(3, new, old, frozenset({"servers.1", "servers.0.port"}), 0.0)
+    assert describe(update) == [
+        "v3: servers.0.port: 1 -> 2",
+        "v3: servers.1: <missing> -> _Server(host='b', port=3)",
+    ]
+    failure = Failure(ParseError("app.toml", "bad", line=1, column=2), 3, 0.0)
+    assert describe(failure) == ["rejected: app.toml:1:2: bad"]
+
+
+class _Lines:
+    """Reads a child's stdout line by line, keeping everything read so far for messages."""
+
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self._stream = stream
+        self._buffer = b""
+        self.seen: list[str] = []
+
+    async def next_line(self) -> str:
+        while b"\n" not in self._buffer:
+            chunk = await self._stream.receive_some()
+            if not chunk:
+                msg = f"stdout closed; lines so far: {self.seen}"
+                raise EOFError(msg)
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        self.seen.append(line.decode())
+        return self.seen[-1]
+
+    async def wait_for(self, pattern: str) -> str:
+        while not re.search(pattern, line := await self.next_line()):
+            pass
+        return line
+
+
+def _replace(path: Path, text: str) -> None:
+    # An editor-style save: write a temporary file, then rename it over the config.
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+async def test_watch_prints_changes_and_rejections_until_ctrl_c(tmp_path: Path) -> None:
+    (tmp_path / "schema.py").write_text(SCHEMA)
+    config = tmp_path / "app.toml"
+    config.write_text(VALID)
+    command = [sys.executable, "-m", "trioconf", "watch", "app.toml", "--schema", "schema:Config"]
+    process = await trio.lowlevel.open_process(
+        [*command, "--debounce", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        lines = _Lines(process.stdout)
+        with trio.fail_after(60):
+            first = await lines.next_line()
+            assert first.startswith("v1: "), first
+            assert "5432" in first
+
+            config.write_text(VALID.replace("5432", "5433"))
+            assert await lines.wait_for(r"^v2: ") == "v2: db.port: 5432 -> 5433"
+
+            _replace(config, 'name = "svc"\n\n[db]\nport = "eighty"\n')
+            rejected = await lines.wait_for(r"^rejected: ")
+            assert "db.port" in await _rest_of(lines, rejected)
+
+            _replace(config, VALID.replace("5432", "6000").replace('"svc"', '"api"'))
+            changes = {await lines.wait_for(r"^v3: "), await lines.next_line()}
+            assert changes == {"v3: db.port: 5433 -> 6000", "v3: name: 'svc' -> 'api'"}
+
+            process.send_signal(signal.SIGINT)
+            assert await process.wait() == 128 + signal.SIGINT
+            err = await _read_all(process.stderr)
+        assert "Traceback" not in err, err
+        assert "KeyboardInterrupt" not in err, err
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                await pipe.aclose()
+
+
+async def _read_all(stream: trio.abc.ReceiveStream) -> str:
+    data = b""
+    while chunk := await stream.receive_some():
+        data += chunk
+    return data.decode()
+
+
+async def _rest_of(lines: _Lines, first: str) -> str:
+    # A ValidationError spans several lines; the field lines follow "rejected: N invalid ...".
+    if "invalid field" not in first:
+        return first
+    return first + "\n" + await lines.next_line()

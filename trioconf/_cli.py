@@ -1,0 +1,277 @@
+"""The ``trioconf`` command line: ``check`` validates files once, ``watch`` prints each reload.
+
+Both commands take the config class as ``--schema MODULE:CLASS``, where MODULE is a dotted
+module importable from the current directory or a path to a ``.py`` file. Exit statuses: 0 for
+a valid config, 1 for an invalid one (every error on stderr), 2 for a usage error, and 128 plus
+the signal number when ``watch`` is stopped by Ctrl-C (130) or SIGTERM (143).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from . import load, open_reloader
+from ._errors import ConfigError
+from ._live import Live
+from ._records import Failure, Update
+from ._sources import File
+
+
+class UsageError(Exception):
+    """A bad command line: reported in one line, exit status 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``trioconf`` command; returns the exit status instead of exiting."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help and on bad arguments
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        schema = _import_schema(args.schema)
+        files = [_file(path) for path in args.files]
+        if args.command == "check":
+            return _check(schema, files, args)
+        return _watch(schema, files, args)
+    except UsageError as exc:
+        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        # Ctrl-C outside the watch loop's signal receiver (while importing the schema, or
+        # before the receiver is installed, where no nursery can wrap it): stop quietly.
+        return 128 + signal.SIGINT
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trioconf", description="Validate or watch typed configuration files."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = commands.add_parser(
+        "check",
+        help="load and validate once; exit 1 listing every error",
+        description="Load FILE... (lowest precedence first) into CLASS once and validate it.",
+    )
+    watch = commands.add_parser(
+        "watch",
+        help="run a reloader and print every applied or rejected change until Ctrl-C",
+        description="Watch FILE... and print each applied change and each rejected reload.",
+    )
+    for sub in (check, watch):
+        sub.add_argument("files", nargs="+", metavar="FILE", help="config files, lowest first")
+        sub.add_argument(
+            "--schema",
+            required=True,
+            metavar="MODULE:CLASS",
+            help="the config class: a dotted module (importable from the current "
+            "directory) or a path to a .py file, then ':' and the class name",
+        )
+        sub.add_argument(
+            "--env-prefix", metavar="P", help="apply environment variables P* after the files"
+        )
+        sub.add_argument(
+            "--strict-env", action="store_true", help="reject P* variables that match no field"
+        )
+        sub.add_argument(
+            "--allow-unknown", action="store_true", help="ignore unknown keys in files"
+        )
+        sub.add_argument("--allow-nan", action="store_true", help="accept NaN and infinity")
+    watch.add_argument(
+        "--debounce", type=float, default=0.05, metavar="S", help="quiet window in seconds"
+    )
+    watch.add_argument("--backend", choices=("auto", "inotify", "poll"), default="auto")
+    watch.add_argument(
+        "--poll-interval", type=float, default=1.0, metavar="S", help="for the poll backend"
+    )
+    return parser
+
+
+def _import_schema(spec: str) -> type[Any]:
+    module_name, sep, qualname = spec.rpartition(":")
+    if not sep or not module_name or not qualname:
+        msg = f"--schema {spec!r}: expected MODULE:CLASS"
+        raise UsageError(msg)
+    module = _import_module(module_name)
+    obj: object = module
+    for attr in qualname.split("."):
+        try:
+            obj = getattr(obj, attr)
+        except AttributeError:
+            msg = f"--schema {spec!r}: {module_name} has no attribute {qualname!r}"
+            raise UsageError(msg) from None
+    if not isinstance(obj, type):
+        msg = f"--schema {spec!r}: {qualname} is not a class"
+        raise UsageError(msg)
+    return obj
+
+
+def _import_module(name: str) -> Any:
+    is_path = name.endswith(".py") or os.sep in name
+    try:
+        if is_path:
+            return _import_path(Path(name))
+        # As ``python -m`` does: modules next to where the command runs are importable.
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        return importlib.import_module(name)
+    except UsageError:
+        raise
+    except Exception as exc:
+        msg = f"--schema: cannot import {name}: {type(exc).__name__}: {exc}"
+        raise UsageError(msg) from exc
+
+
+def _import_path(path: Path) -> Any:
+    if not path.is_file():
+        msg = f"--schema: no such file: {path}"
+        raise UsageError(msg)
+    # Registered in sys.modules under a private name: attrs, dataclasses and cattrs resolve
+    # string annotations (``from __future__ import annotations``) through the class's module.
+    module_name = f"_trioconf_schema_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        msg = f"--schema: cannot import {path}"
+        raise UsageError(msg)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    # Like ``python path.py``: the schema file can import its neighbours.
+    sys.path.insert(0, str(path.resolve().parent))
+    spec.loader.exec_module(module)
+    return module
+
+
+def _file(path: str) -> File:
+    source = File(path)
+    try:
+        source.resolved_format  # noqa: B018 - raises when the extension is unknown
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return source
+
+
+def _check(schema: type[Any], files: Sequence[File], args: argparse.Namespace) -> int:
+    try:
+        load(
+            schema,
+            *files,
+            env_prefix=args.env_prefix,
+            strict_env=args.strict_env,
+            forbid_unknown=not args.allow_unknown,
+            allow_nan=args.allow_nan,
+        )
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print("ok")
+    return 0
+
+
+def _watch(schema: type[Any], files: Sequence[File], args: argparse.Namespace) -> int:
+    try:
+        return trio.run(_watch_until_signal, schema, files, args)
+    except ConfigError as exc:  # the initial load failed: the reloader never started
+        print(exc, file=sys.stderr)
+        return 1
+
+
+async def _watch_until_signal(
+    schema: type[Any], files: Sequence[File], args: argparse.Namespace
+) -> int:
+    # The signal receiver is installed before the first line is printed, so a Ctrl-C that
+    # follows it always ends the loop here instead of raising KeyboardInterrupt in a task.
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with (
+            open_reloader(
+                schema,
+                *files,
+                env_prefix=args.env_prefix,
+                strict_env=args.strict_env,
+                forbid_unknown=not args.allow_unknown,
+                allow_nan=args.allow_nan,
+                debounce=args.debounce,
+                backend=args.backend,
+                poll_interval=args.poll_interval,
+            ) as live,
+            trio.open_nursery() as nursery,
+        ):
+            nursery.start_soon(_print_changes, live)
+            async for signum in signals:
+                nursery.cancel_scope.cancel()
+                return 128 + signum
+    raise AssertionError("unreachable: the signal receiver never ends")  # pragma: no cover
+
+
+async def _print_changes(live: Live[Any]) -> None:
+    # No checkpoint between reading the current snapshot and subscribing to records, so no
+    # update can fall between the first line and the first record.
+    records = live.records()
+    _say(f"v{live.version}: {live.current!r}")
+    async for record in records:
+        for line in describe(record):
+            _say(line)
+
+
+def describe(record: Update[Any] | Failure) -> list[str]:
+    """The lines ``watch`` prints for one record: one per changed path, or the error."""
+    if isinstance(record, Failure):
+        return [f"rejected: {record.error}"]
+    return [
+        f"v{record.version}: {path}: {lookup(record.previous, path)!r} -> "
+        f"{lookup(record.config, path)!r}"
+        for path in sorted(record.changed)
+    ]
+
+
+class _Missing:
+    """What a path resolves to where it does not exist (a list item that was added)."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING: Any = _Missing()
+
+
+def lookup(obj: object, path: str) -> Any:
+    """The value at a dotted path such as ``db.port``, ``servers.0.host`` or ``servers[0]``.
+
+    Walks attributes of attrs/dataclass objects, keys of mappings and indexes of sequences;
+    returns ``MISSING`` where the path does not exist in ``obj``.
+    """
+    for step in _steps(path):
+        obj = _step(obj, step)
+        if obj is MISSING:
+            break
+    return obj
+
+
+def _steps(path: str) -> list[str]:
+    return [step for step in path.replace("[", ".").replace("]", "").split(".") if step]
+
+
+def _step(obj: object, step: str) -> Any:
+    if obj is None or obj is MISSING:
+        return MISSING
+    if isinstance(obj, Mapping):
+        if step in obj:
+            return obj[step]
+        return obj.get(int(step), MISSING) if step.isdigit() else MISSING
+    if isinstance(obj, Sequence) and not isinstance(obj, str) and step.isdigit():
+        index = int(step)
+        return obj[index] if index < len(obj) else MISSING
+    return getattr(obj, step, MISSING)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
