@@ -77,7 +77,9 @@ def test_initial_state() -> None:
     assert isinstance(first, Update)
     assert (first.version, first.config, first.previous) == (1, initial, None)
     # Version 1 lists every leaf path: against "nothing", everything is new.
-    assert first.changed == {"db.host", "db.port", "debug", "tags"}
+    assert first.changed == {"db.host", "db.port", "debug", "tags"}  # an empty dict is a leaf
+    nested = make_live(Cfg(tags={"a": "1", "b": "2"})).history[0]
+    assert nested.changed == {"db.host", "db.port", "debug", "tags.a", "tags.b"}  # type: ignore[union-attr]
 
 
 def test_history_size_must_be_positive() -> None:
@@ -521,6 +523,23 @@ async def test_records_sees_every_record_in_order() -> None:
     assert [r.version for r in got] == [2, 2, 3, 3]
     assert got[1].error is error  # type: ignore[union-attr]
     assert list(live.history)[1:] == got
+
+
+async def test_records_waiting_consumer_ends_on_close() -> None:
+    live = make_live()
+    ended: list[bool] = []
+
+    async def consumer() -> None:
+        async for _ in live.records():
+            pass
+        ended.append(True)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(consumer)
+            await blocked()
+            live._close()
+    assert ended == [True]
 
 
 async def test_records_consumer_too_far_behind_resumes_at_oldest_retained() -> None:

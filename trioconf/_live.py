@@ -179,16 +179,18 @@ class Live(Generic[T]):
     def origin(self, path: str) -> str:
         """Which source supplied the value at the dotted ``path`` (``"db.port"``).
 
-        ``"default"`` when no source supplied it (the class's default was used). For a path
-        above the leaves (``"db"``) the distinct origins of its leaves, joined by ``", "``.
-        ``KeyError`` when ``path`` is not in the current snapshot.
+        The source's name as the loader recorded it for that key path (it records one for
+        inner tables too); ``"default"`` when no source supplied it (the class's default was
+        used). For a path above the leaves with no record of its own, the distinct origins of
+        its leaves, in field order, joined by ``", "``. ``KeyError`` when ``path`` is not in
+        the current snapshot.
         """
         found = self._origins.get(path)
         if found is not None:
             return found
         value = _lookup(self._config, path)  # raises KeyError
         leaves = [f"{path}.{leaf}" for leaf in _leaf_paths(value)] or [path]
-        origins = dict.fromkeys(self._leaf_origin(leaf) for leaf in leaves)
+        origins = dict.fromkeys(self._origins.get(leaf, "default") for leaf in leaves)
         return ", ".join(origins)
 
     def statistics(self) -> Statistics:
@@ -245,15 +247,6 @@ class Live(Generic[T]):
         self._history.append(record)
         self._records_total += 1
         self._record_lot.unpark_all()
-
-    def _leaf_origin(self, leaf: str) -> str:
-        found = self._origins.get(leaf)
-        if found is not None:
-            return found
-        # A leaf holding a container (dict, list) may have been supplied key by key.
-        prefix = leaf + "."
-        below = [source for key, source in self._origins.items() if key.startswith(prefix)]
-        return ", ".join(dict.fromkeys(below)) if below else "default"
 
 
 class View(Generic[U]):
@@ -486,18 +479,25 @@ def _closed_error() -> trio.ClosedResourceError:
 
 
 def _children(value: object) -> dict[str, object] | None:
-    """The fields of an attrs or dataclass instance, by name; None for anything else."""
+    """The named parts of a value: the fields of an attrs or dataclass instance, the items of
+    a mapping (keys as strings); None for anything else (a leaf)."""
     cls = type(value)
     if attrs.has(cls):
         return {a.name: getattr(value, a.name) for a in attrs.fields(cls)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(key): item for key, item in value.items()}
     return None
 
 
 def _leaf_paths(value: object) -> list[str]:
-    """Dotted paths of the leaves below ``value``: nested attrs/dataclass instances are
-    walked, anything else (scalars, dicts, lists, None) is a leaf. [] for a leaf itself."""
+    """Dotted paths of the leaves below ``value``; [] for a leaf itself.
+
+    Nested attrs/dataclass instances and non-empty mappings are walked; anything else (scalars,
+    lists, None, an empty mapping) is a leaf. This matches the paths the updater's diff of the
+    unstructured documents reports, so version 1's ``changed`` reads like every later one's.
+    """
     children = _children(value)
     if children is None:
         return []
@@ -516,10 +516,7 @@ def _lookup(config: object, path: str) -> object:
     value = config
     for part in path.split("."):
         children = _children(value)
-        if children is not None and part in children:
-            value = children[part]
-        elif isinstance(value, Mapping) and part in value:
-            value = value[part]
-        else:
+        if children is None or part not in children:
             raise KeyError(path)
+        value = children[part]
     return value

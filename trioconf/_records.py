@@ -23,7 +23,8 @@ class Update(Generic[T]):
 
     ``changed`` holds the dotted paths (``"db.port"``) whose values differ from ``previous``. The
     initial snapshot (version 1) has ``previous=None`` and lists every leaf path of the config
-    in ``changed``: against "nothing", everything is new.
+    in ``changed`` (nested classes and non-empty mappings walked, lists whole): against
+    "nothing", everything is new.
     """
 
     version: int
