@@ -434,3 +434,28 @@ def test_structuring_succeeds_or_raises_validation_error(
         assert isinstance(error, FieldError)
         assert error.message
         assert error.source in (None, "a")
+
+
+@attrs.frozen
+class Node:
+    name: str
+    children: list[Node] = attrs.Factory(list)
+
+
+def test_recursive_classes_and_deep_paths() -> None:
+    def tree(leaf: object) -> dict[str, Any]:
+        return {"name": "a", "children": [{"name": "b", "children": [{"name": "c"}, leaf]}]}
+
+    error = one(Node, tree({"name": 1}))
+    assert (error.path, error.value) == ("children[0].children[1].name", 1)
+    assert load(Node, tree({"name": "d"})).children[0].children[1] == Node(name="d")
+
+
+def test_tuple_item_errors() -> None:
+    errors = errors_of(holder(tuple[int, str]), {"v": ["x", 2]})
+    assert [(e.path, e.message) for e in errors] == [
+        ("v[0]", "expected an int, got a string 'x'"),
+        ("v[1]", "expected a string, got an int 2"),
+    ]
+    error = one(holder(set[Any]), {"v": [[1], [2]]})
+    assert error.message.startswith("set items must be hashable")

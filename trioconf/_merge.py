@@ -69,10 +69,14 @@ def _merge_into(target: dict[Any, Any], source: Mapping[Any, Any]) -> None:
 
 def _copy(value: Any) -> Any:
     # Only containers need copying; scalars (including datetimes) are immutable. Cheaper than
-    # copy.deepcopy, which matters because this runs on every reload.
-    if isinstance(value, Mapping):
+    # copy.deepcopy, which matters because this runs on every reload; the exact-type checks
+    # come first because an ABC isinstance check is slow and parsers produce plain types.
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is dict or isinstance(value, Mapping):
         return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if kind is list or isinstance(value, list | tuple):
         return [_copy(v) for v in value]
     return value
 

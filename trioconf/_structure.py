@@ -23,7 +23,7 @@ import enum
 import math
 import sys
 import types
-from collections.abc import Callable, Mapping, MutableMapping, MutableSequence, MutableSet
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, MutableSequence, MutableSet
 from collections.abc import Sequence as AbcSequence
 from collections.abc import Set as AbcSet
 from pathlib import Path
@@ -382,15 +382,37 @@ def _require_list(tp: Any, obj: Any) -> None:
         raise _reject(tp, obj)
 
 
-def _items(conv: cattrs.Converter, tp: Any, pairs: list[tuple[Any, Any, Any]]) -> list[Any]:
-    """Structure (index, value, type) triples, collecting every failure as cattrs does."""
+class _LazyHook:
+    """The hook for one item type, looked up on first use: looking it up while the
+    container's own hook is being built would recurse forever on a recursive class."""
+
+    __slots__ = ("conv", "hook", "tp")
+
+    def __init__(self, conv: cattrs.Converter, tp: Any) -> None:
+        self.conv = conv
+        self.tp = tp
+        self.hook: Hook | None = None
+
+    def get(self) -> Hook:
+        if self.hook is None:
+            self.hook = self.conv.get_structure_hook(self.tp)
+        return self.hook
+
+
+def _all_errors(tp: Any, pairs: Iterable[tuple[Any, Any, _LazyHook]]) -> list[Any]:
+    """Structure (index, value, item hook) triples one by one, collecting every failure.
+
+    The hooks' fast paths try a plain comprehension first and come here only when it fails
+    (hooks have no side effects, so doing it again is safe). Each failure is noted with its
+    index or key the way cattrs does, so the whole document's errors come out at once.
+    """
     out: list[Any] = []
     errors: list[Exception] = []
-    for index, value, item_type in pairs:
+    for index, value, item in pairs:
         try:
-            out.append(conv.structure(value, item_type))
+            out.append(item.get()(value, item.tp))
         except Exception as exc:
-            note = IterableValidationNote(f"Structuring {tp!r} @ {index!r}", index, item_type)
+            note = IterableValidationNote(f"Structuring {tp!r} @ {index!r}", index, item.tp)
             # cattrs' own convention (add_note is 3.11+): its error tree is walked by notes.
             exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
             errors.append(exc)
@@ -399,14 +421,20 @@ def _items(conv: cattrs.Converter, tp: Any, pairs: list[tuple[Any, Any, Any]]) -
     return out
 
 
-def _sequence_hook(conv: cattrs.Converter, tp: Any) -> Hook:
-    build = _SEQUENCES[_origin(tp)]
+def _sequence_hook(conv: cattrs.Converter, tp: Any, build: type | None = None) -> Hook:
+    build = build or _SEQUENCES[_origin(tp)]
     args = get_args(tp)
-    item_type = args[0] if args else Any
+    item = _LazyHook(conv, args[0] if args else Any)
 
     def structure_sequence(obj: Any, cl: Any) -> Any:
         _require_list(tp, obj)
-        items = _items(conv, tp, [(i, v, item_type) for i, v in enumerate(obj)])
+        hook, item_type = item.get(), item.tp
+        try:
+            items = [hook(v, item_type) for v in obj]
+        except Exception:
+            items = _all_errors(tp, ((i, v, item) for i, v in enumerate(obj)))
+        if build is list:
+            return items
         try:
             return build(items)
         except TypeError:  # set[Any] of mappings or lists
@@ -417,16 +445,15 @@ def _sequence_hook(conv: cattrs.Converter, tp: Any) -> Hook:
 
 def _tuple_hook(conv: cattrs.Converter, tp: Any) -> Hook:
     args = get_args(tp)
-    homogeneous = not args or (len(args) == 2 and args[1] is Ellipsis)
-    item_type = args[0] if args else Any
+    if not args or (len(args) == 2 and args[1] is Ellipsis):
+        return _sequence_hook(conv, tp, build=tuple)
+    items = [_LazyHook(conv, a) for a in args]
 
     def structure_tuple(obj: Any, cl: Any) -> tuple[Any, ...]:
         _require_list(tp, obj)
-        if homogeneous:
-            return tuple(_items(conv, tp, [(i, v, item_type) for i, v in enumerate(obj)]))
         if len(obj) != len(args):
             raise _Invalid(f"expected a list of {len(args)} items, got {len(obj)}")
-        return tuple(_items(conv, tp, [(i, v, args[i]) for i, v in enumerate(obj)]))
+        return tuple(_all_errors(tp, ((i, v, items[i]) for i, v in enumerate(obj))))
 
     return structure_tuple
 
@@ -434,14 +461,20 @@ def _tuple_hook(conv: cattrs.Converter, tp: Any) -> Hook:
 def _mapping_hook(conv: cattrs.Converter, tp: Any) -> Hook:
     args = get_args(tp)
     key_type, value_type = args if len(args) == 2 else (Any, Any)
+    key, value = _LazyHook(conv, key_type), _LazyHook(conv, value_type)
 
     def structure_mapping(obj: Any, cl: Any) -> dict[Any, Any]:
         if not isinstance(obj, Mapping):
             raise _reject(tp, obj)
-        # Keys first, values second: both report their failures under the key's path.
-        keys = _items(conv, tp, [(k, k, key_type) for k in obj])
-        values = _items(conv, tp, [(k, v, value_type) for k, v in obj.items()])
-        return dict(zip(keys, values, strict=True))
+        key_hook, value_hook = key.get(), value.get()
+        try:
+            return {key_hook(k, key_type): value_hook(v, value_type) for k, v in obj.items()}
+        except Exception:
+            pass
+        # Keys and values in one pass: both report failures under the key's path.
+        pairs = ((k, x, hook) for k, v in obj.items() for x, hook in ((k, key), (v, value)))
+        flat = _all_errors(tp, pairs)
+        return dict(zip(flat[::2], flat[1::2], strict=True))
 
     return structure_mapping
 
