@@ -1,0 +1,473 @@
+"""The inotify watcher: directory watches that follow symlink chains, reported per configured path.
+
+Why directories and chains: an editor's rename save replaces the file's inode, so a watch on the
+file itself goes deaf after the first save; a Kubernetes ConfigMap update swaps a ``..data``
+symlink, so no event ever names the configured file; a symlink's target may live in another
+directory, whose events the configured file's directory never sees. So each configured path is
+resolved one component at a time (``resolve``), recording every entry consulted on the way; the
+directory of every symlink hop and of the final entry is watched, and any event naming a recorded
+entry either reports the path or makes the watcher resolve it again (and move its watches).
+
+A path that does not exist resolves up to its first missing component: the directory holding that
+component is the nearest existing ancestor, so watching it and walking back down as directories
+reappear falls out of the same resolution.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import stat
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+import trio
+
+from ._events import RESCAN, WatchEvent
+from ._libc import (
+    IN_ATTRIB,
+    IN_CLOSE_WRITE,
+    IN_CREATE,
+    IN_DELETE,
+    IN_DELETE_SELF,
+    IN_DONT_FOLLOW,
+    IN_EXCL_UNLINK,
+    IN_IGNORED,
+    IN_MODIFY,
+    IN_MOVE_SELF,
+    IN_MOVED_FROM,
+    IN_MOVED_TO,
+    IN_ONLYDIR,
+    IN_Q_OVERFLOW,
+    IN_UNMOUNT,
+    REMOTE_FS_TYPES,
+    Libc,
+)
+
+logger = logging.getLogger("trioconf")
+_K = TypeVar("_K")
+
+WATCH_MASK = (
+    IN_CLOSE_WRITE
+    | IN_MOVED_FROM
+    | IN_MOVED_TO
+    | IN_CREATE
+    | IN_DELETE
+    | IN_ATTRIB
+    | IN_MODIFY
+    | IN_DELETE_SELF
+    | IN_MOVE_SELF
+    # Only real directories, never through a symlink swapped in after we resolved the path.
+    | IN_ONLYDIR
+    | IN_DONT_FOLLOW
+    # An unlinked file that is still open (an atomic writer's abandoned temp) stays silent.
+    | IN_EXCL_UNLINK
+)
+# A completed change to an entry: report the path.
+_REPORT_MASK = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_ATTRIB
+# The entry appeared, vanished or was replaced: the chain may lead elsewhere now.
+_STRUCTURE_MASK = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
+# The watched directory itself is gone or moved: its watch no longer means its path.
+_SELF_MASK = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT
+
+OPEN_WRITER_GRACE = 2.0
+"""Seconds after an IN_MODIFY (or the creation of a file) without IN_CLOSE_WRITE after which the
+path is reported anyway: a writer that keeps its descriptor open never closes."""
+
+_MAX_SYMLINKS = 40  # as the kernel's ELOOP limit
+_MAX_RESOLVE_ROUNDS = 8
+_READ_SIZE = 64 * 1024
+_MAX_READS_PER_WAKEUP = 16  # then yield to the loop; wait_readable returns at once if more
+
+_HEADER = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then the name
+
+
+@attrs.frozen
+class RawEvent:
+    """One decoded ``struct inotify_event``; ``name`` is empty for events on the directory."""
+
+    wd: int
+    mask: int
+    cookie: int
+    name: str
+
+
+def decode_events(buf: bytes) -> list[RawEvent]:
+    """Decode a buffer returned by ``read`` on an inotify descriptor."""
+    events = []
+    offset = 0
+    while offset + _HEADER.size <= len(buf):
+        wd, mask, cookie, length = _HEADER.unpack_from(buf, offset)
+        offset += _HEADER.size
+        raw = buf[offset : offset + length]
+        offset += length
+        events.append(RawEvent(wd, mask, cookie, os.fsdecode(raw.split(b"\0", 1)[0])))
+    return events
+
+
+@attrs.frozen
+class Entry:
+    """A directory entry consulted while resolving a path.
+
+    ``kind`` is ``"dir"``, ``"link:<target>"``, ``"file"``, ``"other"`` (an existing non-regular
+    final entry), ``"missing"``, ``"notdir"`` (a file where a directory was needed) or
+    ``"error"`` (lstat or readlink failed otherwise).
+    """
+
+    dir: str
+    name: str
+    kind: str
+
+
+_EXISTING = frozenset({"file", "dir", "other"})
+
+
+@attrs.frozen
+class Chain:
+    """The entries consulted to resolve one path, in order; the last one is where it ended."""
+
+    entries: tuple[Entry, ...]
+
+    @property
+    def final(self) -> Entry:
+        return self.entries[-1]
+
+    @property
+    def exists(self) -> bool:
+        """Whether resolution reached an existing final entry."""
+        return self.final.kind in _EXISTING
+
+    @property
+    def watch_dirs(self) -> frozenset[str]:
+        """The directory of every symlink hop, and the one where resolution ended."""
+        hops = {e.dir for e in self.entries if e.kind.startswith("link:")}
+        return frozenset({*hops, self.final.dir})
+
+    def leads_elsewhere_than(self, old: Chain) -> bool:
+        """Whether this chain names a different final entry than ``old`` (or a different route
+        to it), ignoring only the final entry's own state: its creation, deletion and writes
+        are reported by the events that name it, at the right moment (after the writer's
+        close, not on its create)."""
+        if not (self.exists or old.exists):
+            return False  # still nothing there, just missing at another level
+        return self.entries[:-1] != old.entries[:-1] or (
+            (self.final.dir, self.final.name) != (old.final.dir, old.final.name)
+        )
+
+
+def resolve(path: str) -> Chain:
+    """Resolve an absolute path one component at a time, as the kernel does, recording each
+    entry consulted; relative symlink targets resolve against the link's directory."""
+    entries: list[Entry] = []
+    pending = list(reversed(path.split("/")))
+    cur = "/"
+    links = 0
+    reached_final = False
+    while pending:
+        name = pending.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            cur = os.path.dirname(cur)
+            continue
+        full = os.path.join(cur, name)
+        try:
+            st = os.lstat(full)
+            target = os.readlink(full) if stat.S_ISLNK(st.st_mode) else None
+        except FileNotFoundError:
+            entries.append(Entry(cur, name, "missing"))
+            break
+        except OSError:
+            entries.append(Entry(cur, name, "error"))
+            break
+        if target is not None:
+            entries.append(Entry(cur, name, "link:" + target))
+            links += 1
+            if links > _MAX_SYMLINKS:
+                break  # ELOOP: ends on a link, so the chain does not "exist"
+            if target.startswith("/"):
+                cur = "/"
+            pending.extend(reversed(target.split("/")))
+        elif not pending:
+            entries.append(Entry(cur, name, _final_kind(st.st_mode)))
+            reached_final = True
+        elif stat.S_ISDIR(st.st_mode):
+            entries.append(Entry(cur, name, "dir"))
+            cur = full
+        else:
+            entries.append(Entry(cur, name, "notdir"))
+            break
+    else:
+        if not reached_final:
+            # The path (or a link target) ended on "..", "." or "/": it names `cur` itself.
+            entries.append(Entry(os.path.dirname(cur), os.path.basename(cur), "dir"))
+    return Chain(tuple(entries))
+
+
+def _final_kind(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return "file"
+    return "dir" if stat.S_ISDIR(mode) else "other"
+
+
+class Unwatchable(Exception):
+    """inotify cannot serve this path: its ``errno`` and a sentence saying why."""
+
+    def __init__(self, err: int, reason: str) -> None:
+        super().__init__(reason)
+        self.errno = err
+        self.reason = reason
+
+
+class InotifyWatcher:
+    """Watches configured paths through one inotify descriptor (which the caller owns).
+
+    ``install()`` puts every watch in place synchronously; ``run(send)`` then reports until
+    cancelled. A path inotify cannot serve (watch limit, remote filesystem when
+    ``check_remote``) is dropped and passed to ``on_unwatchable(path, error, started)``, which
+    may raise to abort or hand the path to another backend.
+    """
+
+    def __init__(
+        self,
+        libc: Libc,
+        fd: int,
+        paths: Sequence[Path],
+        on_unwatchable: Callable[[Path, Unwatchable, bool], None],
+        *,
+        check_remote: bool,
+    ) -> None:
+        self._libc = libc
+        self._fd = fd
+        self._on_unwatchable = on_unwatchable
+        self._check_remote = check_remote
+        self._started = False
+        # Paths as the user gave them (what we send) → absolute path strings (what we resolve).
+        self._abs = {p: os.path.abspath(p) for p in paths}
+        self._chains: dict[Path, Chain] = {}
+        self._entry_users: dict[tuple[str, str], set[Path]] = {}
+        self._dir_users: dict[str, set[Path]] = {}
+        # One descriptor per inode: aliases of one directory (bind mounts, a directory renamed
+        # under us) share it, so it maps to a set of directory paths.
+        self._dir_wd: dict[str, int] = {}
+        self._wd_dirs: dict[int, set[str]] = {}
+        # Paths modified (or created) but not closed yet → the deadline to report them anyway.
+        self._pending: dict[Path, float] = {}
+
+    @property
+    def paths(self) -> list[Path]:
+        """The paths this watcher still serves."""
+        return list(self._abs)
+
+    @property
+    def watched_dirs(self) -> dict[str, int]:
+        """Watched directory → watch descriptor (a copy, for tests and diagnostics)."""
+        return dict(self._dir_wd)
+
+    def install(self) -> None:
+        """Install the watches of every path; nothing written after this returns is missed."""
+        self._resync(list(self._abs))
+        self._started = True
+
+    async def run(self, send: trio.MemorySendChannel[WatchEvent]) -> None:
+        """Report until cancelled. Call ``install()`` first."""
+        while True:
+            with trio.move_on_at(min(self._pending.values(), default=float("inf"))):
+                await trio.lowlevel.wait_readable(self._fd)
+            out = self.process(self._read(), trio.current_time())
+            out.extend(self._expire(trio.current_time()))
+            for event in out:
+                await send.send(event)
+
+    def _read(self) -> list[RawEvent]:
+        chunks = []
+        for _ in range(_MAX_READS_PER_WAKEUP):
+            try:
+                chunk = os.read(self._fd, _READ_SIZE)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return decode_events(b"".join(chunks))
+
+    def process(self, events: Iterable[RawEvent], now: float) -> list[WatchEvent]:
+        """Apply a batch of events; return what to send, each path at most once."""
+        reports: dict[Path, None] = {}
+        resync: dict[Path, None] = {}
+        for event in events:
+            if event.mask & IN_Q_OVERFLOW:
+                # Events were lost, the structural ones too: rebuild every chain, re-read all.
+                self._pending.clear()
+                self._resync(list(self._abs))
+                return [RESCAN]
+            dirs = self._wd_dirs.get(event.wd)
+            if dirs is None:
+                continue  # a watch already dropped (its IN_IGNORED, or events queued before)
+            if event.mask & _SELF_MASK:
+                affected = {p for d in dirs for p in self._dir_users.get(d, ())}
+                reports.update(dict.fromkeys(sorted(affected, key=str)))
+                resync.update(dict.fromkeys(sorted(affected, key=str)))
+                self._drop_wd(event.wd, remove=not event.mask & IN_IGNORED)
+                continue
+            for d in sorted(dirs):
+                for path in sorted(self._entry_users.get((d, event.name), ()), key=str):
+                    self._classify(path, d, event, now, reports, resync)
+        for path in self._resync(list(resync)):
+            reports[path] = None
+        for path in reports:
+            self._pending.pop(path, None)
+        return list(reports)
+
+    def _classify(
+        self,
+        path: Path,
+        d: str,
+        event: RawEvent,
+        now: float,
+        reports: dict[Path, None],
+        resync: dict[Path, None],
+    ) -> None:
+        final = self._chains[path].final
+        if event.mask & _STRUCTURE_MASK:
+            resync[path] = None
+        if event.mask & _REPORT_MASK:
+            reports[path] = None
+        elif (final.dir, final.name) != (d, event.name):
+            return  # a hop or intermediate directory: resolving again decides
+        elif event.mask & IN_CREATE:
+            self._created(path, os.path.join(d, event.name), now, reports)
+        elif event.mask & IN_MODIFY:
+            self._pending.setdefault(path, now + OPEN_WRITER_GRACE)
+
+    def _created(self, path: Path, full: str, now: float, reports: dict[Path, None]) -> None:
+        try:
+            st = os.lstat(full)
+        except OSError:
+            return  # already gone again: its IN_DELETE / IN_MOVED_FROM follows
+        if stat.S_ISDIR(st.st_mode):
+            return  # the resolution it triggers decides
+        if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+            # A new file: its writer's close reports it; if it never closes, the grace does.
+            self._pending.setdefault(path, now + OPEN_WRITER_GRACE)
+            return
+        # A symlink, or a hard link to an existing (complete) file: no close will follow.
+        reports[path] = None
+
+    def _expire(self, now: float) -> list[WatchEvent]:
+        expired = [p for p, deadline in self._pending.items() if deadline <= now]
+        for path in expired:
+            del self._pending[path]
+            logger.warning(
+                "%s was modified but not closed for %.0f s; reloading it anyway "
+                "(a writer keeps it open?)",
+                path,
+                OPEN_WRITER_GRACE,
+            )
+        return list(expired)
+
+    # --- chains and watches ----------------------------------------------------------------
+
+    def _resync(self, paths: list[Path]) -> list[Path]:
+        """Resolve the paths again, moving watches; return those that now lead elsewhere."""
+        moved = []
+        for path in paths:
+            if path not in self._abs:
+                continue  # handed over to another backend meanwhile
+            old = self._chains.get(path)
+            try:
+                chain = self._resolve_and_watch(self._abs[path])
+            except Unwatchable as exc:
+                self._set_chain(path, None)
+                del self._abs[path]
+                self._pending.pop(path, None)
+                self._on_unwatchable(path, exc, self._started)
+                continue
+            self._set_chain(path, chain)
+            if old is not None and chain.leads_elsewhere_than(old):
+                moved.append(path)
+        self._sweep()
+        return moved
+
+    def _resolve_and_watch(self, abs_path: str) -> Chain:
+        # Resolving after the watches are in place is what makes this race-free: anything that
+        # changes later produces an event, anything earlier is seen by the next resolution.
+        chain = resolve(abs_path)
+        for _ in range(_MAX_RESOLVE_ROUNDS):
+            missing = sorted(chain.watch_dirs - self._dir_wd.keys())
+            if not missing:
+                break
+            for d in missing:
+                self._watch_dir(d)
+            chain = resolve(abs_path)
+        return chain
+
+    def _watch_dir(self, d: str) -> None:
+        if self._check_remote:
+            self._refuse_remote(d)
+        try:
+            wd = self._libc.add_watch(self._fd, d, WATCH_MASK)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                return  # replaced since we resolved it: the next resolution sees what is there
+            if exc.errno == errno.ENOSPC:
+                msg = f"cannot watch {d}: inotify watch limit reached (fs.inotify.max_user_watches)"
+                raise Unwatchable(exc.errno, msg) from exc
+            msg = f"cannot watch {d}: {exc.strerror}"
+            raise Unwatchable(exc.errno or errno.EIO, msg) from exc
+        self._dir_wd[d] = wd
+        self._wd_dirs.setdefault(wd, set()).add(d)
+
+    def _refuse_remote(self, d: str) -> None:
+        try:
+            fs_type = self._libc.fs_type(d)
+        except OSError:
+            return  # gone (resolution retries) or unknown: let add_watch decide
+        fs_name = REMOTE_FS_TYPES.get(fs_type)
+        if fs_name is not None:
+            msg = f"{d} is on a {fs_name} filesystem, where inotify misses other machines' writes"
+            raise Unwatchable(errno.EREMOTE, msg)
+
+    def _set_chain(self, path: Path, chain: Chain | None) -> None:
+        old = self._chains.pop(path, None)
+        if old is not None:
+            for e in old.entries:
+                _discard(self._entry_users, (e.dir, e.name), path)
+            for d in old.watch_dirs:
+                _discard(self._dir_users, d, path)
+        if chain is not None:
+            self._chains[path] = chain
+            for e in chain.entries:
+                self._entry_users.setdefault((e.dir, e.name), set()).add(path)
+            for d in chain.watch_dirs:
+                self._dir_users.setdefault(d, set()).add(path)
+
+    def _sweep(self) -> None:
+        """Remove the watches no path needs any more (keeping descriptors shared by aliases)."""
+        for d in [d for d in self._dir_wd if d not in self._dir_users]:
+            wd = self._dir_wd.pop(d)
+            dirs = self._wd_dirs[wd]
+            dirs.discard(d)
+            if not dirs:
+                self._drop_wd(wd, remove=True)
+
+    def _drop_wd(self, wd: int, *, remove: bool) -> None:
+        for d in self._wd_dirs.pop(wd, ()):
+            self._dir_wd.pop(d, None)
+        if remove:
+            # EINVAL when the kernel dropped it already (directory deleted): nothing to undo.
+            with contextlib.suppress(OSError):
+                self._libc.rm_watch(self._fd, wd)
+
+
+def _discard(index: dict[_K, set[Path]], key: _K, path: Path) -> None:
+    users = index.get(key)
+    if users is not None:
+        users.discard(path)
+        if not users:
+            del index[key]

@@ -1,0 +1,135 @@
+"""The polling watcher: a stat fingerprint of every path each ``poll_interval`` seconds.
+
+A stat fingerprint misses a rewrite that keeps the size and lands within the filesystem's
+timestamp granularity of the previous one. Git's "racy clean" rule closes that hole: while a
+file's mtime is close to the moment it was fingerprinted, its content hash is kept too, and a
+rewrite is caught by the hash even when the stat fields are identical. Files whose mtime is old
+enough are never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import attrs
+import trio
+
+from ._events import WatchEvent
+
+# Filesystem timestamp granularity (2 s on FAT, 1 s on ext3 and HFS+, coarse kernel ticks
+# elsewhere) plus some clock slack: an mtime this close to "now" may hide a later write.
+RACY_WINDOW_NS = 2_000_000_000
+
+
+@attrs.frozen
+class Fingerprint:
+    """What a poll remembers of a path: stat fields, and a content hash while they are racy.
+
+    ``key`` is ``None`` for a missing path, ``("error", errno)`` for one that cannot be
+    stat'ed, otherwise ``(st_mode, st_mtime_ns, st_size, st_ino, st_dev)``; the mode covers the
+    kind of file and a chmod that makes it readable again.
+    """
+
+    key: tuple[object, ...] | None
+    digest: bytes | None = None
+
+
+def take_fingerprint(path: Path, previous: Fingerprint | None = None) -> tuple[Fingerprint, bool]:
+    """Fingerprint ``path`` now; the bool says whether it changed since ``previous``."""
+    now_ns = time.time_ns()
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return _compare(Fingerprint(None), None, previous)
+    except OSError as exc:
+        return _compare(Fingerprint(("error", exc.errno)), None, previous)
+    key = (st.st_mode, st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+    if not stat.S_ISREG(st.st_mode):
+        return _compare(Fingerprint(key), None, previous)
+    # A future mtime (clock skew) counts as racy too: it says nothing about later writes.
+    racy = now_ns - st.st_mtime_ns < RACY_WINDOW_NS
+    # A file kept with a hash must be hashed once more even if its mtime is now old: the
+    # rewrite we are looking for may have kept that same mtime.
+    recheck = previous is not None and previous.digest is not None and previous.key == key
+    digest = _hash(path) if racy or recheck else None
+    return _compare(Fingerprint(key, digest if racy else None), digest, previous)
+
+
+def _compare(
+    new: Fingerprint, digest: bytes | None, previous: Fingerprint | None
+) -> tuple[Fingerprint, bool]:
+    if previous is None:
+        return new, False
+    if previous.key != new.key:
+        return new, True
+    hash_differs = previous.digest is not None and digest is not None and previous.digest != digest
+    return new, hash_differs
+
+
+def _hash(path: Path) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.blake2b(f.read(), digest_size=16).digest()
+    except OSError:
+        # Unreadable now: the stat fields still say what they can; the updater reports errors.
+        return None
+
+
+class Poller:
+    """Polls a growing set of paths and sends each one whose fingerprint changed.
+
+    ``add`` is synchronous and fingerprints at once, so a path added before the watcher reports
+    itself started has a baseline, and nothing written afterwards is missed.
+    """
+
+    def __init__(self, send: trio.MemorySendChannel[WatchEvent], interval: float) -> None:
+        if interval <= 0:
+            msg = f"poll_interval must be positive, not {interval!r}"
+            raise ValueError(msg)
+        self._send = send
+        self._interval = interval
+        self._prints: dict[Path, Fingerprint] = {}
+        self._report_next: set[Path] = set()
+        self._has_paths = trio.Event()
+
+    @property
+    def paths(self) -> list[Path]:
+        """The polled paths, in the order they were added."""
+        return list(self._prints)
+
+    def add(self, path: Path, *, report: bool = False) -> None:
+        """Poll ``path`` from now on; ``report`` sends it on the next round regardless
+        (for a path handed over by another watcher that may have missed a change)."""
+        if path not in self._prints:
+            self._prints[path] = take_fingerprint(path)[0]
+        if report:
+            self._report_next.add(path)
+        self._has_paths.set()
+
+    def add_all(self, paths: Iterable[Path]) -> None:
+        """``add`` each path, without reports."""
+        for path in paths:
+            self.add(path)
+
+    async def run(self) -> None:
+        """Poll until cancelled (sleeps without waking while there is nothing to poll)."""
+        await self._has_paths.wait()
+        while True:
+            await trio.sleep(self._interval)
+            for path in self._poll_once():
+                await self._send.send(path)
+
+    def _poll_once(self) -> list[Path]:
+        changed = []
+        for path, previous in self._prints.items():
+            current, differs = take_fingerprint(path, previous)
+            self._prints[path] = current
+            if differs or path in self._report_next:
+                changed.append(path)
+        self._report_next.clear()
+        return changed
