@@ -39,9 +39,15 @@ class Fingerprint:
     digest: bytes | None = None
 
 
-def take_fingerprint(path: Path, previous: Fingerprint | None = None) -> tuple[Fingerprint, bool]:
-    """Fingerprint ``path`` now; the bool says whether it changed since ``previous``."""
-    now_ns = time.time_ns()
+def take_fingerprint(
+    path: Path, previous: Fingerprint | None = None, *, now_ns: int | None = None
+) -> tuple[Fingerprint, bool]:
+    """Fingerprint ``path``; the bool says whether it changed since ``previous``.
+
+    ``now_ns`` is the wall-clock time the mtime is judged against (default: now).
+    """
+    if now_ns is None:
+        now_ns = time.time_ns()
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
