@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml import main as yaml_main
 
+from trioconf import _formats as formats
 from trioconf._errors import ParseError
 from trioconf._formats import (
     INLINE_LIMITS,
@@ -25,6 +26,7 @@ from trioconf._formats import (
     YAML_MAX_NODES,
     _check_tree,
     _is_clean,
+    _yaml_load,
     locate,
     parse,
     yaml_c_loader_available,
@@ -353,15 +355,19 @@ def test_yaml_recursive_alias_is_an_error() -> None:
 def test_yaml_c_loader_is_really_used() -> None:
     # Marks of the C parser have their own class: an error raised while loading a plain
     # YAML 1.2 document must carry one.
-    c_parser = C_PARSER("a: 1")
-    c_parser.get_event()
-    c_mark_type = type(c_parser.get_event().start_mark)
-    c_parser.dispose()
-    error = parse_error(b"a: 1\na: 2\n", "yaml")
-    assert isinstance(error.__cause__.problem_mark, c_mark_type)  # type: ignore[union-attr]
+    assert made_by_c_parser(parse_error(b"a: 1\na: 2\n", "yaml"))
     # ...and a %YAML 1.1 document goes to the pure one.
-    error = parse_error(b"%YAML 1.1\n---\na: 1\na: 2\n", "yaml")
-    assert not isinstance(error.__cause__.problem_mark, c_mark_type)  # type: ignore[union-attr]
+    assert not made_by_c_parser(parse_error(b"%YAML 1.1\n---\na: 1\na: 2\n", "yaml"))
+
+
+def made_by_c_parser(error: ParseError) -> bool:
+    if C_PARSER is None:
+        return False
+    parser = C_PARSER("a: 1")
+    parser.get_event()
+    c_mark_type = type(parser.get_event().start_mark)
+    parser.dispose()
+    return isinstance(getattr(error.__cause__, "problem_mark", None), c_mark_type)
 
 
 YAML_CORPUS = [
@@ -381,11 +387,11 @@ YAML_CORPUS = [
 @needs_c_loader
 @pytest.mark.parametrize("raw", YAML_CORPUS)
 def test_c_and_pure_yaml_loaders_agree(raw: bytes) -> None:
-    def load(pure: bool) -> Any:
-        return YAML(typ="safe", pure=pure).load(raw.decode())
-
-    pure = load(True)
-    assert repr(load(False)) == repr(pure)  # repr: NaN != NaN, and types must match too
+    text = raw.decode()
+    pure = YAML(typ="safe", pure=True).load(text)
+    # repr: NaN != NaN, and the types must match too.
+    assert repr(_yaml_load(text, pure=False)) == repr(pure)
+    assert repr(_yaml_load(text, pure=True)) == repr(pure)
     assert repr(parse(raw, "yaml", "c", allow_nan=True)) == repr(pure)
 
 
@@ -719,3 +725,31 @@ def test_fast_check_agrees_with_the_check_that_names_paths(data: Any, allow_nan:
         assert not _is_clean(data, allow_nan)
     else:
         assert _is_clean(data, allow_nan)
+
+
+@pytest.mark.parametrize(
+    ("raw", "outcome"),
+    [
+        *((raw, "same") for raw in YAML_CORPUS),
+        (BILLION_LAUGHS, "nodes once aliases are expanded"),
+        (b"a: " + b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"a: 1\na: 2\n", "duplicate key"),
+        (b"a: 1\n---\nb: 2\n", "more than one document"),
+        (b"# nothing\n", "empty document"),
+        (b"a: &x [*x]\n", "recursive alias"),
+    ],
+)
+def test_pure_fallback_when_the_c_loader_is_missing(
+    monkeypatch: pytest.MonkeyPatch, raw: bytes, outcome: str
+) -> None:
+    # Where ruamel.yaml.clib is not installed, everything must still hold, only slower.
+    expected: Any = None
+    if outcome == "same":
+        expected = parse(raw, "yaml", "c", allow_nan=True)
+    monkeypatch.setattr(formats, "_CSafeLoader", None)
+    if outcome == "same":
+        assert repr(parse(raw, "yaml", "c", allow_nan=True)) == repr(expected)
+        return
+    error = parse_error(raw, "yaml")
+    assert outcome in error.reason
+    assert not made_by_c_parser(error)
