@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trio_parallel  # type: ignore[import-untyped]
+import trio_parallel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -259,7 +259,9 @@ def test_yaml_duplicate_key_is_an_error_at_the_duplicate() -> None:
 def test_yaml_syntax_error_has_line_and_column() -> None:
     error = parse_error(b"a: 1\nb: [1, 2\nc: 3\n", "yaml")
     assert where(error) == (3, 2)
-    assert "flow sequence" in error.reason
+    assert (
+        error.reason == "while parsing a flow sequence (line 2): did not find expected ',' or ']'"
+    )
 
 
 def test_yaml_control_character_has_position() -> None:
@@ -292,6 +294,15 @@ def test_yaml_unsupported_types_are_rejected() -> None:
     error = parse_error(b"a: 1\nb: !!set {x, y}\n", "yaml")
     assert error.reason == "unsupported value of type set at b"
     assert where(error) == (2, 1)
+    error = parse_error(b"a: 1\nb: !!binary aGVsbG8=\n", "yaml")
+    assert error.reason == "unsupported value of type bytes at b"
+
+
+def test_yaml_unknown_and_python_tags_are_refused() -> None:
+    error = parse_error(b"a: 1\nb: !!python/object/apply:os.system [true]\n", "yaml")
+    assert "could not determine a constructor" in error.reason
+    assert where(error) == (2, 4)
+    assert where(parse_error(b"a: !custom x\n", "yaml")) == (1, 4)
 
 
 def test_yaml_merge_keys_and_small_alias_use_are_fine() -> None:

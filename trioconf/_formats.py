@@ -238,7 +238,11 @@ def _parse_yaml(text: str, source: str) -> Any:
         raise ParseError(source, reason, line=line, column=column) from exc
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        reason = ": ".join(str(part) for part in (exc.context, exc.problem) if part)
+        context = str(exc.context or "")
+        if context and exc.context_mark is not None and exc.context_mark is not mark:
+            # "while parsing a flow sequence (line 2): did not find expected ',' or ']'"
+            context += f" (line {exc.context_mark.line + 1})"
+        reason = ": ".join(part for part in (context, str(exc.problem or "")) if part)
         if mark is None:
             raise ParseError(source, reason or "invalid YAML") from exc
         raise ParseError(source, reason, line=mark.line + 1, column=mark.column + 1) from exc
