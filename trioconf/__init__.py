@@ -1,1 +1,44 @@
-"""trioconf: Trio-native configuration hot reload."""
+"""trioconf: Trio-native configuration hot reload.
+
+Typed, layered configuration (JSON, TOML, YAML, environment variables) loaded into attrs
+classes, watched on disk, validated, and swapped in one step; the last good snapshot stays when
+an edit is bad.
+"""
+
+from ._errors import ConfigError as ConfigError
+from ._errors import FieldError as FieldError
+from ._errors import MissingSourceError as MissingSourceError
+from ._errors import ParseError as ParseError
+from ._errors import RejectedError as RejectedError
+from ._errors import SourceError as SourceError
+from ._errors import ValidationError as ValidationError
+from ._live import Live as Live
+from ._live import View as View
+from ._load import load as load
+from ._records import Failure as Failure
+from ._records import Statistics as Statistics
+from ._records import Update as Update
+from ._reloader import open_reloader as open_reloader
+from ._reloader import run_reloader as run_reloader
+from ._sources import Env as Env
+from ._sources import File as File
+
+__all__ = [
+    "ConfigError",
+    "Env",
+    "Failure",
+    "FieldError",
+    "File",
+    "Live",
+    "MissingSourceError",
+    "ParseError",
+    "RejectedError",
+    "SourceError",
+    "Statistics",
+    "Update",
+    "ValidationError",
+    "View",
+    "load",
+    "open_reloader",
+    "run_reloader",
+]

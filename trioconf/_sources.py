@@ -45,7 +45,10 @@ class File:
         fmt = _EXTENSIONS.get(self.path.suffix.lower())
         if fmt is None:
             known = ", ".join(sorted(_EXTENSIONS))
-            msg = f"{self.path}: cannot tell the format from the extension (known: {known}); pass File(path, format=...)"
+            msg = (
+                f"{self.path}: cannot tell the format from the extension (known: {known});"
+                " pass File(path, format=...)"
+            )
             raise ValueError(msg)
         return fmt
 

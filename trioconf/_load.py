@@ -1,0 +1,275 @@
+"""Sources → layers → one typed config: the part of the updater that knows no tasks.
+
+The loader keeps, per file source, the digest of the bytes it read last and what those bytes
+gave: a parsed layer, nothing (a missing optional file), or the error. Refreshing a source
+re-reads it and re-parses only when the bytes changed. Building always merges every cached
+layer from scratch, so the result equals a fresh load of what is on disk now: a key removed from
+a file disappears, and a layer that broke and was fixed needs no memory of what came before.
+
+Parsing happens inline for files under the format's inline limit (a thread or process hop
+costs more than the parse) and in a trio-parallel worker process above it, under the parse
+timeout; the worker is killed when the timeout or a cancellation hits.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import attrs
+import cattrs
+import trio
+import trio_parallel
+
+from ._env import env_layer
+from ._errors import ConfigError, MissingSourceError, SourceError
+from ._formats import INLINE_LIMITS, parse
+from ._layer import Layer
+from ._merge import dotted, merge
+from ._read import file_size, read_consistent
+from ._sources import Env, File, Format, as_source
+from ._structure import make_converter, structure
+
+T = TypeVar("T")
+logger = logging.getLogger("trioconf")
+
+# A missing required file is re-checked this often during the grace period: a rename save
+# leaves the name absent for microseconds, a delete-then-write for milliseconds.
+_MISSING_RECHECK = 0.02
+
+
+@attrs.frozen
+class Options:
+    """Everything that decides how bytes become a config, fixed for a reloader's lifetime."""
+
+    allow_nan: bool = False
+    strict_env: bool = False
+    max_size: int = 16 * 1024 * 1024
+    parse_timeout: float = 10.0
+    missing_grace: float = 1.0
+
+
+Payload = dict[str, Any] | ConfigError | None
+
+
+@attrs.define(eq=False)
+class _FileState:
+    source: File
+    digest: bytes | None = None  # of the bytes last read; None when they could not be read
+    layer: Layer | None = None
+    error: ConfigError | None = None
+
+    def outcome(self) -> tuple[object, ...]:
+        # Errors are compared by what they say: re-reading a file that is still missing makes
+        # a new exception object, but nothing changed.
+        error = None if self.error is None else (type(self.error), str(self.error))
+        return self.digest, id(self.layer), error
+
+
+def read_and_parse(
+    path: Path, fmt: Format, name: str, allow_nan: bool, max_size: int, known: bytes | None
+) -> tuple[bytes, Payload, bytes]:
+    """Read and parse one file.
+
+    Returns the digest, the payload (the data; the ParseError; ``None`` when the digest equals
+    ``known``, i.e. the bytes did not change) and the raw bytes, kept to locate field errors.
+    Top-level and picklable, so a worker process can run it for large files. Read errors
+    raise: there is no digest to remember for them.
+    """
+    content = read_consistent(path, max_size)
+    if content.digest == known:
+        return content.digest, None, content.raw
+    try:
+        data: Payload = parse(content.raw, fmt, name, allow_nan)
+    except ConfigError as exc:
+        data = exc
+    return content.digest, data, content.raw
+
+
+class Loader(Generic[T]):
+    def __init__(
+        self,
+        cls: type[T],
+        sources: Sequence[File | Env],
+        converter: cattrs.Converter,
+        options: Options,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.cls = cls
+        self.sources = tuple(sources)
+        self.converter = converter
+        self.options = options
+        self._environ = environ
+        self._files = {s.path: _FileState(s) for s in sources if isinstance(s, File)}
+        for state in self._files.values():
+            state.source.resolved_format  # noqa: B018 (an unknown extension fails here, plainly)
+        self._env: dict[str, Layer] = {}
+        self._env_error: ConfigError | None = None
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        return tuple(self._files)
+
+    @property
+    def priority_paths(self) -> frozenset[Path]:
+        return frozenset(p for p, s in self._files.items() if s.source.priority)
+
+    # -- refreshing: read what is on disk now ------------------------------------------------
+
+    def refresh_sync(self) -> None:
+        """Read every source inline (for one-shot loads outside an event loop)."""
+        self._refresh_env()
+        for state in self._files.values():
+            self._read_inline(state)
+
+    async def refresh(self, paths: frozenset[Path] | None) -> bool:
+        """Re-read the given files (``None``: every source, env included).
+
+        Returns True when any source's outcome changed. A required file found missing is
+        given ``missing_grace`` seconds to come back before it counts as missing.
+        """
+        if paths is None:
+            self._refresh_env()
+        states = [s for p, s in self._files.items() if paths is None or p in paths]
+        before = [s.outcome() for s in states]
+        for state in states:
+            await self._refresh_one(state)
+        missing = [s for s in states if isinstance(s.error, MissingSourceError)]
+        deadline = trio.current_time() + self.options.missing_grace
+        while missing and trio.current_time() < deadline:
+            await trio.sleep(_MISSING_RECHECK)
+            for state in missing:
+                await self._refresh_one(state)
+            missing = [s for s in missing if isinstance(s.error, MissingSourceError)]
+        return [s.outcome() for s in states] != before
+
+    def _refresh_env(self) -> None:
+        environ = os.environ if self._environ is None else self._environ
+        try:
+            self._env = {
+                s.prefix: env_layer(self.cls, s.prefix, environ, strict=self.options.strict_env)
+                for s in self.sources
+                if isinstance(s, Env)
+            }
+        except ConfigError as exc:
+            self._env_error = exc
+        else:
+            self._env_error = None
+
+    async def _refresh_one(self, state: _FileState) -> None:
+        source = state.source
+        try:
+            large = file_size(source.path) > INLINE_LIMITS[source.resolved_format]
+        except ConfigError as exc:
+            self._settle_error(state, exc)
+            return
+        if not large:
+            self._read_inline(state)
+            await trio.lowlevel.checkpoint()
+            return
+        job = functools.partial(read_and_parse, *self._job_args(state))
+        try:
+            with trio.fail_after(self.options.parse_timeout):
+                result = await trio_parallel.run_sync(job, kill_on_cancel=True)
+        except trio.TooSlowError:
+            timeout = self.options.parse_timeout
+            msg = f"reading and parsing took longer than {timeout} s; the worker was stopped"
+            self._settle_error(state, SourceError(source.name, msg))
+        except ConfigError as exc:
+            self._settle_error(state, exc)
+        else:
+            self._settle(state, *result)
+
+    def _read_inline(self, state: _FileState) -> None:
+        try:
+            result = read_and_parse(*self._job_args(state))
+        except ConfigError as exc:
+            self._settle_error(state, exc)
+        else:
+            self._settle(state, *result)
+
+    def _job_args(self, state: _FileState) -> tuple[Path, Format, str, bool, int, bytes | None]:
+        source, options = state.source, self.options
+        fmt = source.resolved_format
+        return source.path, fmt, source.name, options.allow_nan, options.max_size, state.digest
+
+    def _settle(self, state: _FileState, digest: bytes, payload: Payload, raw: bytes) -> None:
+        if payload is None:  # the same bytes as last time: nothing to do
+            return
+        state.digest = digest
+        if isinstance(payload, ConfigError):
+            state.layer, state.error = None, payload
+        else:
+            source = state.source
+            state.layer = Layer(source.name, payload, raw, source.resolved_format)
+            state.error = None
+
+    def _settle_error(self, state: _FileState, exc: ConfigError) -> None:
+        state.digest, state.layer = None, None
+        # A missing optional file is no error: its layer simply drops out.
+        optional_gone = isinstance(exc, MissingSourceError) and state.source.optional
+        state.error = None if optional_gone else exc
+
+    # -- building: cached layers → typed config ----------------------------------------------
+
+    @property
+    def error(self) -> ConfigError | None:
+        """The first source that cannot be used now, in precedence order."""
+        for state in self._files.values():
+            if state.error is not None:
+                return state.error
+        return self._env_error
+
+    def layers(self) -> list[Layer]:
+        layers: list[Layer] = []
+        for source in self.sources:
+            if isinstance(source, File):
+                layer = self._files[source.path].layer
+            else:
+                layer = self._env.get(source.prefix)
+            if layer is not None:
+                layers.append(layer)
+        return layers
+
+    def build(self) -> tuple[T, dict[str, str]]:
+        """The typed config and the origin of every key path.
+
+        Raises the first source's error, or a ValidationError with every bad field.
+        """
+        error = self.error
+        if error is not None:
+            raise error
+        merged = merge(self.layers())
+        config = structure(self.converter, self.cls, merged)
+        origins = {dotted(path): layer.name for path, layer in merged.origins.items()}
+        return config, origins
+
+
+def load(
+    cls: type[T],
+    *sources: str | os.PathLike[str] | File | Env,
+    env_prefix: str | None = None,
+    strict_env: bool = False,
+    forbid_unknown: bool = True,
+    allow_nan: bool = False,
+    max_size: int = 16 * 1024 * 1024,
+    environ: Mapping[str, str] | None = None,
+) -> T:
+    """Load and validate once, without watching: sync, for scripts and ``trioconf check``.
+
+    Raises the same ConfigErrors as the initial load of :func:`open_reloader`, but does not
+    wait for a missing file to come back. Do not call it from async code with large files: it
+    parses inline.
+    """
+    specs = [as_source(s) for s in sources]
+    if env_prefix is not None:
+        specs.append(Env(env_prefix))
+    options = Options(allow_nan=allow_nan, strict_env=strict_env, max_size=max_size)
+    converter = make_converter(allow_nan=allow_nan, forbid_unknown=forbid_unknown)
+    loader = Loader(cls, specs, converter, options, environ)
+    loader.refresh_sync()
+    return loader.build()[0]

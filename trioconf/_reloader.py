@@ -1,0 +1,193 @@
+"""``open_reloader`` / ``run_reloader``: the supervisor that wires the pipeline in one nursery.
+
+    watcher task ──memory channel──▶ debouncer task ──inbox──▶ updater task ──▶ Live
+
+Order matters at start-up. The watcher is started first and reports only once every watch is
+installed, so a write that lands while the initial load reads is queued, not lost. Then the
+initial load runs in the supervisor's own task: if it fails, the nursery is cancelled and the
+ConfigError is raised *after* the nursery closed, so the caller gets it plain, never inside an
+ExceptionGroup. Only then do the debouncer and updater start.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Literal, TypeVar
+
+import trio
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
+from ._debounce import Debouncer, run_debouncer
+from ._errors import ConfigError
+from ._inbox import Inbox
+from ._live import Live
+from ._load import Loader, Options
+from ._sources import Env, File, as_source
+from ._structure import make_converter
+from ._updater import Validate, initial_load, run_updater
+from ._watch import run_watcher
+from ._watch._events import WatchEvent
+
+T = TypeVar("T")
+Backend = Literal["auto", "inotify", "poll"]
+SourceSpec = str | os.PathLike[str] | File | Env
+
+# Room for a burst of watcher events while the debouncer is between checkpoints. The
+# debouncer drains it without a checkpoint per event; if it ever fills, the watcher waits and
+# the kernel queue (and its overflow → rescan rule) takes over.
+_EVENT_BUFFER = 1024
+
+
+async def run_reloader(
+    cls: type[T],
+    *sources: SourceSpec,
+    env_prefix: str | None = None,
+    debounce: float = 0.05,
+    max_debounce: float = 0.5,
+    backend: Backend = "auto",
+    poll_interval: float = 1.0,
+    validate: Validate[T] | None = None,
+    strict_env: bool = False,
+    forbid_unknown: bool = True,
+    allow_nan: bool = False,
+    missing_grace: float = 1.0,
+    max_size: int = 16 * 1024 * 1024,
+    parse_timeout: float = 10.0,
+    history_size: int = 64,
+    environ: Mapping[str, str] | None = None,
+    task_status: trio.TaskStatus[Live[T]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run a reloader in a nursery you own: ``live = await nursery.start(run_reloader, ...)``.
+
+    Takes the same arguments as :func:`open_reloader`. ``start()`` returns the :class:`Live`
+    value once the initial snapshot is loaded, or raises its ``ConfigError``. The reloader runs
+    until the nursery is cancelled; the live value is then closed.
+    """
+    if debounce < 0 or max_debounce < debounce:
+        msg = f"need 0 <= debounce <= max_debounce, got {debounce} and {max_debounce}"
+        raise ValueError(msg)
+    specs = [as_source(s) for s in sources]
+    if env_prefix is not None:
+        specs.append(Env(env_prefix))
+    options = Options(
+        allow_nan=allow_nan,
+        strict_env=strict_env,
+        max_size=max_size,
+        parse_timeout=parse_timeout,
+        missing_grace=missing_grace,
+    )
+    converter = make_converter(allow_nan=allow_nan, forbid_unknown=forbid_unknown)
+    loader = Loader(cls, specs, converter, options, environ)
+    send, receive = trio.open_memory_channel[WatchEvent](_EVENT_BUFFER)
+    inbox = Inbox()
+    failure: ConfigError | None = None
+    live: Live[T] | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            if loader.paths:
+                watcher = functools.partial(
+                    run_watcher, loader.paths, send, backend=backend, poll_interval=poll_interval
+                )
+                await nursery.start(watcher)
+            try:
+                config, origins = await initial_load(loader, validate)
+            except ConfigError as exc:
+                failure = exc
+                nursery.cancel_scope.cancel()
+                return
+            live = Live(config, origins=origins, history_size=history_size, reload=_reload(inbox))
+            debouncer = Debouncer(debounce, max_debounce, loader.priority_paths)
+            nursery.start_soon(run_debouncer, receive, inbox, debouncer, live.counters)
+            nursery.start_soon(run_updater, inbox, loader, live, validate)
+            task_status.started(live)
+            await trio.sleep_forever()
+    finally:
+        inbox.close()
+        if live is not None:
+            live._close()
+        if failure is not None:
+            raise failure
+
+
+def _reload(inbox: Inbox) -> Callable[[], Awaitable[None]]:
+    async def reload() -> None:
+        await inbox.request_reload().wait()
+
+    return reload
+
+
+@asynccontextmanager
+async def open_reloader(
+    cls: type[T],
+    *sources: SourceSpec,
+    env_prefix: str | None = None,
+    debounce: float = 0.05,
+    max_debounce: float = 0.5,
+    backend: Backend = "auto",
+    poll_interval: float = 1.0,
+    validate: Validate[T] | None = None,
+    strict_env: bool = False,
+    forbid_unknown: bool = True,
+    allow_nan: bool = False,
+    missing_grace: float = 1.0,
+    max_size: int = 16 * 1024 * 1024,
+    parse_timeout: float = 10.0,
+    history_size: int = 64,
+    environ: Mapping[str, str] | None = None,
+) -> AsyncIterator[Live[T]]:
+    """Load ``cls`` from ``sources`` and keep it current while the block runs."""
+    body_error: BaseException | None = None
+    start_error: ConfigError | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            reloader = functools.partial(
+                run_reloader,
+                cls,
+                *sources,
+                env_prefix=env_prefix,
+                debounce=debounce,
+                max_debounce=max_debounce,
+                backend=backend,
+                poll_interval=poll_interval,
+                validate=validate,
+                strict_env=strict_env,
+                forbid_unknown=forbid_unknown,
+                allow_nan=allow_nan,
+                missing_grace=missing_grace,
+                max_size=max_size,
+                parse_timeout=parse_timeout,
+                history_size=history_size,
+                environ=environ,
+            )
+            try:
+                live: Live[T] = await nursery.start(reloader)
+            except ConfigError as exc:
+                # Raised below, outside the nursery, so that it arrives plain.
+                start_error = exc
+            else:
+                try:
+                    yield live
+                except BaseException as exc:
+                    body_error = exc
+                    raise
+                finally:
+                    nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # The block's own exception arrives wrapped by the nursery it ran in. Hand it back
+        # as it was raised; a group with anything else in it is a trioconf bug: keep it whole.
+        if body_error is None or group.exceptions != (body_error,):
+            raise
+        context = body_error.__context__
+        try:
+            raise body_error
+        finally:
+            body_error.__context__ = context
+            del body_error
+    if start_error is not None:
+        raise start_error

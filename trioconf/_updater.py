@@ -1,0 +1,96 @@
+"""The updater: batches of dirty paths in, validated snapshots out, all or nothing.
+
+Each batch is one reload attempt: re-read the dirty sources, rebuild the config from every
+cached layer, run the user's ``validate(new, old)``, and publish the result in one step. Any
+failure leaves the current snapshot in place and becomes ``live.last_error``; nothing raised by
+a reload attempt leaves this task, because a bad edit on disk is the normal case for a
+reloader, not a crash. Only trioconf's own bugs (anything that is not a ConfigError) propagate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import trio
+
+from ._errors import ConfigError, RejectedError
+from ._inbox import Batch, Inbox, settle_all
+from ._live import Live
+from ._load import Loader
+from ._merge import changed_paths
+from ._structure import unstructure
+
+T = TypeVar("T")
+Validate = Callable[[T, T | None], object]
+logger = logging.getLogger("trioconf")
+
+
+def check(config: T, old: T | None, validate: Validate[T] | None) -> None:
+    """Run the user's validator; any Exception it raises rejects the snapshot."""
+    if validate is None:
+        return
+    try:
+        validate(config, old)
+    except Exception as exc:
+        raise RejectedError(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def initial_load(loader: Loader[T], validate: Validate[T] | None) -> tuple[T, dict[str, str]]:
+    """The first snapshot: every source read, built and validated, or a ConfigError."""
+    await loader.refresh(None)
+    config, origins = loader.build()
+    check(config, None, validate)
+    return config, origins
+
+
+async def run_updater(
+    inbox: Inbox, loader: Loader[T], live: Live[T], validate: Validate[T] | None
+) -> None:
+    """Apply batches until the inbox closes or the task is cancelled."""
+    while True:
+        try:
+            batch = await inbox.take()
+        except trio.EndOfChannel:
+            return
+        live.counters.batches += 1
+        error = await _attempt(batch, loader, live, validate)
+        settle_all(batch, error)
+
+
+async def _attempt(
+    batch: Batch, loader: Loader[T], live: Live[T], validate: Validate[T] | None
+) -> ConfigError | None:
+    live.counters.reloads += 1
+    changed = await loader.refresh(None if batch.rescan else batch.paths)
+    if not changed and not batch.rescan:
+        # The bytes on disk are what they were (a touch, an identical rewrite, an editor's
+        # extra event). If that state was bad it was reported already; if good, it stays.
+        if loader.error is None:
+            live.counters.noops += 1
+        return loader.error
+    old = live.current
+    try:
+        config, origins = loader.build()
+        if config == old:
+            live.counters.noops += 1
+            live._succeed_noop()
+            return None
+        check(config, old, validate)
+    except ConfigError as exc:
+        live.counters.rejected += 1
+        live._fail(exc)
+        logger.warning(
+            "configuration change not applied, keeping version %d: %s", live.version, exc
+        )
+        return exc
+    update = live._publish(config, _diff(loader, old, config), origins)
+    live.counters.applied += 1
+    logger.info("configuration version %d applied: %s", update.version, sorted(update.changed))
+    return None
+
+
+def _diff(loader: Loader[Any], old: object, new: object) -> frozenset[str]:
+    converter = loader.converter
+    return changed_paths(unstructure(converter, old), unstructure(converter, new))
