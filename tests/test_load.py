@@ -1,0 +1,110 @@
+"""The loader: sources to a typed config, inline or in a worker process, and trioconf.load()."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import attrs
+import pytest
+import trio
+
+import trioconf
+from trioconf._formats import INLINE_LIMITS
+from trioconf._load import Loader, Options
+from trioconf._structure import make_converter
+
+
+@attrs.frozen
+class Config:
+    name: str
+    items: dict[str, int] = attrs.field(factory=dict)
+
+
+def big_json(path: Path, name: str, entries: int) -> None:
+    items = {f"key{i}": i for i in range(entries)}
+    path.write_text(json.dumps({"name": name, "items": items}))
+
+
+def loader(*sources: trioconf.File | trioconf.Env, **options: object) -> Loader[Config]:
+    return Loader(Config, sources, make_converter(), Options(**options))  # type: ignore[arg-type]
+
+
+async def test_large_file_is_parsed_in_a_worker_and_unchanged_bytes_are_not(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "big.json"
+    big_json(path, "one", 20_000)
+    assert path.stat().st_size > INLINE_LIMITS["json"]
+    load = loader(trioconf.File(path))
+    assert await load.refresh(None)
+    config, _ = load.build()
+    assert config.name == "one"
+    assert len(config.items) == 20_000
+    os.utime(path)  # same bytes: nothing changes
+    assert not await load.refresh(frozenset({path}))
+    big_json(path, "two", 20_000)
+    assert await load.refresh(frozenset({path}))
+    assert load.build()[0].name == "two"
+
+
+async def test_worker_parse_over_the_timeout_is_stopped_and_reported(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    big_json(path, "one", 200_000)
+    load = loader(trioconf.File(path), parse_timeout=0.001)
+    with trio.fail_after(30):
+        await load.refresh(None)
+    with pytest.raises(trioconf.SourceError, match=r"took longer than 0\.001 s"):
+        load.build()
+
+
+async def test_parse_error_in_worker_crosses_back_with_its_position(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    big_json(path, "one", 20_000)
+    path.write_text(path.read_text()[:-1] + ",\n}")  # a trailing comma on the last line
+    load = loader(trioconf.File(path))
+    await load.refresh(None)
+    with pytest.raises(trioconf.ParseError) as info:
+        load.build()
+    assert info.value.source == str(path)
+    assert info.value.line == 2
+
+
+async def test_missing_optional_drops_and_missing_required_waits_out_the_grace(
+    tmp_path: Path,
+) -> None:
+    base = tmp_path / "base.toml"
+    base.write_text('name = "base"\n')
+    extra = trioconf.File(tmp_path / "extra.toml", optional=True)
+    load = loader(trioconf.File(base), extra, missing_grace=0.2)
+    await load.refresh(None)
+    assert load.build()[0].name == "base"
+    base.unlink()
+    start = trio.current_time()
+    await load.refresh(None)
+    assert trio.current_time() - start >= 0.2
+    with pytest.raises(trioconf.MissingSourceError):
+        load.build()
+
+
+def test_load_is_a_one_shot_sync_load(tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text("name: base\nitems: {a: 1}\n")
+    config = trioconf.load(Config, base, env_prefix="X_", environ={"X_ITEMS": '{"b": 2}'})
+    assert config == Config(name="base", items={"a": 1, "b": 2})  # mappings merge
+    base.write_text("name: base\nitems: {a: one}\n")
+    with pytest.raises(trioconf.ValidationError) as info:
+        trioconf.load(Config, base)
+    (error,) = info.value.errors
+    assert error.path == "items.a"
+    assert error.line == 2
+
+
+def test_unknown_extension_is_a_plain_value_error(tmp_path: Path) -> None:
+    path = tmp_path / "app.conf"
+    path.write_text("name = 1")
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        trioconf.load(Config, path)
+    path.write_text('name = "x"\n')
+    assert trioconf.load(Config, trioconf.File(path, format="toml")).name == "x"
