@@ -258,6 +258,7 @@ class InotifyWatcher:
         self._wd_dirs: dict[int, set[str]] = {}
         # Paths modified (or created) but not closed yet → the deadline to report them anyway.
         self._pending: dict[Path, float] = {}
+        self._warned_open: set[Path] = set()
 
     @property
     def paths(self) -> list[Path]:
@@ -363,7 +364,10 @@ class InotifyWatcher:
         expired = [p for p, deadline in self._pending.items() if deadline <= now]
         for path in expired:
             del self._pending[path]
-            logger.warning(
+            # Once per path: a writer that keeps its file open would otherwise log every 2 s.
+            log = logger.debug if path in self._warned_open else logger.warning
+            self._warned_open.add(path)
+            log(
                 "%s was modified but not closed for %.0f s; reloading it anyway "
                 "(a writer keeps it open?)",
                 path,
