@@ -54,9 +54,7 @@ async def run_watcher(
     poller = Poller(send, poll_interval)
     unique = list(dict.fromkeys(paths))
     if backend == "poll" or (backend == "auto" and not sys.platform.startswith("linux")):
-        poller.add_all(unique)
-        task_status.started("poll")
-        await poller.run()
+        await _run_poll(poller, unique, task_status)
         return
     try:
         libc = libc or Libc()
@@ -65,15 +63,19 @@ async def run_watcher(
         if backend == "inotify":
             raise
         logger.warning("inotify unavailable (%s): polling every %g s instead", exc, poll_interval)
-        poller.add_all(unique)
-        task_status.started("poll")
-        await poller.run()
+        await _run_poll(poller, unique, task_status)
         return
     try:
         await _run_inotify(libc, fd, unique, send, poller, backend, poll_interval, task_status)
     finally:
         trio.lowlevel.notify_closing(fd)
         os.close(fd)
+
+
+async def _run_poll(poller: Poller, paths: list[Path], task_status: trio.TaskStatus[str]) -> None:
+    poller.add_all(paths)  # fingerprints taken now: a change after started() is a change
+    task_status.started("poll")
+    await poller.run()
 
 
 async def _run_inotify(
@@ -88,7 +90,7 @@ async def _run_inotify(
 ) -> None:
     def on_unwatchable(path: Path, exc: Unwatchable, started: bool) -> None:
         if backend == "inotify":
-            raise OSError(exc.errno, f"{path}: {exc.reason}")
+            raise OSError(exc.errno, f"{path}: {exc.reason}") from exc
         logger.warning("%s: %s; polling it every %g s instead", path, exc.reason, poll_interval)
         # Once running, the change that moved the path may itself be what inotify missed.
         poller.add(path, report=started)
