@@ -259,9 +259,8 @@ def test_yaml_duplicate_key_is_an_error_at_the_duplicate() -> None:
 def test_yaml_syntax_error_has_line_and_column() -> None:
     error = parse_error(b"a: 1\nb: [1, 2\nc: 3\n", "yaml")
     assert where(error) == (3, 2)
-    assert (
-        error.reason == "while parsing a flow sequence (line 2): did not find expected ',' or ']'"
-    )
+    # The wording after the context differs between the C and the pure parser.
+    assert error.reason.startswith("while parsing a flow sequence (line 2): ")
 
 
 def test_yaml_control_character_has_position() -> None:
