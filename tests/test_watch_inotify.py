@@ -360,6 +360,7 @@ async def test_one_descriptor_for_two_directories(bind_mount: Path) -> None:
         events = decode_events(os.read(fd, 65536))
         assert set(watcher.process(events, trio.current_time())) == {one, two}
     finally:
+        trio.lowlevel.notify_closing(fd)
         os.close(fd)
 
 
@@ -383,6 +384,7 @@ async def test_overflow_sends_rescan(app: Path) -> None:
         assert watcher.process(decode_events(buf), trio.current_time()) == [RESCAN]
         assert watcher.watched_dirs  # watches rebuilt, still in place
     finally:
+        trio.lowlevel.notify_closing(fd)
         os.close(fd)
 
 
