@@ -12,11 +12,12 @@ from typing import Any, Literal
 import attrs
 import pytest
 
+from trioconf._converter import make_converter
 from trioconf._env import EnvLayer, env_layer
 from trioconf._errors import ValidationError
 from trioconf._layer import Layer
 from trioconf._merge import merge
-from trioconf._structure import make_converter, structure
+from trioconf._structure import structure
 
 
 class Mode(enum.Enum):

@@ -11,9 +11,9 @@ import pytest
 import trio
 
 import trioconf
+from trioconf._converter import make_converter
 from trioconf._formats import INLINE_LIMITS
 from trioconf._load import Loader, Options
-from trioconf._structure import make_converter
 
 
 @attrs.frozen

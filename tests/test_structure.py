@@ -15,10 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from trioconf._converter import make_converter, unstructure
 from trioconf._errors import FieldError, ValidationError
 from trioconf._layer import Layer
 from trioconf._merge import merge
-from trioconf._structure import make_converter, structure, unstructure
+from trioconf._structure import structure
 
 
 class Color(enum.Enum):

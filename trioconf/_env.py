@@ -32,9 +32,9 @@ from typing import Any
 import attrs
 
 from ._errors import FieldError, ValidationError
+from ._kinds import _expected, _is_class, _is_mapping, _is_sequence, _is_tuple, _is_union
 from ._layer import Layer
 from ._merge import dotted
-from ._structure import _expected, _is_class, _is_mapping, _is_sequence, _is_tuple, _is_union
 
 logger = logging.getLogger("trioconf")
 

@@ -25,6 +25,7 @@ import cattrs
 import trio
 import trio_parallel
 
+from ._converter import make_converter
 from ._env import env_layer
 from ._errors import ConfigError, MissingSourceError, SourceError
 from ._formats import INLINE_LIMITS, parse
@@ -32,7 +33,7 @@ from ._layer import Layer
 from ._merge import dotted, merge
 from ._read import file_size, read_consistent
 from ._sources import Env, File, Format, as_source
-from ._structure import make_converter, structure
+from ._structure import structure
 
 T = TypeVar("T")
 logger = logging.getLogger("trioconf")

@@ -23,13 +23,13 @@ import trio
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
+from ._converter import make_converter
 from ._debounce import Debouncer, run_debouncer
 from ._errors import ConfigError
 from ._inbox import Inbox
 from ._live import Live
 from ._load import Loader, Options
 from ._sources import Env, File, as_source
-from ._structure import make_converter
 from ._updater import Validate, initial_load, run_updater
 from ._watch import run_watcher
 from ._watch._events import WatchEvent

@@ -15,12 +15,12 @@ from typing import Any, TypeVar
 
 import trio
 
+from ._converter import unstructure
 from ._errors import ConfigError, RejectedError
 from ._inbox import Batch, Inbox, settle_all
 from ._live import Live
 from ._load import Loader
 from ._merge import changed_paths
-from ._structure import unstructure
 
 T = TypeVar("T")
 Validate = Callable[[T, T | None], object]

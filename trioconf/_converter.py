@@ -1,0 +1,349 @@
+"""The strict cattrs converter: hooks that accept only what a config document can mean.
+
+cattrs' default hooks coerce silently (``bool("false")`` is True, ``int(80.9)`` is 80, ``str``
+of anything); a config typo must fail loudly instead, so every scalar, container and class
+gets a hook here that accepts only the shapes a JSON/TOML/YAML document can mean.
+
+Config keys are the attribute names (``_private`` stays ``_private``, attrs' init alias is not
+used), as cattrs does by default.
+
+This module only builds the converter; running it on a merged document and turning its
+failures into ``FieldError``s that say where is ``_structure``'s job. The hooks raise
+``_Invalid`` (a message meant for the user) and cattrs' own validation errors, noted with the
+field name or item index the way cattrs does, so that ``_structure`` can walk one error tree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, get_args
+
+import cattrs
+from cattrs.errors import BaseValidationError, IterableValidationError, IterableValidationNote
+
+from ._kinds import (
+    _SEQUENCES,
+    _describe,
+    _expected,
+    _is_class,
+    _is_literal,
+    _is_mapping,
+    _is_sequence,
+    _is_tuple,
+    _is_union,
+    _literal_value,
+    _origin,
+)
+
+Hook = Callable[[Any, Any], Any]
+
+
+class _Invalid(ValueError):
+    """A value our hooks reject; the message is meant for the user as is."""
+
+
+def make_converter(*, allow_nan: bool = False, forbid_unknown: bool = True) -> cattrs.Converter:
+    """A converter that accepts only values of the right kind.
+
+    ``allow_nan``: accept NaN and ±infinity for float fields. ``forbid_unknown``: reject keys
+    that name no field of an attrs class or dataclass.
+    """
+    conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=forbid_unknown)
+    # Scalars go through cattrs' singledispatch, which is consulted first and matches
+    # subclasses: bool must be registered apart from int, and Enum subclasses of int or str
+    # (IntEnum, StrEnum) reach these hooks and are sent on to the enum hook.
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(float, _float_hook(allow_nan))
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(Path, _structure_path)
+    conv.register_structure_hook(dt.datetime, _structure_datetime)
+    conv.register_structure_hook(dt.date, _structure_date)
+    conv.register_structure_hook(dt.time, _structure_time)
+    conv.register_structure_hook(enum.Enum, _structure_enum)
+    # Generic and class types go through predicates; later registrations win over cattrs'.
+    conv.register_structure_hook_factory(_is_literal, lambda t: _structure_literal)
+    conv.register_structure_hook_factory(_is_union, lambda t: _union_hook(conv, t))
+    conv.register_structure_hook_factory(_is_sequence, lambda t: _sequence_hook(conv, t))
+    conv.register_structure_hook_factory(_is_tuple, lambda t: _tuple_hook(conv, t))
+    conv.register_structure_hook_factory(_is_mapping, lambda t: _mapping_hook(conv, t))
+    conv.register_structure_hook_factory(_is_class, lambda t: _class_hook(conv, t))
+    return conv
+
+
+def unstructure(converter: cattrs.Converter, config: Any) -> Any:
+    """``config`` as plain data (dicts, lists, scalars), for diffs and the CLI."""
+    return converter.unstructure(config)
+
+
+def _reject(tp: Any, value: Any, why: str = "") -> _Invalid:
+    return _Invalid(f"expected {why or _expected(tp)}, got {_describe(value)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Scalars
+
+
+def _structure_bool(obj: Any, cl: Any) -> bool:
+    if isinstance(obj, bool):
+        return obj
+    raise _reject(bool, obj)
+
+
+def _structure_int(obj: Any, cl: Any) -> Any:
+    if cl is not int and issubclass(cl, enum.Enum):
+        return _structure_enum(obj, cl)
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        return int(obj)
+    raise _reject(int, obj)
+
+
+def _float_hook(allow_nan: bool) -> Hook:
+    def structure_float(obj: Any, cl: Any) -> Any:
+        if cl is not float and issubclass(cl, enum.Enum):
+            return _structure_enum(obj, cl)
+        if isinstance(obj, bool) or not isinstance(obj, int | float):
+            raise _reject(float, obj)
+        try:
+            value = float(obj)
+        except OverflowError:  # an int too large for a float
+            raise _reject(float, obj, "a number in float range") from None
+        if not allow_nan and not math.isfinite(value):
+            raise _reject(float, obj, "a finite number (NaN and infinity need allow_nan=True)")
+        return value
+
+    return structure_float
+
+
+def _structure_str(obj: Any, cl: Any) -> Any:
+    if cl is not str and issubclass(cl, enum.Enum):
+        return _structure_enum(obj, cl)
+    if isinstance(obj, str):
+        return str(obj)
+    raise _reject(str, obj)
+
+
+def _structure_path(obj: Any, cl: Any) -> Path:
+    if isinstance(obj, str):
+        return Path(obj)
+    if isinstance(obj, Path):
+        return obj
+    raise _reject(Path, obj)
+
+
+def _structure_datetime(obj: Any, cl: Any) -> dt.datetime:
+    if isinstance(obj, dt.datetime):
+        return obj
+    if isinstance(obj, str):
+        try:
+            return dt.datetime.fromisoformat(_zulu(obj))
+        except ValueError:
+            pass
+    raise _reject(dt.datetime, obj, "a datetime (native or an ISO 8601 string)")
+
+
+def _structure_date(obj: Any, cl: Any) -> dt.date:
+    # datetime is a subclass of date: a timestamp is not accepted where a day is meant.
+    if isinstance(obj, dt.date) and not isinstance(obj, dt.datetime):
+        return obj
+    if isinstance(obj, str):
+        try:
+            return dt.date.fromisoformat(obj)
+        except ValueError:
+            pass
+    raise _reject(dt.date, obj, "a date (native or an ISO 8601 string)")
+
+
+def _structure_time(obj: Any, cl: Any) -> dt.time:
+    if isinstance(obj, dt.time):
+        return obj
+    if isinstance(obj, str):
+        try:
+            return dt.time.fromisoformat(_zulu(obj))
+        except ValueError:
+            pass
+    raise _reject(dt.time, obj, "a time (native or an ISO 8601 string)")
+
+
+def _zulu(text: str) -> str:
+    # Python 3.10's fromisoformat does not know the "Z" suffix that TOML and most people use.
+    if sys.version_info < (3, 11) and text.endswith(("Z", "z")):
+        return text[:-1] + "+00:00"
+    return text
+
+
+def _same_scalar(a: Any, b: Any) -> bool:
+    # Typed: 1 does not match True or 1.0, so Literal[1] and an IntEnum stay strict.
+    return type(a) is type(b) and bool(a == b)
+
+
+def _structure_enum(obj: Any, cl: Any) -> Any:
+    if isinstance(obj, cl):
+        return obj
+    for member in cl:
+        if _same_scalar(member.value, obj):
+            return member
+    raise _reject(cl, obj)
+
+
+def _structure_literal(obj: Any, cl: Any) -> Any:
+    for arg in get_args(cl):
+        if _same_scalar(_literal_value(arg), obj) or (isinstance(arg, enum.Enum) and arg is obj):
+            return arg
+    raise _reject(cl, obj)
+
+
+# ---------------------------------------------------------------------------------------------
+# Unions
+
+
+def _union_hook(conv: cattrs.Converter, tp: Any) -> Hook:
+    args = get_args(tp)
+    nullable = type(None) in args
+    members = [a for a in args if a is not type(None)]
+
+    def structure_union(obj: Any, cl: Any) -> Any:
+        if obj is None and nullable:
+            return None
+        if len(members) == 1:
+            # Optional[X]: let X's own errors through, with their detailed paths.
+            return conv.structure(obj, members[0])
+        # Try an exact scalar type first, so int | float keeps an int an int.
+        ordered = sorted(members, key=lambda m: type(obj) is not m)
+        deep: list[BaseException] = []
+        for member in ordered:
+            try:
+                return conv.structure(obj, member)
+            except BaseValidationError as exc:
+                deep.append(exc)
+            except Exception:  # the next member may accept it
+                continue
+        # One member took the value's shape and failed inside: its errors say more.
+        if len(deep) == 1:
+            raise deep[0]
+        raise _reject(tp, obj)
+
+    return structure_union
+
+
+# ---------------------------------------------------------------------------------------------
+# Containers
+
+
+def _require_list(tp: Any, obj: Any) -> None:
+    # A string is a sequence too: "abc" must not become ["a", "b", "c"].
+    if not isinstance(obj, list | tuple):
+        raise _reject(tp, obj)
+
+
+class _LazyHook:
+    """The hook for one item type, looked up on first use: looking it up while the
+    container's own hook is being built would recurse forever on a recursive class."""
+
+    __slots__ = ("conv", "hook", "tp")
+
+    def __init__(self, conv: cattrs.Converter, tp: Any) -> None:
+        self.conv = conv
+        self.tp = tp
+        self.hook: Hook | None = None
+
+    def get(self) -> Hook:
+        if self.hook is None:
+            self.hook = self.conv.get_structure_hook(self.tp)
+        return self.hook
+
+
+def _all_errors(tp: Any, pairs: Iterable[tuple[Any, Any, _LazyHook]]) -> list[Any]:
+    """Structure (index, value, item hook) triples one by one, collecting every failure.
+
+    The hooks' fast paths try a plain comprehension first and come here only when it fails
+    (hooks have no side effects, so doing it again is safe). Each failure is noted with its
+    index or key the way cattrs does, so the whole document's errors come out at once.
+    """
+    out: list[Any] = []
+    errors: list[Exception] = []
+    for index, value, item in pairs:
+        try:
+            out.append(item.get()(value, item.tp))
+        except Exception as exc:
+            note = IterableValidationNote(f"Structuring {tp!r} @ {index!r}", index, item.tp)
+            # cattrs' own convention (add_note is 3.11+): its error tree is walked by notes.
+            exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+            errors.append(exc)
+    if errors:
+        raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
+    return out
+
+
+def _sequence_hook(conv: cattrs.Converter, tp: Any, build: type | None = None) -> Hook:
+    build = build or _SEQUENCES[_origin(tp)]
+    args = get_args(tp)
+    item = _LazyHook(conv, args[0] if args else Any)
+
+    def structure_sequence(obj: Any, cl: Any) -> Any:
+        _require_list(tp, obj)
+        hook, item_type = item.get(), item.tp
+        try:
+            items = [hook(v, item_type) for v in obj]
+        except Exception:
+            items = _all_errors(tp, ((i, v, item) for i, v in enumerate(obj)))
+        if build is list:
+            return items
+        try:
+            return build(items)
+        except TypeError:  # set[Any] of mappings or lists
+            raise _Invalid(f"set items must be hashable, got {_describe(obj)}") from None
+
+    return structure_sequence
+
+
+def _tuple_hook(conv: cattrs.Converter, tp: Any) -> Hook:
+    args = get_args(tp)
+    if not args or (len(args) == 2 and args[1] is Ellipsis):
+        return _sequence_hook(conv, tp, build=tuple)
+    items = [_LazyHook(conv, a) for a in args]
+
+    def structure_tuple(obj: Any, cl: Any) -> tuple[Any, ...]:
+        _require_list(tp, obj)
+        if len(obj) != len(args):
+            raise _Invalid(f"expected a list of {len(args)} items, got {len(obj)}")
+        return tuple(_all_errors(tp, ((i, v, items[i]) for i, v in enumerate(obj))))
+
+    return structure_tuple
+
+
+def _mapping_hook(conv: cattrs.Converter, tp: Any) -> Hook:
+    args = get_args(tp)
+    key_type, value_type = args if len(args) == 2 else (Any, Any)
+    key, value = _LazyHook(conv, key_type), _LazyHook(conv, value_type)
+
+    def structure_mapping(obj: Any, cl: Any) -> dict[Any, Any]:
+        if not isinstance(obj, Mapping):
+            raise _reject(tp, obj)
+        key_hook, value_hook = key.get(), value.get()
+        try:
+            return {key_hook(k, key_type): value_hook(v, value_type) for k, v in obj.items()}
+        except Exception:
+            pass
+        # Keys and values in one pass: both report failures under the key's path.
+        pairs = ((k, x, hook) for k, v in obj.items() for x, hook in ((k, key), (v, value)))
+        flat = _all_errors(tp, pairs)
+        return dict(zip(flat[::2], flat[1::2], strict=True))
+
+    return structure_mapping
+
+
+def _class_hook(conv: cattrs.Converter, tp: Any) -> Hook:
+    base = conv.gen_structure_attrs_fromdict(tp)
+
+    def structure_class(obj: Any, cl: Any) -> Any:
+        if not isinstance(obj, Mapping):
+            raise _reject(tp, obj)
+        return base(obj, cl)
+
+    return structure_class
