@@ -13,7 +13,6 @@ from ._errors import RejectedError as RejectedError
 from ._errors import SourceError as SourceError
 from ._errors import ValidationError as ValidationError
 from ._live import Live as Live
-from ._live import View as View
 from ._load import load as load
 from ._records import Failure as Failure
 from ._records import Statistics as Statistics
@@ -22,6 +21,7 @@ from ._reloader import open_reloader as open_reloader
 from ._reloader import run_reloader as run_reloader
 from ._sources import Env as Env
 from ._sources import File as File
+from ._view import View as View
 
 __all__ = [
     "ConfigError",
