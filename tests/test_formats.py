@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml import main as yaml_main
 
-from trioconf import _formats as formats
 from trioconf._errors import ParseError
 from trioconf._formats import (
     INLINE_LIMITS,
@@ -31,6 +30,7 @@ from trioconf._formats import (
     parse,
     yaml_c_loader_available,
 )
+from trioconf._formats import _yaml as formats_yaml
 from trioconf._sources import Format
 
 C_PARSER: Any = getattr(yaml_main, "CParser", None)
@@ -756,7 +756,7 @@ def test_pure_fallback_when_the_c_loader_is_missing(
     expected: Any = None
     if outcome == "same":
         expected = parse(raw, "yaml", "c", allow_nan=True)
-    monkeypatch.setattr(formats, "_CSafeLoader", None)
+    monkeypatch.setattr(formats_yaml, "_CSafeLoader", None)
     if outcome == "same":
         assert repr(parse(raw, "yaml", "c", allow_nan=True)) == repr(expected)
         return

@@ -1,0 +1,77 @@
+"""``parse``: bytes of one file in, a checked plain ``dict`` out, or ``ParseError``.
+
+The entry point and its contract: decode, hand the text to the format's parser, then check the
+tree for what the formats allow but a config must not hold. Whatever goes wrong on the way
+leaves as ``ParseError`` and as nothing else, because the updater must survive any file.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from typing import Any
+
+from .._errors import ParseError
+from .._sources import Format
+from ._checks import _check_tree, _is_clean
+from ._json import _parse_json
+from ._toml import _parse_toml
+from ._yaml import _parse_yaml, yaml_c_loader_available
+
+_KIB = 1024
+INLINE_LIMITS: dict[Format, int] = {
+    "json": 64 * _KIB,
+    "toml": 64 * _KIB,
+    "yaml": (16 if yaml_c_loader_available() else 4) * _KIB,
+}
+
+
+def parse(raw: bytes, fmt: Format, source: str, allow_nan: bool = False) -> dict[str, Any]:
+    """Parse a document into plain Python data.
+
+    Values are dict/list/str/int/float/bool/None, plus the datetime/date/time values TOML and
+    YAML produce. Raises ``ParseError`` (and nothing else) on bad encoding, bad syntax, an
+    empty document, a top level that is not a mapping, duplicate or non-string keys, NaN or
+    infinity (unless ``allow_nan``), nesting deeper than ``MAX_DEPTH`` and YAML alias bombs.
+    """
+    try:
+        text = _decode(raw, source)
+        if not text.strip():
+            raise ParseError(source, "empty document")
+        parser = _PARSERS.get(fmt)
+        if parser is None:
+            raise ParseError(source, f"unknown format {fmt!r}")
+        data = parser(text, source)
+        if not _is_clean(data, allow_nan):
+            _check_tree(data, text, fmt, source, allow_nan)
+    except ParseError:
+        raise
+    except RecursionError:
+        raise ParseError(source, "nested too deeply") from None
+    except Exception as exc:
+        # The contract is that only ParseError leaves: the updater must never be taken down
+        # by a parser's surprise (ValueError from int() on a 5000-digit number, ...).
+        raise ParseError(source, f"cannot parse as {fmt}: {type(exc).__name__}: {exc}") from exc
+    return data  # type: ignore[no-any-return]  # _check_tree proved it is a dict[str, ...]
+
+
+def _decode(raw: bytes, source: str) -> str:
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+        line_start = raw.rfind(b"\n", 0, bad) + 1
+        line = raw.count(b"\n", 0, bad) + 1
+        # Everything before the first bad byte is valid, so the column counts characters.
+        column = len(raw[line_start:bad].decode("utf-8")) + 1
+        reason = f"not valid UTF-8 (byte 0x{raw[bad]:02x})"
+        raise ParseError(source, reason, line=line, column=column) from None
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "json": _parse_json,
+    "toml": _parse_toml,
+    "yaml": _parse_yaml,
+}

@@ -1,0 +1,170 @@
+"""YAML: which loader runs (C or pure Python), and the event pre-pass that enforces the limits.
+
+ruamel.yaml builds objects without limits, and aliases make a tiny document expand into an
+enormous tree only once something walks it; the C composer also crashes on deep nesting. So
+every YAML document is first walked as an event stream (``_yaml_prescan``), counting depth,
+aliases and expanded nodes, and only then loaded, by the C loader when ``ruamel.yaml.clib`` is
+installed (about 4x faster), else by the pure one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, NoReturn
+
+from ruamel.yaml import YAML
+from ruamel.yaml import main as _yaml_main
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    ScalarEvent,
+)
+from ruamel.yaml.reader import ReaderError
+
+from .._errors import ParseError
+from ._limits import MAX_DEPTH, YAML_MAX_ALIASES, YAML_MAX_NODES
+from ._position import _position
+
+# ruamel.yaml picks its parser by this very name: what it holds is what YAML(typ="safe") runs.
+_CParser: Any = getattr(_yaml_main, "CParser", None)
+_CSafeLoader: Any = None
+if _CParser is not None:
+    from ruamel.yaml.cyaml import CSafeLoader as _CSafeLoader
+
+
+def yaml_c_loader_available() -> bool:
+    """True when ``ruamel.yaml.clib`` is importable, so YAML parses about 4x faster."""
+    return _CSafeLoader is not None
+
+
+def _yaml_load(text: str, pure: bool, compose: bool = False) -> Any:
+    """Construct (or only compose, for ``locate``) the single document of ``text``."""
+    if pure or _CSafeLoader is None:
+        yaml = YAML(typ="safe", pure=True)
+        # Both are the defaults of 0.19; set them so a future default cannot change behaviour.
+        yaml.allow_duplicate_keys = False
+        yaml.version = None  # YAML 1.2 unless the document has a %YAML directive
+        return yaml.compose(text) if compose else yaml.load(text)
+    # The C loader class directly: YAML(typ="safe").load() builds a new loader class on every
+    # call, which made it 25-30% slower on a typical config. Same parser, same constructor.
+    loader = _CSafeLoader(text)
+    loader.allow_duplicate_keys = False
+    try:
+        return loader.get_single_node() if compose else loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def _yaml_events(text: str) -> Generator[Any, None, None]:
+    if _CSafeLoader is None:
+        events = YAML(typ="safe", pure=True).parse(text)
+        try:
+            yield from events
+        finally:
+            events.close()
+        return
+    # The bare C parser: YAML().parse() costs twice as much in per-call setup.
+    parser = _CParser(text)
+    try:
+        while (event := parser.get_event()) is not None:
+            yield event
+    finally:
+        parser.dispose()
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    try:
+        version = _yaml_prescan(text, source)
+        # The C parser ignores a %YAML 1.1 directive for implicit types (`yes` stays a
+        # string); the pure one honours it. Send such documents where they are understood.
+        pure = version == (1, 1)
+        return _yaml_load(text, pure)
+    except ReaderError as exc:
+        line, column = _position(text, exc.position)
+        reason = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        raise ParseError(source, reason, line=line, column=column) from exc
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        context = str(exc.context or "")
+        if context and exc.context_mark is not None and exc.context_mark is not mark:
+            # "while parsing a flow sequence (line 2): did not find expected ',' or ']'"
+            context += f" (line {exc.context_mark.line + 1})"
+        reason = ": ".join(part for part in (context, str(exc.problem or "")) if part)
+        if mark is None:
+            raise ParseError(source, reason or "invalid YAML") from exc
+        raise ParseError(source, reason, line=mark.line + 1, column=mark.column + 1) from exc
+    except YAMLError as exc:
+        raise ParseError(source, str(exc) or "invalid YAML") from exc
+
+
+def _yaml_fail(source: str, reason: str, event: Any) -> NoReturn:
+    mark = event.start_mark
+    raise ParseError(source, reason, line=mark.line + 1, column=mark.column + 1)
+
+
+def _yaml_prescan(text: str, source: str) -> tuple[int, int] | None:
+    """Walk the event stream before anything builds objects; return the %YAML version.
+
+    Aliases share objects, so a 432-byte alias bomb *loads* in milliseconds and explodes
+    only in whatever walks the result afterwards. Counting here uses the expanded size: each
+    alias adds the full size of the node it repeats. The event stream is also the only safe
+    place to measure depth: the C composer recurses in C and segfaults near 100,000 levels.
+    """
+    documents = aliases = expanded = 0
+    version: tuple[int, int] | None = None
+    anchor_sizes: dict[str, int] = {}
+    open_anchors: set[str] = set()
+    stack: list[list[Any]] = []  # [expanded size so far, anchor] per open collection
+    events = _yaml_events(text)  # a generator: close() disposes of the parser at once
+    try:
+        for event in events:
+            if isinstance(event, DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    _yaml_fail(source, "more than one document in the file", event)
+                version = event.version
+                continue
+            if isinstance(event, CollectionStartEvent):
+                if len(stack) >= MAX_DEPTH:
+                    _yaml_fail(source, f"nested too deeply (more than {MAX_DEPTH} levels)", event)
+                stack.append([1, event.anchor])
+                if event.anchor is not None:
+                    open_anchors.add(event.anchor)
+                size = 1
+            elif isinstance(event, CollectionEndEvent):
+                size, anchor = stack.pop()
+                if anchor is not None:
+                    anchor_sizes[anchor] = size
+                    open_anchors.discard(anchor)
+                if stack:
+                    stack[-1][0] += size
+                continue
+            elif isinstance(event, AliasEvent):
+                aliases += 1
+                if aliases > YAML_MAX_ALIASES:
+                    _yaml_fail(source, f"more than {YAML_MAX_ALIASES} aliases", event)
+                if event.anchor in open_anchors:
+                    _yaml_fail(source, f"recursive alias *{event.anchor}", event)
+                size = anchor_sizes.get(event.anchor, 1)
+                if stack:
+                    stack[-1][0] += size
+            elif isinstance(event, ScalarEvent):
+                if event.anchor is not None:
+                    anchor_sizes[event.anchor] = 1
+                size = 1
+                if stack:
+                    stack[-1][0] += 1
+            else:
+                continue
+            expanded += size
+            if expanded > YAML_MAX_NODES:
+                reason = f"more than {YAML_MAX_NODES} nodes once aliases are expanded"
+                _yaml_fail(source, reason, event)
+    finally:
+        events.close()
+    if documents == 0:
+        raise ParseError(source, "empty document")
+    return version
