@@ -83,6 +83,31 @@ def test_check_syntax_error_says_file_line_column(
     assert re.search(rf"^{re.escape(str(config))}:4:\d+: ", err, re.MULTILINE), err
 
 
+def test_check_reports_syntax_errors_of_every_file(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken_toml = project / "app.toml"
+    broken_toml.write_text('name = "svc"\nport = = 1\n')
+    broken_json = project / "local.json"
+    broken_json.write_text('{\n  "db": {"port": 1,}\n}\n')
+    missing = project / "absent.yaml"
+    assert run_check(project, str(broken_toml), str(broken_json), str(missing)) == 1
+    _, err = capsys.readouterr()
+    assert re.search(rf"^{re.escape(str(broken_toml))}:2:\d+: ", err, re.MULTILINE), err
+    assert re.search(rf"^{re.escape(str(broken_json))}:2:\d+: ", err, re.MULTILINE), err
+    assert re.search(rf"^{re.escape(str(missing))}: ", err, re.MULTILINE), err
+
+
+def test_check_layers_need_not_be_complete_alone(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # local.json lacks the required "name": only the merged result has to be complete.
+    override = project / "local.json"
+    override.write_text('{"db": {"port": 6000}}')
+    assert run_check(project, str(project / "app.toml"), str(override)) == 0
+    assert capsys.readouterr().out == "ok\n"
+
+
 def test_check_reports_every_bad_field_with_its_path(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import trio
 
 from . import load, open_reloader
-from ._errors import ConfigError
+from ._errors import ConfigError, ParseError, SourceError
 from ._live import Live
 from ._records import Failure, Update
 from ._sources import File
@@ -161,6 +161,14 @@ def _file(path: str) -> File:
 
 
 def _check(schema: type[Any], files: Sequence[File], args: argparse.Namespace) -> int:
+    # A load stops at the first file it cannot read or parse, so each file is first loaded
+    # on its own: one broken file must not hide another's syntax error. Alone, a file may
+    # well be incomplete; its field errors are judged only in the full load below.
+    broken = [error for source in files if (error := _unreadable(schema, source)) is not None]
+    for error in broken:
+        print(error, file=sys.stderr)
+    if broken:
+        return 1
     try:
         load(
             schema,
@@ -175,6 +183,17 @@ def _check(schema: type[Any], files: Sequence[File], args: argparse.Namespace) -
         return 1
     print("ok")
     return 0
+
+
+def _unreadable(schema: type[Any], source: File) -> ConfigError | None:
+    """The error that stops ``source`` from being read or parsed at all, if any."""
+    try:
+        load(schema, source, forbid_unknown=False)
+    except (SourceError, ParseError) as exc:
+        return exc
+    except ConfigError:
+        pass  # valid syntax; whether its values fit is for the full load to say
+    return None
 
 
 def _watch(schema: type[Any], files: Sequence[File], args: argparse.Namespace) -> int:
