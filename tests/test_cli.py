@@ -223,6 +223,30 @@ def test_watch_refuses_to_start_on_invalid_config(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "timing",
+    [["--debounce", "-1"], ["--debounce", "nan"], ["--debounce", "0.2", "--max-debounce", "0.1"]],
+)
+def test_watch_bad_timing_is_a_usage_error(
+    project: Path, capsys: pytest.CaptureFixture[str], timing: list[str]
+) -> None:
+    schema = f"{project / 'schema.py'}:Config"
+    assert main(["watch", str(project / "app.toml"), "--schema", schema, *timing]) == 2
+    assert "debounce" in capsys.readouterr().err
+
+
+def test_watch_long_debounce_raises_the_ceiling(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The library needs debounce <= max_debounce; a long --debounce alone must not break
+    # that (the invalid config stops the run right after the reloader checked its timings).
+    config = project / "app.toml"
+    config.write_text("name = 1\n")
+    schema = f"{project / 'schema.py'}:Config"
+    assert main(["watch", str(config), "--schema", schema, "--debounce", "2"]) == 1
+    assert "name" in capsys.readouterr().err
+
+
 @attrs.frozen
 class _Server:
     host: str

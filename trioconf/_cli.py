@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import math
 import os
 import signal
 import sys
@@ -88,13 +89,37 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--allow-nan", action="store_true", help="accept NaN and infinity")
     watch.add_argument(
-        "--debounce", type=float, default=0.05, metavar="S", help="quiet window in seconds"
+        "--debounce", type=_seconds, default=0.05, metavar="S", help="quiet window in seconds"
+    )
+    watch.add_argument(
+        "--max-debounce",
+        type=_seconds,
+        metavar="S",
+        help="apply at least this often during a storm of writes (default: 0.5, or the "
+        "debounce if that is longer)",
     )
     watch.add_argument("--backend", choices=("auto", "inotify", "poll"), default="auto")
     watch.add_argument(
-        "--poll-interval", type=float, default=1.0, metavar="S", help="for the poll backend"
+        "--poll-interval", type=_seconds, default=1.0, metavar="S", help="for the poll backend"
     )
     return parser
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        msg = f"expected a finite number of seconds >= 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _max_debounce(args: argparse.Namespace) -> float:
+    if args.max_debounce is not None:
+        if args.max_debounce < args.debounce:
+            msg = "--max-debounce must not be shorter than --debounce"
+            raise UsageError(msg)
+        return float(args.max_debounce)
+    return max(0.5, float(args.debounce))
 
 
 def _import_schema(spec: str) -> type[Any]:
@@ -197,6 +222,7 @@ def _unreadable(schema: type[Any], source: File) -> ConfigError | None:
 
 
 def _watch(schema: type[Any], files: Sequence[File], args: argparse.Namespace) -> int:
+    args.max_debounce = _max_debounce(args)
     try:
         return trio.run(_watch_until_signal, schema, files, args)
     except ConfigError as exc:  # the initial load failed: the reloader never started
@@ -219,6 +245,7 @@ async def _watch_until_signal(
                 forbid_unknown=not args.allow_unknown,
                 allow_nan=args.allow_nan,
                 debounce=args.debounce,
+                max_debounce=args.max_debounce,
                 backend=args.backend,
                 poll_interval=args.poll_interval,
             ) as live,
