@@ -62,13 +62,13 @@ async def test_worker_parse_over_the_timeout_is_stopped_and_reported(tmp_path: P
 async def test_parse_error_in_worker_crosses_back_with_its_position(tmp_path: Path) -> None:
     path = tmp_path / "big.json"
     big_json(path, "one", 20_000)
-    path.write_text(path.read_text()[:-1] + ",\n}")  # a trailing comma on the last line
+    path.write_text(path.read_text()[:-1] + "\n@}")  # garbage at the start of line 2
     load = loader(trioconf.File(path))
     await load.refresh(None)
     with pytest.raises(trioconf.ParseError) as info:
         load.build()
     assert info.value.source == str(path)
-    assert info.value.line == 2
+    assert (info.value.line, info.value.column) == (2, 1)
 
 
 async def test_missing_optional_drops_and_missing_required_waits_out_the_grace(
