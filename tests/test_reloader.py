@@ -5,21 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 import pytest
 import trio
 import trio.testing
+from support import PATIENCE, open_fds, wait_until, write_atomic
 
 import trioconf
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
-
-# Generous: the machine has two noisy cores. Waits end as soon as the condition holds.
-PATIENCE = 15.0
 
 
 @attrs.frozen
@@ -40,23 +37,6 @@ class AppConfig:
     db: Db = Db()
     http: Http = Http()
     tags: list[str] = attrs.field(factory=list)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    """For conditions no trioconf wait can express (counters, errors): look every 10 ms."""
-    with trio.fail_after(PATIENCE):
-        while not condition():  # noqa: ASYNC110 (no event to wait on for a counter)
-            await trio.sleep(0.01)
-
-
-def open_fds() -> set[str]:
-    return set(os.listdir("/proc/self/fd"))
 
 
 @pytest.fixture
