@@ -29,6 +29,7 @@ from ._converter import make_converter
 from ._env import env_layer
 from ._errors import ConfigError, MissingSourceError, SourceError
 from ._formats import INLINE_LIMITS, parse
+from ._guard import LockTimeout, shared_lock_if_present
 from ._layer import Layer
 from ._merge import dotted, merge
 from ._read import file_size, read_consistent
@@ -52,6 +53,7 @@ class Options:
     max_size: int = 16 * 1024 * 1024
     parse_timeout: float = 10.0
     missing_grace: float = 1.0
+    lock_timeout: float = 5.0  # waiting for a cooperating writer's lock (FileGuard)
 
 
 Payload = dict[str, Any] | ConfigError | None
@@ -69,6 +71,11 @@ class _FileState:
         # a new exception object, but nothing changed.
         error = None if self.error is None else (type(self.error), str(self.error))
         return self.digest, id(self.layer), error
+
+
+def _absent(state: _FileState) -> bool:
+    """An optional file found missing: no bytes and no error (see ``_settle_error``)."""
+    return state.digest is None and state.error is None
 
 
 def read_and_parse(
@@ -131,21 +138,28 @@ class Loader(Generic[T]):
         """Re-read the given files (``None``: every source, env included).
 
         Returns True when any source's outcome changed. A required file found missing is
-        given ``missing_grace`` seconds to come back before it counts as missing.
+        given ``missing_grace`` seconds to come back before it counts as missing; so is an
+        optional file that was there, before its layer drops out (a delete-then-write save
+        must not apply the config without that layer for an instant).
         """
         if paths is None:
             self._refresh_env()
         states = [s for p, s in self._files.items() if paths is None or p in paths]
         before = [s.outcome() for s in states]
+        present = [s for s in states if s.source.optional and not _absent(s)]
         for state in states:
             await self._refresh_one(state)
-        missing = [s for s in states if isinstance(s.error, MissingSourceError)]
+
+        def gone(s: _FileState) -> bool:
+            return isinstance(s.error, MissingSourceError) or (s in present and _absent(s))
+
+        missing = [s for s in states if gone(s)]
         deadline = trio.current_time() + self.options.missing_grace
         while missing and trio.current_time() < deadline:
             await trio.sleep(_MISSING_RECHECK)
             for state in missing:
                 await self._refresh_one(state)
-            missing = [s for s in missing if isinstance(s.error, MissingSourceError)]
+            missing = [s for s in missing if gone(s)]
         return [s.outcome() for s in states] != before
 
     def _refresh_env(self) -> None:
@@ -162,6 +176,17 @@ class Loader(Generic[T]):
             self._env_error = None
 
     async def _refresh_one(self, state: _FileState) -> None:
+        # A cooperating writer that edits the file in place holds the exclusive flock of its
+        # sidecar (FileGuard) until it is done: read under the shared lock, when a sidecar
+        # exists, so a half-written file is never read. For a large file the lock spans the
+        # worker's read and parse. A timeout is this source's error until the next event.
+        try:
+            async with shared_lock_if_present(state.source.path, self.options.lock_timeout):
+                await self._read_one(state)
+        except LockTimeout as exc:
+            self._settle_error(state, exc)
+
+    async def _read_one(self, state: _FileState) -> None:
         source = state.source
         try:
             large = file_size(source.path) > INLINE_LIMITS[source.resolved_format]

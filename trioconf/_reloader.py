@@ -59,6 +59,7 @@ async def run_reloader(
     missing_grace: float = 1.0,
     max_size: int = 16 * 1024 * 1024,
     parse_timeout: float = 10.0,
+    lock_timeout: float = 5.0,
     history_size: int = 64,
     environ: Mapping[str, str] | None = None,
     task_status: trio.TaskStatus[Live[T]] = trio.TASK_STATUS_IGNORED,
@@ -81,6 +82,7 @@ async def run_reloader(
         max_size=max_size,
         parse_timeout=parse_timeout,
         missing_grace=missing_grace,
+        lock_timeout=lock_timeout,
     )
     converter = make_converter(allow_nan=allow_nan, forbid_unknown=forbid_unknown)
     loader = Loader(cls, specs, converter, options, environ)
@@ -138,10 +140,16 @@ async def open_reloader(
     missing_grace: float = 1.0,
     max_size: int = 16 * 1024 * 1024,
     parse_timeout: float = 10.0,
+    lock_timeout: float = 5.0,
     history_size: int = 64,
     environ: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Live[T]]:
-    """Load ``cls`` from ``sources`` and keep it current while the block runs."""
+    """Load ``cls`` from ``sources`` and keep it current while the block runs.
+
+    ``lock_timeout``: how long a read waits for a cooperating writer's lock (a
+    :class:`FileGuard` editing the file in place); past it the read fails with
+    :class:`LockTimeout`, the last good snapshot stays, and the next change retries.
+    """
     body_error: BaseException | None = None
     start_error: ConfigError | None = None
     try:
@@ -162,6 +170,7 @@ async def open_reloader(
                 missing_grace=missing_grace,
                 max_size=max_size,
                 parse_timeout=parse_timeout,
+                lock_timeout=lock_timeout,
                 history_size=history_size,
                 environ=environ,
             )

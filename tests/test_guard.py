@@ -1,0 +1,495 @@
+"""FileGuard: per-path locks, the concurrency limit, cross-process flock, timeouts, conflicts,
+and the reloader reading under the shared lock. Real files, real processes, real flock."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+import trio
+from support import PATIENCE, wait_until
+
+import trioconf
+from trioconf._guard import (
+    ConcurrentModification,
+    FileGuard,
+    LockTimeout,
+    OperationTimeout,
+    shared_lock_if_present,
+)
+
+
+def counter(path: Path) -> int:
+    return int(json.loads(path.read_text())["counter"])
+
+
+def bump(old: bytes | None) -> str:
+    data = json.loads(old or b'{"counter": 0}')
+    data["counter"] += 1
+    return json.dumps(data)
+
+
+@pytest.fixture
+def counter_file(tmp_path: Path) -> Path:
+    path = tmp_path / "race_test.json"
+    path.write_text('{"counter": 0}')
+    return path
+
+
+# -- in one process: the design document's test, the limiter, shared vs exclusive -------------
+
+
+async def test_five_concurrent_read_modify_writes_under_a_limit_of_two(counter_file: Path) -> None:
+    guard = FileGuard(max_concurrent=2, lock_timeout=PATIENCE, operation_timeout=PATIENCE)
+    observed: list[int] = []
+
+    async def increment() -> None:
+        async with guard.exclusive(counter_file) as f:
+            old = await f.read()
+            observed.append(guard.statistics().active)
+            await trio.sleep(0.05)  # the work: other tasks run now, and must wait their turn
+            await f.write(bump(old))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(5):
+            nursery.start_soon(increment)
+
+    assert counter(counter_file) == 5
+    stats = guard.statistics()
+    # Two slots: one task in the body, one holding a slot while it awaits the path's lock.
+    assert max(observed) == 2
+    assert stats.peak_active == 2
+    assert (stats.operations, stats.active, stats.waiting, stats.paths) == (5, 0, 0, 0)
+    assert (stats.lock_timeouts, stats.operation_timeouts, stats.conflicts) == (0, 0, 0)
+
+
+async def test_the_limiter_bounds_operations_on_different_files(tmp_path: Path) -> None:
+    guard = FileGuard(max_concurrent=2)
+    running = 0
+    peak = 0
+
+    async def work(i: int) -> None:
+        nonlocal running, peak
+        async with guard.exclusive(tmp_path / f"f{i}.json"):
+            running += 1
+            peak = max(peak, running)
+            await trio.sleep(0.02)
+            running -= 1
+
+    async with trio.open_nursery() as nursery:
+        for i in range(6):
+            nursery.start_soon(work, i)
+    assert peak == 2
+    assert guard.statistics().paths == 0
+
+
+async def test_run_is_read_modify_write_and_none_leaves_the_file(counter_file: Path) -> None:
+    guard = FileGuard()
+    async with trio.open_nursery() as nursery:
+        for _ in range(10):
+            nursery.start_soon(guard.run, counter_file, bump)
+    assert counter(counter_file) == 10
+    inode = counter_file.stat().st_ino
+    assert await guard.run(counter_file, lambda old: None) is None
+    assert await guard.run(counter_file, lambda old: old) == counter_file.read_bytes()
+    assert counter_file.stat().st_ino == inode  # unchanged content: nothing written
+    missing = counter_file.with_name("missing.json")
+    await guard.run(missing, bump)
+    assert counter(missing) == 1
+
+
+async def test_shared_holders_overlap_and_exclude_a_writer(counter_file: Path) -> None:
+    guard = FileGuard()
+    inside = 0
+    both_inside = trio.Event()
+    release = trio.Event()
+    log: list[str] = []
+
+    async def reader(name: str) -> None:
+        nonlocal inside
+        async with guard.shared(counter_file):
+            inside += 1
+            if inside == 2:
+                both_inside.set()
+            await release.wait()
+            log.append(f"{name} out")
+            inside -= 1
+
+    async def writer() -> None:
+        async with guard.exclusive(counter_file):
+            log.append("writer in")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reader, "r1")
+        nursery.start_soon(reader, "r2")
+        with trio.fail_after(PATIENCE):
+            await both_inside.wait()  # two shared holders at once
+        nursery.start_soon(writer)
+        await wait_until(lambda: guard.statistics().waiting == 1)
+        assert log == []  # the writer waits for both readers
+        release.set()
+    assert log[-1] == "writer in"
+    assert sorted(log[:2]) == ["r1 out", "r2 out"]
+
+
+async def test_a_waiting_writer_keeps_new_readers_out(counter_file: Path) -> None:
+    guard = FileGuard()
+    release = trio.Event()
+    order: list[str] = []
+
+    async def first_reader() -> None:
+        async with guard.shared(counter_file):
+            await release.wait()
+            order.append("first reader")
+
+    async def writer() -> None:
+        async with guard.exclusive(counter_file):
+            order.append("writer")
+
+    async def late_reader() -> None:
+        async with guard.shared(counter_file):
+            order.append("late reader")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(first_reader)
+        await wait_until(lambda: guard.statistics().operations == 1)
+        nursery.start_soon(writer)
+        await wait_until(lambda: guard.statistics().waiting == 1)
+        nursery.start_soon(late_reader)
+        await wait_until(lambda: guard.statistics().waiting == 2)
+        release.set()
+    assert order == ["first reader", "writer", "late reader"]
+
+
+# -- timeouts -----------------------------------------------------------------------------
+
+
+async def test_lock_timeout_in_process_names_the_holding_task(counter_file: Path) -> None:
+    guard = FileGuard(lock_timeout=0.2)
+    held = trio.Event()
+    release = trio.Event()
+
+    async def holder() -> None:
+        async with guard.exclusive(counter_file):
+            held.set()
+            await release.wait()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(holder, name="the-holder")
+        await held.wait()
+        with trio.fail_after(PATIENCE), pytest.raises(LockTimeout) as info:
+            await guard.run(counter_file, bump)
+        release.set()
+    assert isinstance(info.value, trioconf.ConfigError)
+    assert info.value.path == str(counter_file)
+    assert info.value.timeout == 0.2
+    assert "the-holder" in str(info.value)
+    assert str(counter_file) in str(info.value)
+    assert guard.statistics().lock_timeouts == 1
+    assert guard.statistics().paths == 0
+    await guard.run(counter_file, bump)  # nothing left held
+    assert counter(counter_file) == 1
+
+
+async def test_operation_timeout_cancels_the_block_and_releases_the_locks(
+    counter_file: Path,
+) -> None:
+    guard = FileGuard(operation_timeout=0.1, lock_timeout=PATIENCE)
+    with trio.fail_after(PATIENCE), pytest.raises(OperationTimeout) as info:
+        async with guard.exclusive(counter_file):
+            await trio.sleep_forever()
+    assert str(counter_file) in str(info.value)
+    assert guard.statistics().operation_timeouts == 1
+    # The same guard, the same path: the lock and the sidecar flock were released.
+    await guard.run(counter_file, bump)
+    assert counter(counter_file) == 1
+
+
+@contextlib.asynccontextmanager
+async def flock_held_by_another_process(lock_file: Path) -> AsyncIterator[trio.Process]:
+    """util-linux flock(1) holding LOCK_EX on ``lock_file``: -F so that the process we start
+    is the one holding the lock (no forked child keeps it after a kill)."""
+    if shutil.which("flock") is None:
+        pytest.skip("flock(1) from util-linux is not installed")
+    proc = await trio.lowlevel.open_process(
+        ["flock", "-F", "-x", str(lock_file), "sh", "-c", "echo locked; exec sleep 600"],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        with trio.fail_after(PATIENCE):
+            assert (await proc.stdout.receive_some(64)).startswith(b"locked")
+        yield proc
+    finally:
+        proc.kill()
+        await proc.wait()
+        if proc.stdout is not None:
+            await proc.stdout.aclose()
+
+
+async def test_lock_held_by_another_process_past_the_timeout_is_a_clear_error(
+    counter_file: Path,
+) -> None:
+    lock_file = counter_file.with_name(".race_test.json.lock")
+    guard = FileGuard(lock_timeout=0.3)
+    async with flock_held_by_another_process(lock_file) as holder:
+        start = trio.current_time()
+        with trio.fail_after(PATIENCE), pytest.raises(LockTimeout) as info:
+            await guard.run(counter_file, bump)
+        waited = trio.current_time() - start
+        assert info.value.holder == f"pid {holder.pid} (sleep)"
+        assert f"held by pid {holder.pid} (sleep)" in str(info.value)
+        # Readers time out the same way.
+        with trio.fail_after(PATIENCE), pytest.raises(LockTimeout) as reader_info:
+            async with shared_lock_if_present(counter_file, 0.1):
+                pass
+        assert reader_info.value.holder == f"pid {holder.pid} (sleep)"
+    # The explicit bound of the issue: an error, not a hang (generous margin: noisy machine).
+    assert 0.3 <= waited < 0.3 + 5
+    assert counter(counter_file) == 0
+    await guard.run(counter_file, bump)  # the holder is gone: granted
+    assert counter(counter_file) == 1
+
+
+# -- four processes ------------------------------------------------------------------------
+
+_INCREMENT_CHILD = """
+import json, sys, trio
+from trioconf._guard import FileGuard
+
+def bump(old):
+    data = json.loads(old)
+    data["counter"] += 1
+    return json.dumps(data)
+
+async def main(path, n):
+    guard = FileGuard(lock_timeout=120)
+    for _ in range(n):
+        await guard.run(path, bump)
+
+trio.run(main, sys.argv[1], int(sys.argv[2]))
+"""
+
+
+async def test_four_processes_doing_100_locked_increments_each(counter_file: Path) -> None:
+    async def child() -> None:
+        await trio.run_process([sys.executable, "-c", _INCREMENT_CHILD, str(counter_file), "100"])
+
+    with trio.fail_after(120):
+        async with trio.open_nursery() as nursery:
+            for _ in range(4):
+                nursery.start_soon(child)
+    assert counter(counter_file) == 400
+
+
+# -- concurrent modification by a writer that ignores the lock -------------------------------
+
+
+async def test_a_write_that_ignored_the_lock_is_detected_and_not_overwritten(
+    counter_file: Path,
+) -> None:
+    guard = FileGuard()
+
+    async def increment_with_a_rude_writer_in_between() -> None:
+        async with guard.exclusive(counter_file) as f:
+            old = await f.read()
+            counter_file.write_text('{"counter": 41}')  # a writer that ignores the lock
+            await f.write(bump(old))
+
+    async def read_with_a_rude_writer_in_between() -> None:
+        async with guard.exclusive(counter_file) as f:
+            await f.read()
+            counter_file.write_text('{"counter": 42, "x": 1}')
+
+    with pytest.raises(ConcurrentModification) as info:
+        await increment_with_a_rude_writer_in_between()
+    assert str(counter_file) in str(info.value)
+    assert counter(counter_file) == 41  # refused at write(): its change was not lost
+    assert guard.statistics().conflicts == 1
+
+    with pytest.raises(ConcurrentModification):
+        await read_with_a_rude_writer_in_between()  # detected when the block ends
+    assert guard.statistics().conflicts == 2
+
+    quiet = FileGuard(detect_changes=False)
+    async with quiet.exclusive(counter_file) as f:
+        counter_file.write_text('{"counter": 43}')
+        await f.write(bump(await f.read()))
+    assert counter(counter_file) == 44
+    assert quiet.statistics().conflicts == 0
+
+
+async def test_own_writes_are_not_conflicts(counter_file: Path) -> None:
+    guard = FileGuard()
+    async with guard.exclusive(counter_file) as f:
+        await f.write(bump(await f.read()))
+        await f.write(bump(await f.read()))  # the second write checks against the first
+    async with guard.exclusive(counter_file) as f:
+        with open(f.target, "w") as fh:  # in place, by the block itself
+            fh.write('{"counter": 7}')
+        f.mark_written()
+    assert counter(counter_file) == 7
+    assert guard.statistics().conflicts == 0
+
+
+# -- the reloader reads under the shared lock ------------------------------------------------
+
+
+@attrs.frozen
+class Cfg:
+    name: str
+    port: int = -1  # a half-written file (the name line only) is still valid: port = -1
+
+
+async def test_in_place_writer_under_the_lock_never_exposes_a_torn_file(tmp_path: Path) -> None:
+    path = tmp_path / "app.toml"
+    path.write_text('name = "v0"\nport = 0\n')
+    guard = FileGuard()
+    async with trioconf.open_reloader(Cfg, path, debounce=0, backend="inotify") as live:
+        for i in range(1, 4):
+            reloads = live.statistics().reloads
+            async with guard.exclusive(path) as f:
+                with open(path, "r+b") as fh:
+                    fh.truncate(0)
+                    fh.write(f'name = "v{i}"\n'.encode())
+                # Closed: IN_CLOSE_WRITE, and the reloader starts reading right now, before
+                # any checkpoint of its own, unless the lock stops it.
+                await wait_until(lambda: live.statistics().reloads > reloads)  # noqa: B023
+                with open(path, "ab") as fh:
+                    fh.write(f"port = {i}\n".encode())
+                f.mark_written()
+            with trio.fail_after(PATIENCE):
+                await live.wait_value(lambda c: c.port == i)  # noqa: B023
+        history = live.history
+    assert [type(r).__name__ for r in history] == ["Update"] * 4
+    assert [r.config for r in history] == [Cfg(f"v{i}", i) for i in range(4)]  # type: ignore[union-attr]
+
+
+async def test_reader_lock_timeout_keeps_the_last_good_and_retries_on_the_next_event(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app.toml"
+    path.write_text('name = "one"\nport = 1\n')
+    lock_file = tmp_path / ".app.toml.lock"
+    async with trioconf.open_reloader(Cfg, path, debounce=0, lock_timeout=0.2) as live:
+        async with flock_held_by_another_process(lock_file) as holder:
+            path.write_text('name = "two"\nport = 2\n')
+            await wait_until(lambda: live.last_error is not None)
+            error = live.last_error
+            assert isinstance(error, LockTimeout)
+            assert error.path == str(path)
+            assert error.holder == f"pid {holder.pid} (sleep)"
+            assert live.current == Cfg("one", 1)
+        os.utime(path)  # the next event, with the holder gone
+        with trio.fail_after(PATIENCE):
+            await live.wait_value(lambda c: c.port == 2)
+        assert live.last_error is None
+
+
+async def test_readers_never_create_lock_files(tmp_path: Path) -> None:
+    path = tmp_path / "app.toml"
+    path.write_text('name = "one"\n')
+    async with trioconf.open_reloader(Cfg, path, debounce=0) as live:
+        path.write_text('name = "two"\n')
+        with trio.fail_after(PATIENCE):
+            await live.wait_value(lambda c: c.name == "two")
+    async with shared_lock_if_present(path, 1):
+        pass
+    assert os.listdir(tmp_path) == ["app.toml"]
+
+
+# -- read-only directories: the sidecar is skipped, the in-process lock still holds ---------
+
+_READ_ONLY_CHILD = """
+import json, sys, trio
+from trioconf._guard import FileGuard, LockTimeout
+
+async def main(path):
+    guard = FileGuard(lock_timeout=0.2)
+    result = {}
+
+    async def second_holder():
+        try:
+            async with guard.shared(path):
+                pass
+        except LockTimeout as exc:
+            result["second"] = str(exc)
+
+    async with guard.exclusive(path) as f:
+        result["lock_path"] = f.lock_path
+        result["content"] = (await f.read()).decode()
+        async with trio.open_nursery() as nursery:  # another task, while this one holds it
+            nursery.start_soon(second_holder)
+    result["unlocked"] = guard.statistics().unlocked
+    print(json.dumps(result))
+
+trio.run(main, sys.argv[1])
+"""
+
+
+@pytest.fixture
+def read_only_dir() -> Iterator[Path]:
+    # Not under tmp_path: pytest's base directory is 0o700, closed to an unprivileged uid.
+    base = Path(tempfile.mkdtemp(prefix="trioconf-ro-"))
+    try:
+        base.chmod(0o755)
+        config_dir = base / "config"
+        config_dir.mkdir()
+        (config_dir / "app.toml").write_text('name = "ro"\n')
+        config_dir.chmod(0o555)
+        yield config_dir / "app.toml"
+    finally:
+        config_dir.chmod(0o755)
+        shutil.rmtree(base)
+
+
+def _check_read_only_child(path: Path, stdout: bytes) -> None:
+    result = json.loads(stdout)
+    assert result["lock_path"] is None
+    assert result["content"] == 'name = "ro"\n'
+    assert result["unlocked"] == 1
+    assert "in this process" in result["second"]  # the in-process lock held without flock
+    assert os.listdir(path.parent) == ["app.toml"]
+
+
+async def test_read_only_directory_eacces_skips_the_sidecar(read_only_dir: Path) -> None:
+    unprivileged = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    probe = await trio.run_process(
+        [*unprivileged, sys.executable, "-c", "import trioconf"], check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip("the interpreter or trioconf is not readable by uid 65534 here")
+    result = await trio.run_process(
+        [*unprivileged, sys.executable, "-c", _READ_ONLY_CHILD, str(read_only_dir)],
+        capture_stdout=True,
+    )
+    _check_read_only_child(read_only_dir, result.stdout)
+
+
+async def test_read_only_mount_erofs_skips_the_sidecar(read_only_dir: Path) -> None:
+    # As a ConfigMap volume is mounted: a read-only bind mount in a private mount namespace.
+    os.chmod(read_only_dir.parent, 0o755)  # writable to root, but for the mount
+    d = str(read_only_dir.parent)
+    script = f'mount --bind {d} {d} && mount -o remount,bind,ro {d} && exec "$@"'
+    command = ["unshare", "--mount", "sh", "-c", script, "sh"]
+    probe = await trio.run_process([*command, "true"], check=False, capture_stderr=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a read-only bind mount here: {probe.stderr.decode().strip()}")
+    result = await trio.run_process(
+        [*command, sys.executable, "-c", _READ_ONLY_CHILD, str(read_only_dir)],
+        capture_stdout=True,
+    )
+    _check_read_only_child(read_only_dir, result.stdout)
+    assert stat.S_IMODE(read_only_dir.parent.stat().st_mode) == 0o755
