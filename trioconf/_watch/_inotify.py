@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import math
 import os
 import stat
 import struct
@@ -78,6 +79,13 @@ _SELF_MASK = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT
 OPEN_WRITER_GRACE = 2.0
 """Seconds after an IN_MODIFY (or the creation of a file) without IN_CLOSE_WRITE after which the
 path is reported anyway: a writer that keeps its descriptor open never closes."""
+
+VANISH_SETTLE = 0.1
+"""Seconds a deleted (or renamed-away) file is given to be replaced before it is reported.
+``git checkout`` and vim's rename save unlink or rename the file, then create a new one that is
+empty until its writer closes it: reported at once, the reader would find the file missing,
+wait for it to come back, and read the new one half written. A replacement created within this
+time is reported by its writer's close instead, a rename onto it at once."""
 
 _MAX_SYMLINKS = 40  # as the kernel's ELOOP limit
 _MAX_RESOLVE_ROUNDS = 8
@@ -258,6 +266,8 @@ class InotifyWatcher:
         self._wd_dirs: dict[int, set[str]] = {}
         # Paths modified (or created) but not closed yet → the deadline to report them anyway.
         self._pending: dict[Path, float] = {}
+        # Paths whose file was deleted or renamed away → when to report them if not replaced.
+        self._vanished: dict[Path, float] = {}
         self._warned_open: set[Path] = set()
 
     @property
@@ -278,7 +288,8 @@ class InotifyWatcher:
     async def run(self, send: trio.MemorySendChannel[WatchEvent]) -> None:
         """Report until cancelled. Call ``install()`` first."""
         while True:
-            with trio.move_on_at(min(self._pending.values(), default=float("inf"))):
+            deadline = min([*self._pending.values(), *self._vanished.values()], default=math.inf)
+            with trio.move_on_at(deadline):
                 await trio.lowlevel.wait_readable(self._fd)
             out = self.process(self._read(), trio.current_time())
             out.extend(self._expire(trio.current_time()))
@@ -305,6 +316,7 @@ class InotifyWatcher:
             if event.mask & IN_Q_OVERFLOW:
                 # Events were lost, the structural ones too: rebuild every chain, re-read all.
                 self._pending.clear()
+                self._vanished.clear()
                 self._resync(list(self._abs))
                 return [RESCAN]
             dirs = self._wd_dirs.get(event.wd)
@@ -323,6 +335,7 @@ class InotifyWatcher:
             reports[path] = None
         for path in reports:
             self._pending.pop(path, None)
+            self._vanished.pop(path, None)
         return list(reports)
 
     def _classify(
@@ -335,11 +348,15 @@ class InotifyWatcher:
         resync: dict[Path, None],
     ) -> None:
         final = self._chains[path].final
+        is_final = (final.dir, final.name) == (d, event.name)
         if event.mask & _STRUCTURE_MASK:
             resync[path] = None
-        if event.mask & _REPORT_MASK:
+        if is_final and event.mask & (IN_DELETE | IN_MOVED_FROM):
+            # Maybe replaced in a moment (see VANISH_SETTLE): report it only if not.
+            self._vanished.setdefault(path, now + VANISH_SETTLE)
+        elif event.mask & _REPORT_MASK:
             reports[path] = None
-        elif (final.dir, final.name) != (d, event.name):
+        elif not is_final:
             return  # a hop or intermediate directory: resolving again decides
         elif event.mask & IN_CREATE:
             self._created(path, os.path.join(d, event.name), now, reports)
@@ -355,12 +372,18 @@ class InotifyWatcher:
             return  # the resolution it triggers decides
         if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
             # A new file: its writer's close reports it; if it never closes, the grace does.
+            # It replaces a file that just vanished: that one needs no report of its own.
             self._pending.setdefault(path, now + OPEN_WRITER_GRACE)
+            self._vanished.pop(path, None)
             return
         # A symlink, or a hard link to an existing (complete) file: no close will follow.
         reports[path] = None
 
     def _expire(self, now: float) -> list[WatchEvent]:
+        gone = [p for p, deadline in self._vanished.items() if deadline <= now]
+        for path in gone:
+            del self._vanished[path]  # not replaced: really gone
+            self._pending.pop(path, None)
         expired = [p for p, deadline in self._pending.items() if deadline <= now]
         for path in expired:
             del self._pending[path]
@@ -373,7 +396,7 @@ class InotifyWatcher:
                 path,
                 OPEN_WRITER_GRACE,
             )
-        return list(expired)
+        return [*gone, *expired]
 
     # --- chains and watches ----------------------------------------------------------------
 
@@ -390,6 +413,7 @@ class InotifyWatcher:
                 self._set_chain(path, None)
                 del self._abs[path]
                 self._pending.pop(path, None)
+                self._vanished.pop(path, None)
                 self._on_unwatchable(path, exc, self._started)
                 continue
             self._set_chain(path, chain)
