@@ -315,6 +315,7 @@ class InotifyWatcher:
         for event in events:
             if event.mask & IN_Q_OVERFLOW:
                 # Events were lost, the structural ones too: rebuild every chain, re-read all.
+                logger.warning("inotify queue overflowed; rescanning every configured file")
                 self._pending.clear()
                 self._vanished.clear()
                 self._resync(list(self._abs))
