@@ -102,6 +102,10 @@ class _TooLarge(OSError):
 def _source_error(path: Path, exc: OSError) -> SourceError:
     name = str(path)
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        # A dangling symlink "does not exist" to open(), but the user sees the link in `ls`:
+        # say what is missing is its target.
+        if os.path.islink(path):
+            return MissingSourceError(name, "is a symbolic link whose target does not exist")
         return MissingSourceError(name, "does not exist")
     reasons = {
         errno.EACCES: "permission denied",
