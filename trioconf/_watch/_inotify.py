@@ -329,6 +329,14 @@ class InotifyWatcher:
                 resync.update(dict.fromkeys(sorted(affected, key=str)))
                 self._drop_wd(event.wd, remove=not event.mask & IN_IGNORED)
                 continue
+            if event.mask & IN_ATTRIB and not event.name:
+                # A chmod of the watched directory itself (made unsearchable, or searchable
+                # again): every path resolved through it may be readable or not now, and
+                # nothing else reports it, since no entry inside changed.
+                affected = {p for d in dirs for p in self._dir_users.get(d, ())}
+                reports.update(dict.fromkeys(sorted(affected, key=str)))
+                resync.update(dict.fromkeys(sorted(affected, key=str)))
+                continue
             for d in sorted(dirs):
                 for path in sorted(self._entry_users.get((d, event.name), ()), key=str):
                     self._classify(path, d, event, now, reports, resync)
@@ -370,7 +378,13 @@ class InotifyWatcher:
         except OSError:
             return  # already gone again: its IN_DELETE / IN_MOVED_FROM follows
         if stat.S_ISDIR(st.st_mode):
-            return  # the resolution it triggers decides
+            # A directory on the way: the resolution it triggers decides. A directory where
+            # the file itself belongs (the file replaced by a directory) leads nowhere else,
+            # so only reporting it lets the reader say "is a directory".
+            here = Entry(os.path.dirname(full), os.path.basename(full), "dir")
+            if resolve(self._abs[path]).final == here:
+                reports[path] = None
+            return
         if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
             # A new file: its writer's close reports it; if it never closes, the grace does.
             # It replaces a file that just vanished: that one needs no report of its own.
