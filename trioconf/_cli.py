@@ -15,7 +15,7 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -233,29 +233,49 @@ def _watch(schema: type[Any], files: Sequence[File], args: argparse.Namespace) -
 async def _watch_until_signal(
     schema: type[Any], files: Sequence[File], args: argparse.Namespace
 ) -> int:
-    # The signal receiver is installed before the first line is printed, so a Ctrl-C that
-    # follows it always ends the loop here instead of raising KeyboardInterrupt in a task.
+    # The signal receiver is installed before the reloader starts, so a Ctrl-C or SIGTERM
+    # always ends the command here instead of raising KeyboardInterrupt in a task. It is read
+    # by its own task, concurrently with the initial load: a signal that lands while the
+    # first snapshot loads (a missing file's grace, a large parse) stops the command at once
+    # rather than when the load ends, and is not re-raised on the way out (trio re-delivers
+    # unread signals when the receiver closes: SIGTERM would kill the process bare).
+    stopped_by: list[int] = []
+    failure: ConfigError | None = None
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with (
-            open_reloader(
-                schema,
-                *files,
-                env_prefix=args.env_prefix,
-                strict_env=args.strict_env,
-                forbid_unknown=not args.allow_unknown,
-                allow_nan=args.allow_nan,
-                debounce=args.debounce,
-                max_debounce=args.max_debounce,
-                backend=args.backend,
-                poll_interval=args.poll_interval,
-            ) as live,
-            trio.open_nursery() as nursery,
-        ):
-            nursery.start_soon(_print_changes, live)
-            async for signum in signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_stop_on_signal, signals, nursery.cancel_scope, stopped_by)
+            try:
+                async with open_reloader(
+                    schema,
+                    *files,
+                    env_prefix=args.env_prefix,
+                    strict_env=args.strict_env,
+                    forbid_unknown=not args.allow_unknown,
+                    allow_nan=args.allow_nan,
+                    debounce=args.debounce,
+                    max_debounce=args.max_debounce,
+                    backend=args.backend,
+                    poll_interval=args.poll_interval,
+                ) as live:
+                    await _print_changes(live)
+            except ConfigError as exc:
+                # Raised after the nursery closes, so that it arrives plain in _watch.
+                failure = exc
                 nursery.cancel_scope.cancel()
-                return 128 + signum
-    raise AssertionError("unreachable: the signal receiver never ends")  # pragma: no cover
+    if failure is not None:
+        raise failure
+    if not stopped_by:  # pragma: no cover
+        raise AssertionError("unreachable: the printer ends only when a signal cancels it")
+    return 128 + stopped_by[0]
+
+
+async def _stop_on_signal(
+    signals: AsyncIterator[int], scope: trio.CancelScope, stopped_by: list[int]
+) -> None:
+    async for signum in signals:
+        stopped_by.append(signum)
+        scope.cancel()
+        return
 
 
 async def _print_changes(live: Live[Any]) -> None:
