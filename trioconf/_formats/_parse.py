@@ -8,6 +8,7 @@ leaves as ``ParseError`` and as nothing else, because the updater must survive a
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,10 @@ from .._errors import ParseError
 from .._sources import Format
 from ._checks import _check_tree, _is_clean
 from ._json import _parse_json
+from ._limits import MAX_DEPTH
+from ._position import _position
 from ._toml import _parse_toml
+from ._toml_locate import _toml_skip_string
 from ._yaml import _parse_yaml, yaml_c_loader_available
 
 _KIB = 1024
@@ -47,12 +51,56 @@ def parse(raw: bytes, fmt: Format, source: str, allow_nan: bool = False) -> dict
     except ParseError:
         raise
     except RecursionError:
-        raise ParseError(source, "nested too deeply") from None
+        # json and tomli recurse per level and give no position; find the bracket that goes
+        # one level too deep ourselves (only on this error path: it is a scan in Python).
+        where = _too_deep_at(text, fmt)
+        line, column = (None, None) if where is None else _position(text, where)
+        reason = f"nested too deeply (more than {MAX_DEPTH} levels)"
+        raise ParseError(source, reason, line=line, column=column) from None
     except Exception as exc:
         # The contract is that only ParseError leaves: the updater must never be taken down
         # by a parser's surprise (ValueError from int() on a 5000-digit number, ...).
         raise ParseError(source, f"cannot parse as {fmt}: {type(exc).__name__}: {exc}") from exc
     return data  # type: ignore[no-any-return]  # _check_tree proved it is a dict[str, ...]
+
+
+def _too_deep_at(text: str, fmt: Format) -> int | None:
+    """Offset of the first ``[`` or ``{`` nested deeper than ``MAX_DEPTH``, outside strings.
+
+    For JSON and TOML, whose nesting is all brackets (a TOML table header's own brackets
+    open and close at once). Never raises: on anything unexpected it answers None.
+    """
+    depth, pos = 0, 0
+    try:
+        while (found := _BRACKET_OR_QUOTE.search(text, pos)) is not None:
+            pos = found.start()
+            char = text[pos]
+            if char in "\"'":
+                pos = _toml_skip_string(text, pos)  # JSON strings read the same way
+                continue
+            if char == "#":
+                if fmt != "toml":
+                    return None
+                newline = text.find("\n", pos)
+                pos = len(text) if newline < 0 else newline
+                continue
+            if char in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return pos
+            else:
+                depth -= 1
+            pos += 1
+    except ValueError:  # an unterminated string
+        return None
+    if fmt == "toml":  # or a dotted key of more parts than that: [a.a.a...] or a.a.a... = 1
+        found = _TOML_LONG_KEY.search(text)
+        return None if found is None else found.start()
+    return None
+
+
+_BRACKET_OR_QUOTE = re.compile(r"[\[\]{}\"'#]")
+_TOML_LONG_KEY = re.compile(rf"(?:[\w-]+[ \t]*\.[ \t]*){{{MAX_DEPTH},}}")
 
 
 def _decode(raw: bytes, source: str) -> str:
