@@ -32,7 +32,13 @@ from ._position import _position
 _CParser: Any = getattr(_yaml_main, "CParser", None)
 _CSafeLoader: Any = None
 if _CParser is not None:
-    from ruamel.yaml.cyaml import CSafeLoader as _CSafeLoader
+    from ruamel.yaml.cyaml import CSafeLoader
+
+    class _CSafeLoader(CSafeLoader):  # type: ignore[no-redef]
+        # The C loader resolves scalars by YAML 1.2 rules but reports no version, so the
+        # shared constructor took `1e5` for YAML 1.1 and warned MantissaNoDotYAML1_1Warning on
+        # every such float (an error under -W error, where parse turned it into a ParseError).
+        processing_version = (1, 2)
 
 
 def yaml_c_loader_available() -> bool:
