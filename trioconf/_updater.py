@@ -73,7 +73,9 @@ async def _attempt(
     old = live.current
     try:
         config, origins = loader.build()
-        if config == old:
+        # NaN != NaN, so a config holding one (allow_nan=True) never equals itself; the typed
+        # diff holds NaN equal. Without it every rewrite of such a file published a version.
+        if config == old or not (paths := _diff(loader, old, config)):
             live.counters.noops += 1
             live._succeed_noop()
             return None
@@ -85,7 +87,7 @@ async def _attempt(
             "configuration change not applied, keeping version %d: %s", live.version, exc
         )
         return exc
-    update = live._publish(config, _diff(loader, old, config), origins)
+    update = live._publish(config, paths, origins)
     live.counters.applied += 1
     logger.info("configuration version %d applied: %s", update.version, sorted(update.changed))
     return None
