@@ -32,6 +32,7 @@ from typing import Any
 import attrs
 
 from ._errors import FieldError, ValidationError
+from ._formats import MAX_DEPTH
 from ._kinds import _expected, _is_class, _is_mapping, _is_sequence, _is_tuple, _is_union
 from ._layer import Layer
 from ._merge import dotted
@@ -216,10 +217,32 @@ def _convert_number(raw: str, kind: type[int] | type[float]) -> int | float:
 
 def _convert_json(raw: str, tp: Any) -> Any:
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except ValueError as exc:
         msg = f"expected JSON text for {_expected(tp)}: {exc}"
         raise _Unconvertible(msg) from None
+    except RecursionError:
+        too_deep = True
+    else:
+        too_deep = _too_deep(value)
+    # The depth limit files get from parse(): json.loads raised RecursionError past ~1,000
+    # levels, and a few hundred made merge and structure (which recurse) raise it instead.
+    if too_deep:
+        msg = f"expected JSON text for {_expected(tp)}: nested more than {MAX_DEPTH} levels"
+        raise _Unconvertible(msg)
+    return value
+
+
+def _too_deep(value: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                return True
+            inner = item.values() if isinstance(item, dict) else item
+            stack.extend((x, depth + 1) for x in inner)
+    return False
 
 
 def _convert_choice(raw: str, values: list[Any]) -> Any:
