@@ -331,3 +331,19 @@ async def test_bombs_are_refused_in_bounded_memory(
 def test_quadratic_blowup_is_over_the_node_limit() -> None:
     # What the cases above rely on: 100 copies of 20,000 items expand past the limit.
     assert YAML_MAX_NODES < 20_000 * 100
+
+
+async def test_checkpoints_sees_a_blocked_loop() -> None:
+    # The bound above means something only if the instrument catches a task that blocks.
+    async def blocker() -> None:
+        await trio.lowlevel.checkpoint()
+        time.sleep(0.06)  # blocking the loop is the point
+
+    with Checkpoints() as gaps:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(blocker, name="blocker")
+    assert gaps.longest >= 0.06
+    assert gaps.longest_task == "blocker"
+    with Checkpoints() as quiet:
+        await trio.sleep(0.01)
+    assert quiet.longest < 0.06
