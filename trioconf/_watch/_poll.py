@@ -37,6 +37,11 @@ class Fingerprint:
 
     key: tuple[object, ...] | None
     digest: bytes | None = None
+    # For a missing path: the nearest existing ancestor directory and its (inode, mtime).
+    # Absence has no identity of its own, so "missing, then missing again" would hide a file
+    # that came and went between two polls, although the updater may have read it meanwhile
+    # (its missing-file grace re-reads on its own): the directory's mtime moves when it does.
+    absence: tuple[object, ...] | None = None
 
 
 def take_fingerprint(
@@ -51,7 +56,7 @@ def take_fingerprint(
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
-        return _compare(Fingerprint(None), None, previous)
+        return _compare(Fingerprint(None, absence=_absence(path)), None, previous)
     except OSError as exc:
         return _compare(Fingerprint(("error", exc.errno)), None, previous)
     key = (st.st_mode, st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
@@ -71,10 +76,22 @@ def _compare(
 ) -> tuple[Fingerprint, bool]:
     if previous is None:
         return new, False
-    if previous.key != new.key:
+    if previous.key != new.key or previous.absence != new.absence:
         return new, True
     hash_differs = previous.digest is not None and digest is not None and previous.digest != digest
     return new, hash_differs
+
+
+def _absence(path: Path) -> tuple[object, ...] | None:
+    for parent in Path(os.path.abspath(path)).parents:
+        try:
+            st = os.stat(parent)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError:
+            return None
+        return (str(parent), st.st_ino, st.st_mtime_ns)
+    return None
 
 
 def _hash(path: Path) -> bytes | None:
