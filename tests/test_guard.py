@@ -215,12 +215,20 @@ async def test_operation_timeout_cancels_the_block_and_releases_the_locks(
     assert counter(counter_file) == 1
 
 
+# Skips happen in sync fixtures: a pytest.skip raised inside an async test (pytest-trio) is
+# reported without its reason.
+
+
+@pytest.fixture
+def flock_program() -> None:
+    if shutil.which("flock") is None:
+        pytest.skip("flock(1) from util-linux is not installed")
+
+
 @contextlib.asynccontextmanager
 async def flock_held_by_another_process(lock_file: Path) -> AsyncIterator[trio.Process]:
     """util-linux flock(1) holding LOCK_EX on ``lock_file``: -F so that the process we start
     is the one holding the lock (no forked child keeps it after a kill)."""
-    if shutil.which("flock") is None:
-        pytest.skip("flock(1) from util-linux is not installed")
     proc = await trio.lowlevel.open_process(
         ["flock", "-F", "-x", str(lock_file), "sh", "-c", "echo locked; exec sleep 600"],
         stdout=subprocess.PIPE,
@@ -237,6 +245,7 @@ async def flock_held_by_another_process(lock_file: Path) -> AsyncIterator[trio.P
             await proc.stdout.aclose()
 
 
+@pytest.mark.usefixtures("flock_program")
 async def test_lock_held_by_another_process_past_the_timeout_is_a_clear_error(
     counter_file: Path,
 ) -> None:
@@ -375,6 +384,7 @@ async def test_in_place_writer_under_the_lock_never_exposes_a_torn_file(tmp_path
     assert [r.config for r in history] == [Cfg(f"v{i}", i) for i in range(4)]  # type: ignore[union-attr]
 
 
+@pytest.mark.usefixtures("flock_program")
 async def test_reader_lock_timeout_keeps_the_last_good_and_retries_on_the_next_event(
     tmp_path: Path,
 ) -> None:
@@ -462,15 +472,24 @@ def _check_read_only_child(path: Path, stdout: bytes) -> None:
     assert os.listdir(path.parent) == ["app.toml"]
 
 
-async def test_read_only_directory_eacces_skips_the_sidecar(read_only_dir: Path) -> None:
-    unprivileged = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+@pytest.fixture
+def unprivileged() -> list[str]:
+    """A command prefix running a program as uid 65534, where root's DAC override is gone."""
+    command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     if shutil.which("setpriv") is None:
         pytest.skip("setpriv (util-linux) is not installed")
-    probe = await trio.run_process(
-        [*unprivileged, sys.executable, "-c", "import trioconf"], check=False
+    probe = subprocess.run(
+        [*command, sys.executable, "-c", "import trioconf"], capture_output=True, check=False
     )
     if probe.returncode != 0:
-        pytest.skip("the interpreter or trioconf is not readable by uid 65534 here")
+        why = (probe.stderr.decode().strip().splitlines() or ["?"])[-1]
+        pytest.skip(f"uid 65534 cannot run this interpreter with trioconf here: {why}")
+    return command
+
+
+async def test_read_only_directory_eacces_skips_the_sidecar(
+    read_only_dir: Path, unprivileged: list[str]
+) -> None:
     result = await trio.run_process(
         [*unprivileged, sys.executable, "-c", _READ_ONLY_CHILD, str(read_only_dir)],
         capture_stdout=True,
@@ -478,18 +497,27 @@ async def test_read_only_directory_eacces_skips_the_sidecar(read_only_dir: Path)
     _check_read_only_child(read_only_dir, result.stdout)
 
 
-async def test_read_only_mount_erofs_skips_the_sidecar(read_only_dir: Path) -> None:
-    # As a ConfigMap volume is mounted: a read-only bind mount in a private mount namespace.
-    os.chmod(read_only_dir.parent, 0o755)  # writable to root, but for the mount
+@pytest.fixture
+def read_only_mount(read_only_dir: Path) -> list[str]:
+    """A command prefix running a program with ``read_only_dir``'s directory mounted read-only,
+    as a ConfigMap volume is: a read-only bind mount in a private mount namespace."""
     d = str(read_only_dir.parent)
+    os.chmod(d, 0o755)  # writable to root, but for the mount
     script = f'mount --bind {d} {d} && mount -o remount,bind,ro {d} && exec "$@"'
     command = ["unshare", "--mount", "sh", "-c", script, "sh"]
-    probe = await trio.run_process([*command, "true"], check=False, capture_stderr=True)
+    probe = subprocess.run([*command, "true"], capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip(f"cannot make a read-only bind mount here: {probe.stderr.decode().strip()}")
+    return command
+
+
+async def test_read_only_mount_erofs_skips_the_sidecar(
+    read_only_dir: Path, read_only_mount: list[str]
+) -> None:
     result = await trio.run_process(
-        [*command, sys.executable, "-c", _READ_ONLY_CHILD, str(read_only_dir)],
+        [*read_only_mount, sys.executable, "-c", _READ_ONLY_CHILD, str(read_only_dir)],
         capture_stdout=True,
     )
     _check_read_only_child(read_only_dir, result.stdout)
+    # Mounted read-only, the directory itself stayed writable: only EROFS stopped the sidecar.
     assert stat.S_IMODE(read_only_dir.parent.stat().st_mode) == 0o755
