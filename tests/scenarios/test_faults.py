@@ -1,0 +1,511 @@
+"""Faults on disk against a running reloader (issue 3, "Faults").
+
+Every scenario runs a real reloader on real files and checks the same four things: while the
+fault lasts the last good snapshot stays current, ``last_error`` is a ConfigError that names the
+file and says why, the reloader keeps running, and once the fault is repaired the snapshot
+converges on the good content. Each runs against both watcher backends (inotify, and polling
+every 50 ms).
+
+Permission faults need a reader that the kernel can refuse. The tests run as root, and root
+reads a mode-000 file, so those scenarios run the reloader in a child process under uid 65534
+(``setpriv --reuid=65534 --regid=65534 --clear-groups``): a small driver script prints one JSON
+line each time the snapshot or ``last_error`` changes, and the test reads those lines. The child
+runs ``sys.executable`` and imports the installed trioconf, so that interpreter and its
+site-packages must be reachable by that uid; a probe child checks it once and the scenarios
+skip, saying why, when it is not (e.g. a venv under a mode-700 /root). When the tests do not
+run as root the driver runs as the current user, no setpriv needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import trio
+from support import PATIENCE, wait_until, write_atomic
+
+import trioconf
+
+
+@attrs.frozen
+class Cfg:
+    # Every field has a default: an empty document, if it were ever applied, would give Cfg(),
+    # a visible change, so "never apply an empty config" is observable.
+    name: str = "default"
+    port: int = 0
+
+
+GOOD = 'name = "good"\nport = 1\n'
+FIXED = 'name = "fixed"\nport = 2\n'
+
+
+def _where(error: BaseException | None) -> str:
+    return "no error" if error is None else f"{type(error).__name__}: {error}"
+
+
+async def expect_fault(
+    live: trioconf.Live[Cfg],
+    path: Path,
+    kind: type[trioconf.ConfigError],
+    reason: str,
+    good: Cfg,
+) -> trioconf.ConfigError:
+    """Wait until ``last_error`` reports the fault; the last good snapshot must still be current."""
+    version = live.version
+
+    def reported() -> bool:
+        error = live.last_error
+        return isinstance(error, kind) and reason in str(error)
+
+    try:
+        await wait_until(reported)
+    except trio.TooSlowError:
+        pytest.fail(f"expected {kind.__name__} ({reason!r}), have {_where(live.last_error)}")
+    error = live.last_error
+    assert isinstance(error, trioconf.SourceError | trioconf.ParseError)
+    assert str(path) in str(error)
+    assert live.current == good
+    assert live.version == version
+    assert not live.closed
+    return error
+
+
+async def expect_converged(live: trioconf.Live[Cfg], want: Cfg) -> None:
+    with trio.fail_after(PATIENCE):
+        await live.wait_value(lambda c: c == want)
+    await wait_until(lambda: live.last_error is None)
+    assert not live.closed
+
+
+@pytest.fixture(params=["inotify", "poll"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every scenario runs against both watcher backends."""
+    return str(request.param)
+
+
+def reloader(path: Path, backend: str, **kwargs: Any) -> Any:
+    kwargs.setdefault("debounce", 0)
+    kwargs.setdefault("missing_grace", 0.2)
+    kwargs.setdefault("poll_interval", 0.05)
+    return trioconf.open_reloader(Cfg, path, backend=backend, **kwargs)
+
+
+# --- in-process scenarios (root is fine: nothing here depends on permissions) ---------------
+
+
+async def test_file_replaced_by_a_directory_and_back(tmp_path: Path, backend: str) -> None:
+    cfg = tmp_path / "app.toml"
+    cfg.write_text(GOOD)
+    async with reloader(cfg, backend) as live:
+        good = live.current
+        cfg.unlink()
+        await expect_fault(live, cfg, trioconf.MissingSourceError, "does not exist", good)
+        # The directory appears after the missing grace ran out: its creation alone must be
+        # noticed and reported as what it is.
+        cfg.mkdir()
+        await expect_fault(live, cfg, trioconf.SourceError, "is a directory", good)
+        cfg.rmdir()
+        write_atomic(cfg, FIXED)
+        await expect_converged(live, Cfg("fixed", 2))
+
+
+async def test_file_swapped_for_a_directory_within_the_grace(tmp_path: Path, backend: str) -> None:
+    cfg = tmp_path / "app.toml"
+    cfg.write_text(GOOD)
+    async with reloader(cfg, backend, missing_grace=5.0) as live:
+        good = live.current
+        cfg.unlink()
+        cfg.mkdir()
+        error = await expect_fault(live, cfg, trioconf.SourceError, "is a directory", good)
+        assert not isinstance(error, trioconf.MissingSourceError)
+        cfg.rmdir()
+        cfg.write_text(FIXED)
+        await expect_converged(live, Cfg("fixed", 2))
+
+
+async def test_config_directory_removed_and_recreated(tmp_path: Path, backend: str) -> None:
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    cfg = folder / "app.toml"
+    cfg.write_text(GOOD)
+    async with reloader(cfg, backend) as live:
+        good = live.current
+        shutil.rmtree(folder)
+        await expect_fault(live, cfg, trioconf.MissingSourceError, "does not exist", good)
+        folder.mkdir()
+        await trio.sleep(0.05)  # the directory exists empty for a while, as after a real mkdir
+        cfg.write_text(FIXED)
+        await expect_converged(live, Cfg("fixed", 2))
+
+
+async def test_broken_symlink_then_target_created(tmp_path: Path, backend: str) -> None:
+    target = tmp_path / "real.toml"
+    target.write_text(GOOD)
+    cfg = tmp_path / "app.toml"
+    cfg.symlink_to(target.name)
+    async with reloader(cfg, backend) as live:
+        good = live.current
+        target.unlink()
+        reason = "is a symbolic link whose target does not exist"
+        await expect_fault(live, cfg, trioconf.MissingSourceError, reason, good)
+        write_atomic(target, FIXED)
+        await expect_converged(live, Cfg("fixed", 2))
+
+
+async def test_symlink_loop_then_fixed(tmp_path: Path, backend: str) -> None:
+    hop = tmp_path / "hop.toml"
+    hop.write_text(GOOD)
+    cfg = tmp_path / "app.toml"
+    cfg.symlink_to(hop.name)
+    async with reloader(cfg, backend) as live:
+        good = live.current
+        # hop.toml → app.toml → hop.toml: a loop, swapped in atomically.
+        tmp = tmp_path / ".hop.tmp"
+        tmp.symlink_to(cfg.name)
+        os.replace(tmp, hop)
+        await expect_fault(live, cfg, trioconf.SourceError, "symbolic links", good)
+        write_atomic(hop, FIXED)
+        await expect_converged(live, Cfg("fixed", 2))
+
+
+@pytest.mark.parametrize("how", ["truncate", "atomic"])
+async def test_file_shrinks_to_zero_bytes(tmp_path: Path, backend: str, how: str) -> None:
+    cfg = tmp_path / "app.toml"
+    cfg.write_text(GOOD)
+    async with reloader(cfg, backend) as live:
+        good = live.current
+        if how == "truncate":
+            cfg.write_bytes(b"")
+        else:
+            write_atomic(cfg, "")
+        await expect_fault(live, cfg, trioconf.ParseError, "empty document", good)
+        # Whitespace only is no document either.
+        cfg.write_text("\n  \n")
+        await wait_until(lambda: live.statistics().rejected >= 2)
+        assert live.current == good
+        cfg.write_text(FIXED)
+        await expect_converged(live, Cfg("fixed", 2))
+        # No record ever held the empty config.
+        assert all(r.config != Cfg() for r in live.history if isinstance(r, trioconf.Update))
+
+
+_HOLDER = """\
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+os.write(fd, sys.argv[2].encode())
+print("written", flush=True)
+sys.stdin.read()  # keep the descriptor open until the test closes our stdin
+os.close(fd)
+"""
+
+
+async def test_file_kept_open_for_writing_by_another_process(tmp_path: Path, backend: str) -> None:
+    cfg = tmp_path / "app.toml"
+    cfg.write_text(GOOD)
+    async with reloader(cfg, backend) as live:
+        command = [sys.executable, "-c", _HOLDER, str(cfg), FIXED]
+        proc = await trio.lowlevel.open_process(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        try:
+            with trio.fail_after(PATIENCE):
+                said = b""
+                while not said.endswith(b"\n"):
+                    said += await proc.stdout.receive_some()
+                assert said == b"written\n"
+                # The writer never closes: the watcher reports the path ~2 s after its last
+                # IN_MODIFY (OPEN_WRITER_GRACE). PATIENCE is the generous bound.
+                await live.wait_value(lambda c: c == Cfg("fixed", 2))
+            assert proc.returncode is None, "converged only after the writer closed"
+            assert live.last_error is None
+        finally:
+            await proc.stdin.aclose()
+            with trio.fail_after(PATIENCE):
+                await proc.wait()
+            await proc.stdout.aclose()
+        assert proc.returncode == 0
+        assert live.version == 2
+
+
+@pytest.mark.parametrize("save", ["in_place", "atomic"])
+async def test_symlink_target_in_another_directory_changes_there(
+    tmp_path: Path, backend: str, save: str
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = elsewhere / "real.toml"
+    target.write_text(GOOD)
+    here = tmp_path / "here"
+    here.mkdir()
+    cfg = here / "app.toml"
+    cfg.symlink_to(target)
+    write: Callable[[Path, str], object] = (
+        write_atomic if save == "atomic" else lambda p, text: p.write_text(text)
+    )
+    async with reloader(cfg, backend) as live:
+        good = live.current
+        write(target, 'name = "half\n')
+        await expect_fault(live, cfg, trioconf.ParseError, "", good)
+        write(target, FIXED)
+        await expect_converged(live, Cfg("fixed", 2))
+
+
+async def test_missing_required_file_waits_for_the_grace(tmp_path: Path, backend: str) -> None:
+    cfg = tmp_path / "app.toml"
+    cfg.write_text(GOOD)
+    grace = 1.0
+    async with reloader(cfg, backend, missing_grace=grace) as live:
+        good = live.current
+        # Gone and back within the grace: no error is ever recorded.
+        cfg.unlink()
+        await trio.sleep(grace / 4)  # really absent for a while, well inside the grace
+        cfg.write_text(FIXED)
+        await expect_converged(live, Cfg("fixed", 2))
+        assert live.statistics().rejected == 0
+        assert not [r for r in live.history if isinstance(r, trioconf.Failure)]
+
+        # Gone for good: reported, and not before the grace ran out.
+        good = live.current
+        gone_at = trio.current_time()
+        cfg.unlink()
+        await expect_fault(live, cfg, trioconf.MissingSourceError, "does not exist", good)
+        assert trio.current_time() - gone_at >= grace
+        write_atomic(cfg, GOOD)
+        await expect_converged(live, Cfg("good", 1))
+
+
+async def test_deleted_again_right_after_coming_back(tmp_path: Path, backend: str) -> None:
+    """Missing, back (read by the missing-file grace), missing again within one poll interval.
+
+    The poller saw "missing" before and sees "missing" after; only the directory's mtime
+    tells it the file came and went. Without that the error was never reported.
+    """
+    cfg = tmp_path / "app.toml"
+    cfg.write_text(GOOD)
+    async with reloader(cfg, backend, missing_grace=5.0, poll_interval=0.5) as live:
+        cfg.unlink()
+        await wait_until(lambda: live.statistics().reloads >= 1)  # the grace is running
+        cfg.write_text(FIXED)
+        await expect_converged(live, Cfg("fixed", 2))
+        good = live.current
+        cfg.unlink()  # before the poller's next look, which sees "missing" once more
+        await expect_fault(live, cfg, trioconf.MissingSourceError, "does not exist", good)
+        cfg.write_text(GOOD)
+        await expect_converged(live, Cfg("good", 1))
+
+
+# --- permission scenarios: the reloader in a child process under an unprivileged uid --------
+
+_DRIVER = """\
+import json, os, sys
+import attrs, trio, trioconf
+
+@attrs.frozen
+class Cfg:
+    name: str = "default"
+    port: int = 0
+
+def emit(live):
+    error = live.last_error
+    line = {
+        "version": live.version,
+        "config": attrs.asdict(live.current),
+        "error": None if error is None else str(error),
+        "error_type": None if error is None else type(error).__name__,
+    }
+    print(json.dumps(line), flush=True)
+    return (line["version"], line["error"])
+
+async def report(live):
+    seen = emit(live)
+    while True:  # a 10 ms look also catches last_error cleared by a no-op success
+        await trio.sleep(0.01)
+        now = (live.version, None if live.last_error is None else str(live.last_error))
+        if now != seen:
+            seen = emit(live)
+
+async def main(path, backend):
+    async with trioconf.open_reloader(
+        Cfg, path, debounce=0, missing_grace=0.2, backend=backend, poll_interval=0.05
+    ) as live:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(report, live)
+            stdin = trio.lowlevel.FdStream(os.dup(0))
+            while await stdin.receive_some():  # until the test closes our stdin
+                pass
+            nursery.cancel_scope.cancel()
+
+trio.run(main, sys.argv[1], sys.argv[2])
+"""
+
+_SETPRIV = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def _unprivileged() -> list[str]:
+    """The command prefix that runs a child as an unprivileged user (or skips, saying why)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed: cannot drop root for this test")
+    return _SETPRIV
+
+
+@pytest.fixture(scope="module")
+def unprivileged() -> list[str]:
+    prefix = _unprivileged()
+    probe = subprocess.run(
+        [*prefix, sys.executable, "-c", "import trioconf, trio, attrs"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if probe.returncode != 0:
+        pytest.skip(
+            f"uid 65534 cannot run {sys.executable} with trioconf importable (is the "
+            f"interpreter or its venv under a mode-700 home?): {probe.stderr.strip()[-300:]}"
+        )
+    return prefix
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory the unprivileged child can reach (pytest's tmp_path is mode 700)."""
+    path = Path(tempfile.mkdtemp(prefix="trioconf-faults-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)  # as root, whatever modes a failed test left behind
+
+
+class Child:
+    """The driver's state lines, read as they come."""
+
+    def __init__(self, proc: trio.Process) -> None:
+        assert proc.stdout is not None
+        self.proc = proc
+        self._stdout = proc.stdout
+        self._buffer = b""
+        self.states: list[dict[str, Any]] = []
+        self.noise: list[str] = []  # stderr (merged) and anything else that is not JSON
+
+    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool], what: str) -> Any:
+        """The first new state that satisfies ``predicate``; fails after PATIENCE."""
+        try:
+            with trio.fail_after(PATIENCE):
+                while True:
+                    while b"\n" not in self._buffer:
+                        chunk = await self._stdout.receive_some()
+                        if not chunk:
+                            pytest.fail(f"driver exited waiting for {what}: {self.noise}")
+                        self._buffer += chunk
+                    line, self._buffer = self._buffer.split(b"\n", 1)
+                    try:
+                        state = json.loads(line)
+                    except ValueError:
+                        self.noise.append(line.decode(errors="replace"))
+                        continue
+                    self.states.append(state)
+                    if predicate(state):
+                        return state
+        except trio.TooSlowError:
+            last = self.states[-1] if self.states else None
+            pytest.fail(f"no {what} in time; last state {last}; driver said {self.noise}")
+
+
+@asynccontextmanager
+async def driver(prefix: list[str], folder: Path, cfg: Path, backend: str) -> AsyncIterator[Child]:
+    script = folder / "driver.py"
+    script.write_text(_DRIVER)
+    proc = await trio.lowlevel.open_process(
+        [*prefix, sys.executable, str(script), str(cfg), backend],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=str(folder),
+    )
+    assert proc.stdin is not None
+    child = Child(proc)
+    try:
+        yield child
+    finally:
+        await proc.stdin.aclose()
+        with trio.move_on_after(PATIENCE) as scope:
+            await proc.wait()
+        if scope.cancelled_caught:
+            proc.kill()
+            await proc.wait()
+        assert proc.stdout is not None
+        await proc.stdout.aclose()
+    assert proc.returncode == 0, child.noise
+
+
+def _fault_state(reason: str) -> Callable[[dict[str, Any]], bool]:
+    def fault(state: dict[str, Any]) -> bool:
+        return state["error_type"] == "SourceError" and reason in (state["error"] or "")
+
+    return fault
+
+
+async def expect_child_fault(child: Child, cfg: Path, good: dict[str, Any]) -> None:
+    start = len(child.states)
+    state = await child.wait_for(_fault_state("permission denied"), "permission error")
+    assert str(cfg) in state["error"]
+    # Every state seen while the fault was coming on kept the last good snapshot.
+    assert all(s["config"] == good for s in child.states[start - 1 :])
+
+
+async def expect_child_converged(child: Child, want: dict[str, Any], good: dict[str, Any]) -> None:
+    await child.wait_for(
+        lambda s: s["config"] == want and s["error"] is None, f"convergence on {want}"
+    )
+    # Up to the repair, no state ever held anything but the last good snapshot.
+    configs = [s["config"] for s in child.states]
+    assert configs[: configs.index(want)] == [good] * configs.index(want)
+
+
+async def test_permission_denied_on_the_file(
+    unprivileged: list[str], shared_dir: Path, backend: str
+) -> None:
+    cfg = shared_dir / "app.toml"
+    cfg.write_text(GOOD)
+    cfg.chmod(0o644)
+    async with driver(unprivileged, shared_dir, cfg, backend) as child:
+        good = {"name": "good", "port": 1}
+        first = await child.wait_for(lambda s: True, "the initial state")
+        assert first == {"version": 1, "config": good, "error": None, "error_type": None}
+        cfg.chmod(0o000)
+        await expect_child_fault(child, cfg, good)
+        cfg.write_text(FIXED)  # root writes through mode 000; the child still cannot read
+        cfg.chmod(0o644)  # only IN_ATTRIB: the chmod alone must bring the new content in
+        await expect_child_converged(child, {"name": "fixed", "port": 2}, good)
+
+
+async def test_permission_denied_on_the_directory(
+    unprivileged: list[str], shared_dir: Path, backend: str
+) -> None:
+    folder = shared_dir / "conf"
+    folder.mkdir()
+    folder.chmod(0o755)
+    cfg = folder / "app.toml"
+    cfg.write_text(GOOD)
+    cfg.chmod(0o644)
+    async with driver(unprivileged, shared_dir, cfg, backend) as child:
+        good = {"name": "good", "port": 1}
+        await child.wait_for(lambda s: s["config"] == good, "the initial state")
+        folder.chmod(0o000)  # the directory's own IN_ATTRIB is all the watcher sees
+        await expect_child_fault(child, cfg, good)
+        cfg.write_text(FIXED)
+        folder.chmod(0o755)
+        await expect_child_converged(child, {"name": "fixed", "port": 2}, good)
