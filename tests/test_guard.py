@@ -201,6 +201,15 @@ async def test_lock_timeout_in_process_names_the_holding_task(counter_file: Path
     assert counter(counter_file) == 1
 
 
+async def test_lock_timeout_waiting_for_a_slot_says_so(tmp_path: Path) -> None:
+    guard = FileGuard(max_concurrent=1, lock_timeout=0.1)
+    async with guard.exclusive(tmp_path / "a.json"):
+        with trio.fail_after(PATIENCE), pytest.raises(LockTimeout) as info:
+            await guard.run(tmp_path / "b.json", bump)  # another file: only the slot is busy
+    assert info.value.holder == "the guard's 1 operation slots (all busy)"
+    assert guard.statistics().lock_timeouts == 1
+
+
 async def test_operation_timeout_cancels_the_block_and_releases_the_locks(
     counter_file: Path,
 ) -> None:

@@ -377,8 +377,9 @@ class FileGuard:
                     await entry.drained.wait()
                 else:
                     async with entry.writer:
+                        if entry.readers == 0:
+                            entry.drained = trio.Event()
                         entry.readers += 1
-                        entry.drained = trio.Event()
                     stack.callback(_leave_shared, entry)
                 stage = "file"
                 lock_path = str(lock_path_for(target))
@@ -393,7 +394,7 @@ class FileGuard:
             self._lock_timeouts += 1
             holder: str | None
             if stage == "slot":
-                holder = f"all {self._limiter.total_tokens} operation slots of the guard"
+                holder = f"the guard's {self._limiter.total_tokens} operation slots (all busy)"
             elif stage == "path":
                 holder = entry.holder()
             else:
