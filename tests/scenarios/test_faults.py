@@ -7,13 +7,17 @@ converges on the good content. Each runs against both watcher backends (inotify,
 every 50 ms).
 
 Permission faults need a reader that the kernel can refuse. The tests run as root, and root
-reads a mode-000 file, so those scenarios run the reloader in a child process under uid 65534
-(``setpriv --reuid=65534 --regid=65534 --clear-groups``): a small driver script prints one JSON
-line each time the snapshot or ``last_error`` changes, and the test reads those lines. The child
-runs ``sys.executable`` and imports the installed trioconf, so that interpreter and its
-site-packages must be reachable by that uid; a probe child checks it once and the scenarios
-skip, saying why, when it is not (e.g. a venv under a mode-700 /root). When the tests do not
-run as root the driver runs as the current user, no setpriv needed.
+reads a mode-000 file, so those scenarios run the reloader in a child process: a small driver
+script prints one JSON line each time the snapshot or ``last_error`` changes, and the test reads
+those lines. The child runs ``sys.executable`` with the installed trioconf (CI installs it
+non-editable into nox's venv), so it must reach the interpreter, its shared library and its
+site-packages. Dropping to uid 65534 loses them where the interpreter lives under a mode-700
+/root (pyenv: the 3.10 build here cannot load ``libpython3.10.so`` as that uid), so the child
+stays root but loses CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (``setpriv --bounding-set``): as
+the owner of everything the tests create, mode 000 refuses it all the same, and /root (mode 700,
+its own) stays open. ``setpriv --reuid=65534`` is the fallback. A probe child checks once that
+the chosen way imports trioconf and is refused a mode-000 file; if no way works the scenarios
+skip, saying why. Not running as root, the driver runs as the current user.
 """
 
 from __future__ import annotations
@@ -97,7 +101,8 @@ def reloader(path: Path, backend: str, **kwargs: Any) -> Any:
     kwargs.setdefault("debounce", 0)
     kwargs.setdefault("missing_grace", 0.2)
     kwargs.setdefault("poll_interval", 0.05)
-    return trioconf.open_reloader(Cfg, path, backend=backend, **kwargs)
+    kwargs["backend"] = backend
+    return trioconf.open_reloader(Cfg, path, **kwargs)
 
 
 # --- in-process scenarios (root is fine: nothing here depends on permissions) ---------------
@@ -350,34 +355,60 @@ async def main(path, backend):
 trio.run(main, sys.argv[1], sys.argv[2])
 """
 
-_SETPRIV = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+# Ways to get a child that the kernel's permission checks apply to, tried in order.
+_REFUSED_READERS = {
+    # Still root (so an interpreter under a mode-700 /root stays reachable), but without the
+    # capabilities that bypass permission checks: as the files' owner, mode 000 refuses it.
+    "root without CAP_DAC_OVERRIDE": ["setpriv", "--bounding-set=-dac_override,-dac_read_search"],
+    "uid 65534": ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
+}
 
-
-def _unprivileged() -> list[str]:
-    """The command prefix that runs a child as an unprivileged user (or skips, saying why)."""
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is not installed: cannot drop root for this test")
-    return _SETPRIV
+_PROBE = """\
+import sys
+import trioconf, trio, attrs
+try:
+    open(sys.argv[1]).close()
+except PermissionError:
+    sys.exit(0)
+sys.exit("read a mode-000 file: permission checks do not apply to this process")
+"""
 
 
 @pytest.fixture(scope="module")
-def unprivileged() -> list[str]:
-    prefix = _unprivileged()
-    probe = subprocess.run(
-        [*prefix, sys.executable, "-c", "import trioconf, trio, attrs"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if probe.returncode != 0:
-        pytest.skip(
-            f"uid 65534 cannot run {sys.executable} with trioconf importable (is the "
-            f"interpreter or its venv under a mode-700 home?): {probe.stderr.strip()[-300:]}"
-        )
-    return prefix
+def unprivileged() -> Iterator[list[str]]:
+    """The command prefix that runs ``sys.executable`` where mode 000 refuses it (or skip).
+
+    A probe child must import trioconf and be refused a mode-000 file; the first way that
+    passes is used.
+    """
+    if os.geteuid() != 0:
+        ways: dict[str, list[str]] = {"the current user": []}
+    elif shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed: cannot drop root's privileges")
+    else:
+        ways = _REFUSED_READERS
+    folder = Path(tempfile.mkdtemp(prefix="trioconf-probe-", dir="/tmp"))
+    try:
+        folder.chmod(0o755)
+        locked = folder / "locked"
+        locked.write_text("")
+        locked.chmod(0o000)
+        failures = []
+        for name, prefix in ways.items():
+            probe = subprocess.run(
+                [*prefix, sys.executable, "-c", _PROBE, str(locked)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            if probe.returncode == 0:
+                yield prefix
+                return
+            failures.append(f"{name}: {probe.stderr.strip()[-300:]}")
+    finally:
+        shutil.rmtree(folder)
+    pytest.skip(f"no child process that mode 000 refuses could run trioconf: {failures}")
 
 
 @pytest.fixture
