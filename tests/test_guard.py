@@ -481,19 +481,32 @@ def _check_read_only_child(path: Path, stdout: bytes) -> None:
     assert os.listdir(path.parent) == ["app.toml"]
 
 
+# Root writes anywhere: drop CAP_DAC_OVERRIDE (root stays the owner of the mode-0555
+# directory, whose owner bits forbid writing), or become uid 65534 where that is impossible. A
+# pyenv interpreter under mode-700 /root may not start as uid 65534, hence the order.
+_UNPRIVILEGED = [
+    ["setpriv", "--bounding-set=-dac_override,-dac_read_search"],
+    ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
+]
+
+
 @pytest.fixture
-def unprivileged() -> list[str]:
-    """A command prefix running a program as uid 65534, where root's DAC override is gone."""
-    command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+def unprivileged(read_only_dir: Path) -> list[str]:
+    """A command prefix under which ``read_only_dir``'s directory really refuses a new file."""
     if shutil.which("setpriv") is None:
         pytest.skip("setpriv (util-linux) is not installed")
-    probe = subprocess.run(
-        [*command, sys.executable, "-c", "import trioconf"], capture_output=True, check=False
-    )
-    if probe.returncode != 0:
-        why = (probe.stderr.decode().strip().splitlines() or ["?"])[-1]
-        pytest.skip(f"uid 65534 cannot run this interpreter with trioconf here: {why}")
-    return command
+    probe_code = "import sys, trioconf; open(sys.argv[1], 'x')"
+    reasons = []
+    for command in _UNPRIVILEGED:
+        probe = subprocess.run(
+            [*command, sys.executable, "-c", probe_code, str(read_only_dir.parent / "probe")],
+            capture_output=True,
+            check=False,
+        )
+        if b"PermissionError" in probe.stderr:
+            return command
+        reasons.append((probe.stderr.decode().strip().splitlines() or ["created it"])[-1])
+    pytest.skip(f"no way to make a directory refuse a child here: {reasons}")
 
 
 async def test_read_only_directory_eacces_skips_the_sidecar(
