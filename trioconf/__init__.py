@@ -12,6 +12,13 @@ from ._errors import ParseError as ParseError
 from ._errors import RejectedError as RejectedError
 from ._errors import SourceError as SourceError
 from ._errors import ValidationError as ValidationError
+from ._guard import ConcurrentModification as ConcurrentModification
+from ._guard import FileGuard as FileGuard
+from ._guard import GuardStatistics as GuardStatistics
+from ._guard import LockedFile as LockedFile
+from ._guard import LockTimeout as LockTimeout
+from ._guard import OperationTimeout as OperationTimeout
+from ._guard import write_atomic as write_atomic
 from ._live import Live as Live
 from ._load import load as load
 from ._records import Failure as Failure
@@ -24,13 +31,19 @@ from ._sources import File as File
 from ._view import View as View
 
 __all__ = [
+    "ConcurrentModification",
     "ConfigError",
     "Env",
     "Failure",
     "FieldError",
     "File",
+    "FileGuard",
+    "GuardStatistics",
     "Live",
+    "LockTimeout",
+    "LockedFile",
     "MissingSourceError",
+    "OperationTimeout",
     "ParseError",
     "RejectedError",
     "SourceError",
@@ -41,4 +54,5 @@ __all__ = [
     "load",
     "open_reloader",
     "run_reloader",
+    "write_atomic",
 ]
