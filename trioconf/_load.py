@@ -147,13 +147,17 @@ class Loader(Generic[T]):
         states = [s for p, s in self._files.items() if paths is None or p in paths]
         before = [s.outcome() for s in states]
         present = [s for s in states if s.source.optional and not _absent(s)]
+        # A file already reported missing gets no second grace: it is not in the middle of a
+        # save, and each event for it (a poll seeing its directory change) would hold every
+        # other source's reload back for the whole grace.
+        reported = [s for s in states if isinstance(s.error, MissingSourceError)]
         for state in states:
             await self._refresh_one(state)
 
         def gone(s: _FileState) -> bool:
             return isinstance(s.error, MissingSourceError) or (s in present and _absent(s))
 
-        missing = [s for s in states if gone(s)]
+        missing = [s for s in states if gone(s) and s not in reported]
         deadline = trio.current_time() + self.options.missing_grace
         while missing and trio.current_time() < deadline:
             await trio.sleep(_MISSING_RECHECK)
