@@ -291,6 +291,30 @@ async def test_missing_required_file_waits_for_the_grace(tmp_path: Path, backend
         await expect_converged(live, Cfg("good", 1))
 
 
+async def test_a_file_reported_missing_gets_no_second_grace(tmp_path: Path) -> None:
+    """Once reported, a missing file is re-checked at once: the grace is for saves in progress.
+
+    A second grace would hold every later reload attempt back (a reload of all sources, or a
+    poll that sees the missing file's directory change) for the whole grace period.
+    """
+    cfg = tmp_path / "app.toml"
+    cfg.write_text(GOOD)
+    grace = 3.0
+    async with reloader(cfg, "inotify", missing_grace=grace) as live:
+        good = live.current
+        cfg.unlink()
+        await expect_fault(live, cfg, trioconf.MissingSourceError, "does not exist", good)
+        started = trio.current_time()
+        with pytest.raises(trioconf.MissingSourceError):
+            await live.reload()  # a reload attempt raises its error
+        # Generous: the attempt takes milliseconds; a second grace would take all 3 s.
+        assert trio.current_time() - started < grace / 2
+        assert isinstance(live.last_error, trioconf.MissingSourceError)
+        assert live.current == good
+        write_atomic(cfg, FIXED)
+        await expect_converged(live, Cfg("fixed", 2))
+
+
 async def test_deleted_again_right_after_coming_back(tmp_path: Path, backend: str) -> None:
     """Missing, back (read by the missing-file grace), missing again within one poll interval.
 
