@@ -245,8 +245,9 @@ async def test_file_over_max_size_is_refused(tmp_path: Path, fmt: str) -> None:
 async def test_file_over_16_mib_is_refused_by_its_size_without_reading_it(
     tmp_path: Path,
 ) -> None:
-    """The default limit. The file is sparse: reading it would take 17 MiB of zeros, and the
-    worker process must refuse it from fstat first (the time bound shows it did)."""
+    """The default limit, on a real file over it. The file is sparse (no disk used) and over
+    the inline limit, so a worker process handles it; ``_read`` compares fstat's size with the
+    limit before reading (this test cannot tell that from a read that stops at the limit)."""
     size = 16 * 1024 * 1024 + 1
 
     def grow(path: Path) -> None:
