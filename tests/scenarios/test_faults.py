@@ -323,7 +323,7 @@ async def test_deleted_again_right_after_coming_back(tmp_path: Path, backend: st
     """
     cfg = tmp_path / "app.toml"
     cfg.write_text(GOOD)
-    async with reloader(cfg, backend, missing_grace=5.0, poll_interval=0.5) as live:
+    async with reloader(cfg, backend, missing_grace=2.0, poll_interval=0.5) as live:
         cfg.unlink()
         await wait_until(lambda: live.statistics().reloads >= 1)  # the grace is running
         cfg.write_text(FIXED)
