@@ -358,3 +358,20 @@ async def test_run_reloader_in_callers_nursery(cfg: Path) -> None:
         assert live.current.name == "one"
         nursery.cancel_scope.cancel()
     assert live.closed
+
+
+async def test_slow_replacement_after_a_delete_is_waited_for_not_reported(cfg: Path) -> None:
+    """Delete, pause, then write the new file slowly: within the grace, nothing half is used."""
+    async with trioconf.open_reloader(AppConfig, cfg, debounce=0, missing_grace=3.0) as live:
+        cfg.unlink()
+        await trio.sleep(0.3)  # the writer really does pause between the delete and the write
+        text = 'name = "replaced"\n[db]\nport = 7\n'
+        with open(cfg, "x") as f:
+            f.write(text[:9])  # 'name = "r': not a document yet
+            f.flush()
+            await trio.sleep(0.5)  # the writer is slow: the reader sees the half file meanwhile
+            f.write(text[9:])
+        with trio.fail_after(PATIENCE):
+            await live.wait_value(lambda c: c.name == "replaced")
+        assert live.statistics().rejected == 0
+        assert live.last_error is None

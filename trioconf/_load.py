@@ -27,7 +27,7 @@ import trio_parallel
 
 from ._converter import make_converter
 from ._env import env_layer
-from ._errors import ConfigError, MissingSourceError, SourceError
+from ._errors import ConfigError, MissingSourceError, ParseError, SourceError
 from ._formats import INLINE_LIMITS, parse
 from ._guard import LockTimeout, shared_lock_if_present
 from ._layer import Layer
@@ -157,13 +157,18 @@ class Loader(Generic[T]):
         def gone(s: _FileState) -> bool:
             return isinstance(s.error, MissingSourceError) or (s in present and _absent(s))
 
-        missing = [s for s in states if gone(s) and s not in reported]
+        def unsettled(s: _FileState) -> bool:
+            # Back, but not parseable yet: a writer that deleted the file and is writing
+            # its replacement slowly. Keep looking until the grace ends.
+            return gone(s) or isinstance(s.error, ParseError)
+
+        waiting = [s for s in states if gone(s) and s not in reported]
         deadline = trio.current_time() + self.options.missing_grace
-        while missing and trio.current_time() < deadline:
+        while waiting and trio.current_time() < deadline:
             await trio.sleep(_MISSING_RECHECK)
-            for state in missing:
+            for state in waiting:
                 await self._refresh_one(state)
-            missing = [s for s in missing if gone(s)]
+            waiting = [s for s in waiting if unsettled(s)]
         return [s.outcome() for s in states] != before
 
     def _refresh_env(self) -> None:
