@@ -10,7 +10,8 @@ copyright = "the trioconf authors"
 release = importlib.metadata.version("trioconf")
 version = release
 
-extensions = ["sphinx.ext.autodoc"]
+# napoleon reads the "Args:" sections of docstrings (it ships with Sphinx: no extra dependency).
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon"]
 
 # Documented in the order the source defines things: the class docstrings read top-down.
 autodoc_member_order = "bysource"

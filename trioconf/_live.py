@@ -165,8 +165,12 @@ class Live(Generic[T]):
         return open_view(self, f)
 
     async def reload(self) -> None:
-        """Re-read every source now; returns once the attempt is over (its outcome is in
-        ``version`` / ``last_error``). Raises ``trio.ClosedResourceError`` after close."""
+        """Re-read every source now (environment variables too), without waiting for the
+        debounce window: for SIGHUP handlers and admin endpoints.
+
+        Returns once that attempt is over. If it failed, its ConfigError is raised here as
+        well as recorded in ``last_error`` (the last good snapshot stays). Raises
+        ``trio.ClosedResourceError`` after close."""
         if self._closed:
             await trio.lowlevel.checkpoint()
             raise closed_error()

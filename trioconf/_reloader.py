@@ -146,9 +146,43 @@ async def open_reloader(
 ) -> AsyncIterator[Live[T]]:
     """Load ``cls`` from ``sources`` and keep it current while the block runs.
 
-    ``lock_timeout``: how long a read waits for a cooperating writer's lock (a
-    :class:`FileGuard` editing the file in place); past it the read fails with
-    :class:`LockTimeout`, the last good snapshot stays, and the next change retries.
+    The initial snapshot is loaded before the block starts; if it cannot be, the
+    :class:`ConfigError` is raised here, plain (never inside an ExceptionGroup). From then on
+    each completed change on disk is read, merged, structured, validated and swapped in as one
+    new snapshot; a change that fails any step is recorded in ``live.last_error`` and the last
+    good snapshot stays. Leaving the block stops every task and closes every descriptor.
+    Exceptions raised in the block propagate unwrapped.
+
+    Args:
+        cls: the config class: an attrs class (frozen recommended) or a dataclass.
+        sources: paths (format from the extension), :class:`File` or :class:`Env`, lowest
+            precedence first.
+        env_prefix: shorthand for a final ``Env(env_prefix)`` source: ``APP_DB__PORT=5433``
+            overrides ``db.port`` after every file.
+        debounce: quiet window in seconds before a changed file is read (half of it for
+            ``File(..., priority=True)``; it grows for files that change often). ``0``: read
+            as soon as the updater is idle.
+        max_debounce: ceiling: no change waits longer than this, even in a storm of writes.
+        backend: ``"auto"`` (inotify on Linux, polling where inotify cannot serve),
+            ``"inotify"`` or ``"poll"``.
+        poll_interval: seconds between two stat passes of the poll backend.
+        validate: ``validate(new, old)``, sync; any Exception it raises rejects the snapshot
+            (a :class:`RejectedError` with the exception as its cause). Called for the initial
+            snapshot too, with ``old=None``.
+        strict_env: reject prefixed environment variables that match no field (by default
+            they are ignored with a warning).
+        forbid_unknown: reject keys in files that match no field (the default).
+        allow_nan: accept NaN and infinity in files.
+        missing_grace: seconds a required file may be absent (a rename save, a delete and
+            re-create) before it counts as missing.
+        max_size: files larger than this many bytes are refused.
+        parse_timeout: files too large to parse inline are parsed in a worker process, which
+            is killed after this many seconds.
+        lock_timeout: how long a read waits for a cooperating writer's lock (a
+            :class:`FileGuard` editing the file in place); past it the read fails with
+            :class:`LockTimeout`, the last good snapshot stays, and the next change retries.
+        history_size: how many update and failure records ``live.history`` keeps.
+        environ: the environment to read instead of ``os.environ`` (for tests and embedding).
     """
     body_error: BaseException | None = None
     start_error: ConfigError | None = None
