@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import signal
 from pathlib import Path
 
 import attrs
 import pytest
 import trio
+import trio_parallel
 
 import trioconf
 from trioconf._converter import make_converter
@@ -108,3 +111,71 @@ def test_unknown_extension_is_a_plain_value_error(tmp_path: Path) -> None:
         trioconf.load(Config, path)
     path.write_text('name = "x"\n')
     assert trioconf.load(Config, trioconf.File(path, format="toml")).name == "x"
+
+
+@attrs.frozen
+class Wide:
+    items: dict[str, int]
+
+
+async def test_a_large_valid_document_does_not_stall_the_loop(tmp_path: Path) -> None:
+    """Parse (worker process) and build (thread) both leave the event loop answering."""
+    from checkpoints import Checkpoints
+    from support import PATIENCE
+
+    path = tmp_path / "wide.json"
+    path.write_text(json.dumps({"items": {"a": 0}}))
+    # Its own worker cache: no worker outlives the test to disturb later accounting.
+    async with trio_parallel.cache_scope(), trioconf.open_reloader(Wide, path, debounce=0) as live:
+        path.write_text(json.dumps({"items": {f"k{i}": i for i in range(300_000)}}))
+        with Checkpoints() as gaps, trio.fail_after(PATIENCE * 2):
+            config = await live.wait_value(lambda c: len(c.items) > 1)
+        assert config.items["k299999"] == 299_999
+    print(f"longest step while a 300,000-entry document applied: {gaps.longest * 1e3:.1f} ms", gaps)
+    # Building this inline took ~0.5 s here; the bound is generous for a loaded machine.
+    assert gaps.longest < 0.25, gaps
+
+
+def _spawned_workers() -> list[int]:
+    """This process's multiprocessing workers (not its resource tracker)."""
+    me, found = os.getpid(), []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:  # exited while we looked
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        if ppid == me and b"spawn_main" in cmdline:
+            found.append(int(entry))
+    return found
+
+
+async def test_a_worker_dying_mid_parse_is_a_config_error_not_a_crash(tmp_path: Path) -> None:
+    from support import PATIENCE, open_fds, wait_until
+
+    path = tmp_path / "wide.json"
+    path.write_text(json.dumps({"items": {"a": 0}}))
+    # Workers cached by earlier tests belong to the default context: leave them alone.
+    await trio_parallel.run_sync(int)  # the first spawn starts a resource tracker for good
+    others = set(_spawned_workers())
+    gc.collect()
+    fds = open_fds()
+    async with (
+        trio_parallel.cache_scope(),
+        trioconf.open_reloader(Wide, path, debounce=0) as live,
+    ):
+        path.write_text(json.dumps({"items": {f"k{i}": i for i in range(1_000_000)}}))
+        with trio.move_on_after(PATIENCE):
+            while live.last_error is None:
+                for pid in set(_spawned_workers()) - others:  # as the OOM killer would
+                    os.kill(pid, signal.SIGKILL)
+                await trio.sleep(0.02)
+        assert isinstance(live.last_error, trioconf.SourceError)
+        assert "worker process parsing it died" in str(live.last_error)
+        assert live.current.items == {"a": 0}
+        path.write_text(json.dumps({"items": {"b": 1}}))  # the reloader lives on
+        await wait_until(lambda: live.current.items == {"b": 1})
+    # The dead worker's pipes were closed, not left to the next worker start.
+    gc.collect()
+    assert open_fds() == fds

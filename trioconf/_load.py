@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import multiprocessing
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -214,6 +215,14 @@ class Loader(Generic[T]):
             timeout = self.options.parse_timeout
             msg = f"reading and parsing took longer than {timeout} s; the worker was stopped"
             self._settle_error(state, SourceError(source.name, msg))
+        except trio_parallel.BrokenWorkerError:
+            # The worker died under the parse (the OOM killer, a crash in a C parser): that
+            # document cannot be used, but the reloader must live on.
+            msg = "the worker process parsing it died unexpectedly"
+            self._settle_error(state, SourceError(source.name, msg))
+            # trio-parallel does not join a worker that died under it; multiprocessing would
+            # keep it as a zombie, with its pipes open, until the next worker starts.
+            multiprocessing.active_children()
         except ConfigError as exc:
             self._settle_error(state, exc)
         else:
@@ -269,6 +278,16 @@ class Loader(Generic[T]):
             if layer is not None:
                 layers.append(layer)
         return layers
+
+    @property
+    def heavy(self) -> bool:
+        """Whether a layer is too large to have been parsed inline: building from it would
+        stall the event loop too."""
+        return any(
+            len(layer.raw) > INLINE_LIMITS[layer.format]
+            for layer in self.layers()
+            if layer.raw is not None and layer.format is not None
+        )
 
     def build(self) -> tuple[T, dict[str, str]]:
         """The typed config and the origin of every key path.

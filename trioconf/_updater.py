@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import trio
 
@@ -72,13 +72,21 @@ async def _attempt(
         return loader.error
     old = live.current
     try:
-        config, origins = loader.build()
-        # NaN != NaN, so a config holding one (allow_nan=True) never equals itself; the typed
-        # diff holds NaN equal. Without it every rewrite of such a file published a version.
-        if config == old or not (paths := _diff(loader, old, config)):
+        if loader.heavy:
+            # Merging, structuring and diffing a document too large to parse inline takes long
+            # enough to stall every task; a thread keeps the loop answering (the GIL switches
+            # every few ms). Abandoning it on cancel is safe: it only reads the loader's state,
+            # which nothing changes once this task is cancelled, and its result is dropped.
+            candidate = await trio.to_thread.run_sync(
+                _candidate, loader, old, abandon_on_cancel=True
+            )
+        else:
+            candidate = _candidate(loader, old)
+        if candidate is None:
             live.counters.noops += 1
             live._succeed_noop()
             return None
+        config, origins, paths = candidate
         check(config, old, validate)
     except ConfigError as exc:
         live.counters.rejected += 1
@@ -89,10 +97,26 @@ async def _attempt(
         return exc
     update = live._publish(config, paths, origins)
     live.counters.applied += 1
-    logger.info("configuration version %d applied: %s", update.version, sorted(update.changed))
+    if logger.isEnabledFor(logging.INFO):
+        # Only when someone listens: sorting the paths of a large change costs real time.
+        logger.info(
+            "configuration version %d applied: %s", update.version, _summary(update.changed)
+        )
     return None
 
 
-def _diff(loader: Loader[Any], old: object, new: object) -> frozenset[str]:
+def _summary(paths: frozenset[str], most: int = 10) -> str:
+    shown = ", ".join(sorted(paths)[:most])
+    return shown if len(paths) <= most else f"{shown} and {len(paths) - most} more"
+
+
+def _candidate(loader: Loader[T], old: T) -> tuple[T, dict[str, str], frozenset[str]] | None:
+    """The new config, its origins and the paths that changed; None when nothing did."""
+    config, origins = loader.build()
+    if config == old:
+        return None
+    # NaN != NaN, so a config holding one (allow_nan=True) never equals itself; the typed
+    # diff holds NaN equal. Without it every rewrite of such a file published a version.
     converter = loader.converter
-    return changed_paths(unstructure(converter, old), unstructure(converter, new))
+    paths = changed_paths(unstructure(converter, old), unstructure(converter, config))
+    return (config, origins, paths) if paths else None
