@@ -133,3 +133,16 @@ def example(session: nox.Session) -> None:
     """Run examples/app.py; edit examples/app.toml while it runs. Ctrl-C stops it."""
     session.install(".")
     session.run("python", "examples/app.py", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """The benchmark suite (bench/): ``nox -s bench`` runs it all and rewrites
+    docs/performance.rst, bench/results.json and the figures; ``nox -s bench -- --quick`` is a
+    smoke run of about a minute. Not a CI default: its figures need a quiet machine.
+
+    watchfiles, watchdog, pydantic and matplotlib are contenders or plotting tools, installed
+    here only: none of them is a dependency of trioconf.
+    """
+    session.install(".", "watchfiles", "watchdog", "matplotlib", "pydantic>=2", "ruamel.yaml.clib")
+    session.run("python", "-m", "bench", *session.posargs)

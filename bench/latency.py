@@ -1,23 +1,33 @@
-"""Write finished → new typed snapshot visible to a waiting task, debounce 0.
+"""Write finished → new typed snapshot visible to a waiting Trio task.
 
-Usage: python bench/latency.py [--samples N] [--backend inotify|poll] [--mode inplace|rename]
+Every contender watches the same ~30-line TOML file and, after each event that names it, does
+the same work: read the file, parse it with tomli, structure it with cattrs into the same attrs
+class, and hand the snapshot to a waiting task. The clock starts when the writer has closed
+(in-place write) or renamed (atomic save) the file, and stops when the waiting task sees the
+snapshot carrying the version just written.
 
-Prints p50 / p90 / p99 in milliseconds for trioconf, next to the floor measured in the same run
-and interleaved with it: a bare inotify fd awaited with trio.lowlevel.wait_readable, then the
-same read, tomli parse and cattrs structure into the same attrs class. The full benchmark suite
-(other libraries, bursts, thousands of files) is a later piece of work; this is the quick check.
+Cells (contender x write mode) are measured in blocks, interleaved and rotated, each contender
+primed before its block counts, so machine drift hits all of them alike.
+
+Standalone: ``python bench/latency.py [--samples N] [--mode inplace|rename]`` (needs only what
+trioconf's test environment has when run with ``--only floor,trioconf-inotify,...``); the full
+suite is ``python -m bench`` (see bench/__main__.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import math
 import os
 import statistics
 import struct
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import attrs
 import cattrs
@@ -29,6 +39,7 @@ import trioconf
 IN_CLOSE_WRITE = 0x08
 IN_MOVED_TO = 0x80
 _EVENT = struct.Struct("iIII")
+POLL_INTERVAL = 0.01  # the poll contender's stat interval (trioconf's default is 1 s)
 
 
 @attrs.frozen
@@ -64,6 +75,7 @@ version = {version}
 tags = ["a", "b", "c"]
 
 [server]
+# where it listens
 host = "127.0.0.1"
 port = 8080
 workers = 4
@@ -71,6 +83,7 @@ timeout = 2.5
 debug = false
 
 [limits]
+# request limits
 rate = 100
 burst = 20
 window = 1.0
@@ -79,6 +92,7 @@ paths = ["/api", "/admin", "/health"]
 
 
 def write(path: Path, text: str, mode: str) -> None:
+    """One completed save: in place (truncate + write + close) or atomic (temp + rename)."""
     if mode == "rename":
         tmp = path.with_name(".tmp-" + path.name)
         tmp.write_text(text)
@@ -88,30 +102,32 @@ def write(path: Path, text: str, mode: str) -> None:
             f.write(text)
 
 
-async def floor_samples(path: Path, n: int, mode: str, start: int) -> list[float]:
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-    libc.inotify_add_watch(fd, str(path.parent).encode(), IN_CLOSE_WRITE | IN_MOVED_TO)
-    converter = cattrs.Converter()
-    samples = []
-    try:
-        for i in range(start, start + n):
-            write(path, document(i), mode)
-            t0 = time.perf_counter()
-            while True:
-                await trio.lowlevel.wait_readable(fd)
-                buf = os.read(fd, 65536)
-                names = _names(buf)
-                if path.name.encode() in names:
-                    break
-            config = converter.structure(tomli.loads(path.read_text()), Config)
-            assert config.version == i
-            samples.append(time.perf_counter() - t0)
-            await trio.sleep(0.002)
-    finally:
-        trio.lowlevel.notify_closing(fd)
-        os.close(fd)
-    return samples
+_CONVERTER = cattrs.Converter()
+
+
+def load_snapshot(path: Path) -> Config:
+    """The per-event work every contender other than trioconf does: read, parse, structure."""
+    return _CONVERTER.structure(tomli.loads(path.read_text()), Config)
+
+
+class Latest:
+    """The newest snapshot a contender's own task built, and a lot its waiters park on."""
+
+    def __init__(self) -> None:
+        self.config: Config | None = None
+        self._lot = trio.lowlevel.ParkingLot()
+
+    def publish(self, config: Config) -> None:
+        self.config = config
+        self._lot.unpark_all()
+
+    async def wait_version(self, version: int) -> None:
+        while self.config is None or self.config.version != version:
+            await self._lot.park()
+
+
+Waiter = Callable[[int], Awaitable[None]]
+Contender = Callable[[Path], Any]  # path -> async context manager yielding a Waiter
 
 
 def _names(buf: bytes) -> set[bytes]:
@@ -125,64 +141,247 @@ def _names(buf: bytes) -> set[bytes]:
     return names
 
 
-async def trioconf_samples(
-    path: Path, n: int, mode: str, start: int, backend: str, poll_interval: float
-) -> list[float]:
+@asynccontextmanager
+async def floor(path: Path) -> AsyncIterator[Waiter]:
+    """The physical floor: a bare inotify fd on the directory, awaited by the waiting task
+    itself, which then reads, parses and structures."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "inotify_init1")
+    libc.inotify_add_watch(fd, str(path.parent).encode(), IN_CLOSE_WRITE | IN_MOVED_TO)
+    name = path.name.encode()
+
+    async def wait(version: int) -> None:
+        while True:
+            await trio.lowlevel.wait_readable(fd)
+            if name in _names(os.read(fd, 65536)) and load_snapshot(path).version == version:
+                return
+
+    try:
+        yield wait
+    finally:
+        trio.lowlevel.notify_closing(fd)
+        os.close(fd)
+
+
+def trioconf_contender(**options: Any) -> Contender:
+    @asynccontextmanager
+    async def contender(path: Path) -> AsyncIterator[Waiter]:
+        async with trioconf.open_reloader(Config, path, **options) as live:
+
+            async def wait(version: int) -> None:
+                await live.wait_value(lambda c: c.version == version)
+
+            yield wait
+
+    return contender
+
+
+def watchfiles_contender(**options: Any) -> Contender:
+    """watchfiles.awatch on the directory (a single-file watch goes blind after the first
+    rename), run under Trio through anyio; stopped with a stop_event, because cancelling it
+    from a cancel scope takes ~5 s."""
+
+    @asynccontextmanager
+    async def contender(path: Path) -> AsyncIterator[Waiter]:
+        import anyio
+        import watchfiles
+
+        latest = Latest()
+        stop = anyio.Event()
+
+        async def pump() -> None:
+            async for changes in watchfiles.awatch(path.parent, stop_event=stop, **options):
+                if any(os.path.basename(p) == path.name for _, p in changes):
+                    latest.publish(load_snapshot(path))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pump)
+            try:
+                yield latest.wait_version
+            finally:
+                stop.set()
+
+    return contender
+
+
+@asynccontextmanager
+async def watchdog_contender(path: Path) -> AsyncIterator[Waiter]:
+    """watchdog's Observer thread hands completed writes (closed, moved-to) to Trio through
+    run_sync_soon + a memory channel; a Trio task reads, parses and structures."""
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    latest = Latest()
+    send, receive = trio.open_memory_channel[str](math.inf)
+    token = trio.lowlevel.current_trio_token()
+    target = str(path)
+
+    class Handler(FileSystemEventHandler):  # type: ignore[misc]
+        def on_any_event(self, event: Any) -> None:
+            closed = event.event_type == "closed" and event.src_path == target
+            moved = event.event_type == "moved" and event.dest_path == target
+            if closed or moved:
+                token.run_sync_soon(send.send_nowait, target)
+
+    async def pump() -> None:
+        async for _ in receive:
+            latest.publish(load_snapshot(path))
+
+    observer = Observer()
+    observer.schedule(Handler(), str(path.parent), recursive=False)
+    observer.start()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pump)
+            try:
+                yield latest.wait_version
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        observer.stop()
+        await trio.to_thread.run_sync(observer.join)
+
+
+# name -> (contender, description). Fast cells run at debounce 0 (or the contender's fastest).
+FAST: dict[str, tuple[Contender, str]] = {
+    "floor": (floor, "bare inotify fd + wait_readable (IN_CLOSE_WRITE|IN_MOVED_TO)"),
+    "trioconf inotify": (
+        trioconf_contender(debounce=0, backend="inotify"),
+        "open_reloader(debounce=0, backend='inotify')",
+    ),
+    "trioconf poll": (
+        trioconf_contender(debounce=0, backend="poll", poll_interval=POLL_INTERVAL),
+        f"open_reloader(debounce=0, backend='poll', poll_interval={POLL_INTERVAL})",
+    ),
+    "watchdog": (watchdog_contender, "Observer thread → run_sync_soon → memory channel"),
+    "watchfiles fast": (
+        watchfiles_contender(debounce=0, step=1),
+        "awatch(debounce=0, step=1, stop_event=...)",
+    ),
+}
+# Defaults against defaults: each sample follows a rest longer than trioconf's max_debounce,
+# so its adaptive window (which doubles for a file saved again within 0.5 s) is back at base.
+DEFAULTS: dict[str, tuple[Contender, str]] = {
+    "trioconf defaults": (
+        trioconf_contender(backend="inotify"),
+        "open_reloader() defaults: debounce 50 ms, max_debounce 0.5 s",
+    ),
+    "watchfiles defaults": (
+        watchfiles_contender(),
+        "awatch() defaults: step 50 ms, debounce 1600 ms",
+    ),
+}
+DEFAULTS_REST = 0.6
+
+
+async def _prime(path: Path, wait: Waiter, version: int) -> None:
+    """Write until the contender reports it: some start watching only on their first step."""
+    for _ in range(50):
+        write(path, document(version), "inplace")
+        with trio.move_on_after(2.0):
+            await wait(version)
+            return
+        version += 1
+    raise RuntimeError("contender never saw a write")
+
+
+async def block(
+    contender: Contender, path: Path, mode: str, n: int, version: int, rest: float, warmup: int
+) -> tuple[list[float], int]:
+    """Open the contender, prime it, then time ``n`` saves; returns (seconds, next version)."""
     samples = []
-    async with trioconf.open_reloader(
-        Config,
-        path,
-        debounce=0,
-        backend=backend,
-        poll_interval=poll_interval,  # type: ignore[arg-type]
-    ) as live:
-        for i in range(start, start + n):
-            write(path, document(i), mode)
+    async with contender(path) as wait:
+        await _prime(path, wait, version)
+        version += 50
+        # Warm-up: a few uncounted saves in this mode (caches, first-call paths, the JIT-less
+        # interpreter's inline caches).
+        for _ in range(warmup):
+            write(path, document(version), mode)
+            await wait(version)
+            version += 1
+            await trio.sleep(rest)
+        for _ in range(n):
+            write(path, document(version), mode)
             t0 = time.perf_counter()
-            await live.wait_value(lambda c, i=i: c.version == i)  # type: ignore[misc]
+            await wait(version)
             samples.append(time.perf_counter() - t0)
-            await trio.sleep(0.002)
-    return samples
+            version += 1
+            await trio.sleep(rest)
+    return samples, version
+
+
+async def measure(
+    cells: dict[str, tuple[Contender, str]],
+    modes: list[str],
+    samples: int,
+    block_size: int,
+    rest: float,
+    directory: Path,
+    progress: Callable[[str], None] = print,
+    warmup: int = 3,
+) -> dict[tuple[str, str], list[float]]:
+    """Interleave every (contender, mode) cell in blocks, rotating the order each round."""
+    path = directory / "config.toml"
+    path.write_text(document(0))
+    results: dict[tuple[str, str], list[float]] = {(c, m): [] for c in cells for m in modes}
+    order = list(results)
+    version = 1
+    rounds = 0
+    while any(len(v) < samples for v in results.values()):
+        shift = rounds % len(order)
+        for key in order[shift:] + order[:shift]:
+            need = min(block_size, samples - len(results[key]))
+            if need <= 0:
+                continue
+            got, version = await block(cells[key[0]][0], path, key[1], need, version, rest, warmup)
+            results[key] += got
+        rounds += 1
+        done = min(len(v) for v in results.values())
+        progress(f"  latency: round {rounds}, {done}/{samples} samples per cell")
+    return results
+
+
+def quantile(samples: list[float], q: float) -> float:
+    """The q-quantile (0..1) by linear interpolation, in the samples' unit."""
+    ordered = sorted(samples)
+    if len(ordered) == 1:
+        return ordered[0]
+    pos = q * (len(ordered) - 1)
+    low = math.floor(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 def summary(name: str, samples: list[float]) -> str:
-    ms = sorted(s * 1000 for s in samples)
-    q = statistics.quantiles(ms, n=100)
+    ms = [s * 1000 for s in samples]
     return (
-        f"{name:<28} n={len(ms):<5} p50={q[49]:7.3f} ms  p90={q[89]:7.3f} ms  p99={q[98]:7.3f} ms"
+        f"{name:<28} n={len(ms):<5} p50={quantile(ms, 0.5):8.3f} ms  "
+        f"p90={quantile(ms, 0.9):8.3f} ms  p99={quantile(ms, 0.99):8.3f} ms"
     )
 
 
-async def main(samples: int, backend: str, mode: str, poll_interval: float) -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--block", type=int, default=100)
+    parser.add_argument("--mode", default="inplace", choices=["inplace", "rename"])
+    parser.add_argument(
+        "--only", default="floor,trioconf inotify", help=f"comma-separated, from: {', '.join(FAST)}"
+    )
+    args = parser.parse_args()
+    cells = {name: FAST[name] for name in args.only.split(",")}
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "config.toml"
-        path.write_text(document(0))
-        floor: list[float] = []
-        ours: list[float] = []
-        block = 100
-        version = 1
-        # Interleave blocks so machine noise hits both alike; the first block of each warms up.
-        await floor_samples(path, 20, mode, version)
-        version += 20
-        await trioconf_samples(path, 20, mode, version, backend, poll_interval)
-        version += 20
-        while len(ours) < samples:
-            floor += await floor_samples(path, block, mode, version)
-            version += block
-            ours += await trioconf_samples(path, block, mode, version, backend, poll_interval)
-            version += block
-        print(f"write → snapshot, {mode} writes, debounce 0, {samples} samples each")
-        print(summary("floor (bare inotify)", floor))
-        print(summary(f"trioconf ({backend})", ours))
-        ratio = statistics.median(ours) / statistics.median(floor)
-        print(f"trioconf / floor, p50: {ratio:.2f}x")
+        results = trio.run(measure, cells, [args.mode], args.samples, args.block, 0.002, Path(tmp))
+    print(f"write → snapshot, {args.mode} writes, debounce 0, {args.samples} samples each")
+    for (name, _), samples in results.items():
+        print(summary(name, samples))
+    if "floor" in cells:
+        base = statistics.median(results["floor", args.mode])
+        for (name, _), samples in results.items():
+            print(f"{name} / floor, p50: {statistics.median(samples) / base:.2f}x")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--samples", type=int, default=1000)
-    parser.add_argument("--backend", default="inotify", choices=["inotify", "poll", "auto"])
-    parser.add_argument("--mode", default="inplace", choices=["inplace", "rename"])
-    parser.add_argument("--poll-interval", type=float, default=0.01)
-    args = parser.parse_args()
-    trio.run(main, args.samples, args.backend, args.mode, args.poll_interval)
+    main()
