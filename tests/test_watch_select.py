@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from support import RefusingLibc
 
 from trioconf._watch import WatchEvent, run_watcher
 from trioconf._watch._libc import Libc
@@ -23,39 +24,6 @@ from trioconf._watch._select import Backend
 
 BOUND = 10.0
 FAST_POLL = 0.05
-NFS_MAGIC = 0x6969
-
-
-class RefusingLibc(Libc):
-    """Real system calls, except the ones a test tells it to refuse."""
-
-    def __init__(
-        self,
-        *,
-        init_errno: int | None = None,
-        full_dirs: Sequence[Path] = (),
-        nfs_dirs: Sequence[Path] = (),
-    ) -> None:
-        super().__init__()
-        self.init_errno = init_errno
-        self.full_dirs = {str(d) for d in full_dirs}
-        self.nfs_dirs = {str(d) for d in nfs_dirs}
-        self.watched: list[str] = []
-
-    def inotify_init(self) -> int:
-        if self.init_errno is not None:
-            raise OSError(self.init_errno, os.strerror(self.init_errno))
-        return super().inotify_init()
-
-    def add_watch(self, fd: int, path: str, mask: int) -> int:
-        if path in self.full_dirs:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-        wd = super().add_watch(fd, path, mask)
-        self.watched.append(path)
-        return wd
-
-    def fs_type(self, path: str) -> int:
-        return NFS_MAGIC if path in self.nfs_dirs else super().fs_type(path)
 
 
 @asynccontextmanager

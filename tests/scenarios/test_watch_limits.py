@@ -25,11 +25,10 @@ from pathlib import Path
 import attrs
 import pytest
 import trio
-from support import PATIENCE, write_atomic
+from support import PATIENCE, RefusingLibc, write_atomic
 
 import trioconf
 from trioconf._watch import _select
-from trioconf._watch._libc import Libc
 
 FAST_POLL = 0.05
 
@@ -117,28 +116,6 @@ async def test_queue_overflow_rescans_and_converges(
 # --- watch and instance limits ----------------------------------------------------------------
 
 
-class RefusingLibc(Libc):
-    """Real system calls, except the ones a test tells it to refuse."""
-
-    def __init__(self, init_errno: int | None, full_dirs: Sequence[Path]) -> None:
-        super().__init__()
-        self.init_errno = init_errno
-        self.full_dirs = {str(d) for d in full_dirs}
-        self.watched: list[str] = []
-
-    def inotify_init(self) -> int:
-        if self.init_errno is not None:
-            raise OSError(self.init_errno, os.strerror(self.init_errno))
-        return super().inotify_init()
-
-    def add_watch(self, fd: int, path: str, mask: int) -> int:
-        if path in self.full_dirs:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-        wd = super().add_watch(fd, path, mask)
-        self.watched.append(path)
-        return wd
-
-
 Refuse = Callable[..., list[RefusingLibc]]
 
 
@@ -153,7 +130,7 @@ def refuse(monkeypatch: pytest.MonkeyPatch) -> Refuse:
         built: list[RefusingLibc] = []
 
         def make() -> RefusingLibc:
-            built.append(RefusingLibc(init_errno, full_dirs))
+            built.append(RefusingLibc(init_errno=init_errno, full_dirs=full_dirs))
             return built[-1]
 
         monkeypatch.setattr(_select, "Libc", make)

@@ -21,6 +21,7 @@ What each scenario checks:
 
 from __future__ import annotations
 
+import abc
 import itertools
 import os
 import shutil
@@ -76,7 +77,7 @@ async def python(script: str, *args: str | os.PathLike[str]) -> None:
     await run(sys.executable, "-c", textwrap.dedent(script), *args)
 
 
-class Writer:
+class Writer(abc.ABC):
     """One way of saving a config; ``replaces`` says whether a save swaps the inode."""
 
     fmt = "toml"
@@ -90,8 +91,9 @@ class Writer:
         path.write_text(render(WORDS[0], self.fmt))
         return path
 
+    @abc.abstractmethod
     async def save(self, path: Path, old: str, new: str) -> None:
-        raise NotImplementedError
+        """Replace the document holding ``old`` with one holding ``new``, as the program does."""
 
 
 def staged(tmp: Path, word: str, fmt: str = "toml") -> Path:
