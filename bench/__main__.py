@@ -1,6 +1,7 @@
-"""The benchmark suite: ``python -m bench [--quick] [--only latency,readpath,parse] [--no-write]``.
+"""The benchmark suite: ``python -m bench [--quick] [--only latency,bursts,readpath,parse]
+[--no-write]``.
 
-Runs the latency, read path and parse benchmarks, prints their tables, and (unless
+Runs the latency, burst, read path and parse benchmarks, prints their tables, and (unless
 ``--no-write``) writes bench/results.json, docs/performance.rst and docs/_static/latency_cdf.png.
 ``--quick`` is a smoke run (about a minute) with too few samples to quote. ``nox -s bench``
 installs the contenders (watchfiles, watchdog, pydantic) and matplotlib and runs this.
@@ -18,9 +19,9 @@ from typing import Any
 
 import trio
 
-from . import latency, parse, readpath, report
+from . import bursts, latency, parse, readpath, report
 
-PARTS = ("latency", "readpath", "parse")
+PARTS = ("latency", "bursts", "readpath", "parse")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts")
     parser.add_argument("--samples", type=int, help="samples per fast latency cell")
     parser.add_argument("--defaults-samples", type=int, help="samples per defaults cell")
+    parser.add_argument("--trials", type=int, help="burst trials (per write mode)")
     parser.add_argument("--no-write", action="store_true", help="print only, write no files")
     args = parser.parse_args(argv)
     parts = [p for p in args.only.split(",") if p]
@@ -43,6 +45,9 @@ def main(argv: list[str] | None = None) -> None:
         fast_n = args.samples or (30 if args.quick else 1000)
         slow_n = args.defaults_samples or (3 if args.quick else 100)
         results["latency"] = run_latency(fast_n, slow_n, quick=args.quick)
+    if "bursts" in parts:
+        print("bursts of 1,000 saves, default debounce ...", flush=True)
+        results["bursts"] = bursts.run(args.quick, args.trials)
     if "readpath" in parts:
         print("read path ...", flush=True)
         results["readpath"] = readpath.run(args.quick)
