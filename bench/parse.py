@@ -1,16 +1,26 @@
 """Parse and structure, per format, for a ~150-field nested config.
 
 The same data (5 sections x 2 subsections x 15 leaves: int, float, str, bool, list[str]) is
-written as JSON, TOML and YAML. For each: the bare parser, trioconf's ``parse`` (the parser plus
-its checks for what a config must not hold), and structuring the parsed data with a plain cattrs
-converter, trioconf's strict converter and pydantic v2 on equivalent models. Median per call.
+written as JSON, TOML and YAML (parsed by the pure-Python loader and by the C one). Per format:
+
+* what a user would do instead: the library's parser alone, then followed by a plain cattrs
+  converter or by pydantic v2 ``model_validate`` on equivalent models (and pydantic's own
+  ``model_validate_json`` for JSON);
+* trioconf: ``parse`` (decoding, the parser, the checks for what a config must not hold),
+  the strict converter's structuring of what it parsed, and the two together, bytes in, typed
+  snapshot out: the work one changed file costs a reload.
+
+Also the YAML C loader's speed-up against the pure one by document size. Median per call.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import attrs
@@ -20,10 +30,13 @@ import tomli
 from trioconf._converter import make_converter
 from trioconf._formats import _yaml as trioconf_yaml
 from trioconf._formats._parse import parse as trioconf_parse
+from trioconf._sources import Format
 
 from .readpath import per_call
 
 SECTIONS = [f"section{i}" for i in range(5)]
+# Sections in the YAML size ladder: 30 fields (~35 lines), 150 and 1,500 (~1,650 lines).
+YAML_SIZES = (1, 5, 50)
 SUBSECTIONS = ["alpha", "beta"]
 LEAVES = 15
 
@@ -45,10 +58,13 @@ def _leaf_value(i: int, j: int) -> Any:
     return [f"item{k}" for k in range(3)]
 
 
-def data() -> dict[str, Any]:
+def data(sections: int = len(SECTIONS)) -> dict[str, Any]:
+    """The nested config: 150 fields with the default 5 sections."""
     return {
-        s: {sub: {f"f{j}": _leaf_value(i, j) for j in range(LEAVES)} for sub in SUBSECTIONS}
-        for i, s in enumerate(SECTIONS)
+        f"section{i}": {
+            sub: {f"f{j}": _leaf_value(i, j) for j in range(LEAVES)} for sub in SUBSECTIONS
+        }
+        for i in range(sections)
     }
 
 
@@ -105,71 +121,137 @@ def documents(tree: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _yaml_pure(text: str) -> Any:
+@contextmanager
+def pure_yaml() -> Iterator[None]:
+    """Make trioconf's YAML parsing take its pure-Python path, as without ``ruamel.yaml.clib``.
+
+    trioconf picks the C loader when its module-level ``_CSafeLoader`` is set (both the
+    pre-scan and the load check it), so clearing it is what uninstalling the extension does.
+    """
+    saved = trioconf_yaml._CSafeLoader
+    trioconf_yaml._CSafeLoader = None
+    try:
+        yield
+    finally:
+        trioconf_yaml._CSafeLoader = saved
+
+
+def _yaml_loader(pure: bool) -> Callable[[str], Any]:
+    """What a user would write: one ``YAML(typ="safe")`` instance, reused. Without
+    ``pure=True`` ruamel.yaml runs its C parser when ``ruamel.yaml.clib`` is installed."""
     from ruamel.yaml import YAML
 
-    return YAML(typ="safe", pure=True).load(text)
+    yaml = YAML(typ="safe", pure=True) if pure else YAML(typ="safe")
+    return yaml.load
 
 
-def run(quick: bool) -> dict[str, Any]:
-    """Seconds per call, by row (a format or a structurer) and column."""
-    repeat = 3 if quick else 7
-    tree = data()
-    docs = documents(tree)
-    for fmt, text in docs.items():
-        assert trioconf_parse(text.encode(), fmt, fmt) == tree, fmt  # type: ignore[arg-type]
-    assert _yaml_pure(docs["yaml"]) == tree
-    parsers: dict[str, tuple[str, Any, str]] = {
-        "JSON": ("json", json.loads, "json"),
-        "TOML": (
-            "toml",
-            tomli.loads,
-            f"tomli {tomli.__version__ if hasattr(tomli, '__version__') else ''}".strip(),
-        ),
-        "YAML, pure Python": ("yaml", _yaml_pure, "ruamel.yaml safe, pure"),
+@attrs.frozen
+class _Format:
+    fmt: Format
+    library: str
+    parser: Callable[[str], Any]
+    pure_yaml: bool = False
+
+
+def _formats() -> dict[str, _Format]:
+    formats = {
+        "JSON": _Format("json", "json", json.loads),
+        "TOML": _Format("toml", f"tomli {importlib.metadata.version('tomli')}", tomli.loads),
     }
-    if trioconf_yaml.yaml_c_loader_available():
-        parsers["YAML, C loader"] = (
-            "yaml",
-            lambda t: trioconf_yaml._yaml_load(t, pure=False),
-            "ruamel.yaml.clib CSafeLoader",
-        )
     if sys.version_info >= (3, 11):
         import tomllib
 
-        parsers["TOML, stdlib tomllib"] = ("toml", tomllib.loads, "tomllib")
-    rows: dict[str, Any] = {"fields": sum(1 for _ in _leaves(tree)), "parse": {}, "structure": {}}
-    for name, (fmt, parser, library) in parsers.items():
-        raw = docs[fmt].encode()
-        text = docs[fmt]
-        entry = {"library": library, "bytes": len(raw)}
-        entry["parser"] = per_call(lambda p=parser, t=text: p(t), repeat)
-        if name in ("JSON", "TOML", "YAML, C loader"):
-            # trioconf.parse runs the C loader itself when it is importable.
-            entry["trioconf.parse"] = per_call(
-                lambda r=raw, f=fmt: trioconf_parse(r, f, "bench"), repeat
-            )
-        rows["parse"][name] = entry
+        formats["TOML, stdlib"] = _Format("toml", "tomllib", tomllib.loads)
+    formats["YAML, pure Python"] = _Format(
+        "yaml", "ruamel.yaml safe, pure", _yaml_loader(pure=True), pure_yaml=True
+    )
+    if trioconf_yaml.yaml_c_loader_available():
+        formats["YAML, C loader"] = _Format(
+            "yaml", "ruamel.yaml safe + clib", _yaml_loader(pure=False)
+        )
+    return formats
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Seconds per call: per format (``parse``), per structurer (``structure``), and the YAML
+    C loader's speed-up by document size (``yaml_sizes``)."""
+    # A quick run (CI's smoke run) only checks that every path runs: ~20 ms per figure.
+    repeat, budget = (1, 0.02) if quick else (7, 0.2)
+
+    def time_it(stmt: Callable[[], object]) -> float:
+        return per_call(stmt, repeat, budget=budget)
+
+    tree = data()
+    docs = documents(tree)
     big = attrs_model()
     plain = cattrs.Converter()
     strict = make_converter()
-    assert plain.structure(tree, big) == strict.structure(tree, big)
-    rows["structure"]["cattrs, plain Converter"] = per_call(
-        lambda: plain.structure(tree, big), repeat
-    )
-    rows["structure"]["cattrs, trioconf's strict converter"] = per_call(
-        lambda: strict.structure(tree, big), repeat
-    )
     try:
-        model = pydantic_model()
+        model: Any = pydantic_model()
     except ImportError:
-        pass
-    else:
+        model = None
+    rows: dict[str, Any] = {"fields": sum(1 for _ in _leaves(tree)), "parse": {}, "structure": {}}
+    for name, f in _formats().items():
+        text = docs[f.fmt]
+        raw = text.encode()
+        parser = f.parser
+        with pure_yaml() if f.pure_yaml else nullcontext():
+            # Same data from every path before anything is timed.
+            assert parser(text) == tree, name
+            assert trioconf_parse(raw, f.fmt, "bench") == tree, name
+            entry: dict[str, Any] = {"library": f.library, "bytes": len(raw)}
+            entry["parser"] = time_it(lambda p=parser, t=text: p(t))
+            entry["parser + cattrs"] = time_it(lambda p=parser, t=text: plain.structure(p(t), big))
+            if model is not None:
+                entry["parser + pydantic"] = time_it(
+                    lambda p=parser, t=text: model.model_validate(p(t))
+                )
+                if f.fmt == "json":
+                    entry["pydantic json"] = time_it(lambda r=raw: model.model_validate_json(r))
+            if name != "TOML, stdlib":  # trioconf parses TOML with tomli on every Python
+                entry["trioconf.parse"] = time_it(
+                    lambda r=raw, t=f.fmt: trioconf_parse(r, t, "bench")
+                )
+                parsed = trioconf_parse(raw, f.fmt, "bench")
+                entry["trioconf structure"] = time_it(lambda d=parsed: strict.structure(d, big))
+                entry["trioconf end-to-end"] = time_it(
+                    lambda r=raw, t=f.fmt: strict.structure(trioconf_parse(r, t, "bench"), big)
+                )
+        rows["parse"][name] = entry
+    assert plain.structure(tree, big) == strict.structure(tree, big)
+    rows["structure"]["cattrs, plain Converter"] = time_it(lambda: plain.structure(tree, big))
+    rows["structure"]["cattrs, trioconf's strict converter"] = time_it(
+        lambda: strict.structure(tree, big)
+    )
+    if model is not None:
         model.model_validate(tree)
-        rows["structure"]["pydantic v2 model_validate"] = per_call(
-            lambda: model.model_validate(tree), repeat
+        rows["structure"]["pydantic v2 model_validate"] = time_it(
+            lambda: model.model_validate(tree)
         )
+    if trioconf_yaml.yaml_c_loader_available():
+        rows["yaml_sizes"] = yaml_sizes(time_it)
     return rows
+
+
+def yaml_sizes(time_it: Callable[[Callable[[], object]], float]) -> list[dict[str, Any]]:
+    """trioconf.parse on YAML of growing size, with the C loader and with the pure one."""
+    out = []
+    for sections in YAML_SIZES:
+        tree = data(sections)
+        raw = documents(tree)["yaml"].encode()
+        c_loader = time_it(lambda r=raw: trioconf_parse(r, "yaml", "bench"))
+        with pure_yaml():
+            pure = time_it(lambda r=raw: trioconf_parse(r, "yaml", "bench"))
+        out.append(
+            {
+                "fields": sum(1 for _ in _leaves(tree)),
+                "bytes": len(raw),
+                "lines": raw.count(b"\n"),
+                "pure": pure,
+                "c": c_loader,
+            }
+        )
+    return out
 
 
 def _leaves(tree: Any) -> Any:

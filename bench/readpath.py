@@ -42,14 +42,23 @@ class Plain:
 
 
 def per_call(
-    stmt: Callable[[], object] | str, repeat: int, namespace: dict[str, Any] | None = None
+    stmt: Callable[[], object] | str,
+    repeat: int,
+    namespace: dict[str, Any] | None = None,
+    budget: float = 0.2,
 ) -> float:
-    """Median seconds per call over ``repeat`` timeit runs, each about 0.2 s long.
+    """Median seconds per call over ``repeat`` timeit runs, each about ``budget`` seconds long
+    (at least one call).
 
     A string statement is compiled into timeit's loop, so no function call is added to it.
+    The default budget is timeit's own autorange target; a quick run passes a smaller one.
     """
     timer = timeit.Timer(stmt, globals=namespace)
-    number, _ = timer.autorange()
+    if budget >= 0.2:
+        number, _ = timer.autorange()
+    else:
+        once = timer.timeit(number=1)
+        number = max(1, int(budget / max(once, 1e-9)))
     return statistics.median(t / number for t in timer.repeat(repeat=repeat, number=number))
 
 

@@ -187,24 +187,53 @@ def tables(results: dict[str, Any]) -> dict[str, list[str]]:
         )
     if "parse" in results:
         ps = results["parse"]
-        out["parse"] = _table(
-            ["format", "library", "bytes", "parser µs", "trioconf.parse µs"],
-            [
+        out["parse"] = parse_table(ps["parse"])
+        if "yaml_sizes" in ps:
+            out["yaml_sizes"] = _table(
+                ["fields", "lines", "bytes", "pure Python µs", "C loader µs", "speed-up"],
                 [
-                    name,
-                    e["library"],
-                    str(e["bytes"]),
-                    _us(e["parser"]),
-                    _us(e["trioconf.parse"]) if "trioconf.parse" in e else "",
-                ]
-                for name, e in ps["parse"].items()
-            ],
-        )
+                    [
+                        str(r["fields"]),
+                        str(r["lines"]),
+                        str(r["bytes"]),
+                        _us(r["pure"]),
+                        _us(r["c"]),
+                        f"{r['pure'] / r['c']:.1f}x",
+                    ]
+                    for r in ps["yaml_sizes"]
+                ],
+            )
         out["structure"] = _table(
             ["structurer", "µs per call"],
             [[name, _us(t)] for name, t in ps["structure"].items()],
         )
     return out
+
+
+PARSE_COLUMNS = {
+    "parser": "parser",
+    "parser + cattrs": "+ cattrs",
+    "parser + pydantic": "+ pydantic",
+    "pydantic json": "pydantic JSON",
+    "trioconf.parse": "trioconf parse",
+    "trioconf structure": "trioconf structure",
+    "trioconf end-to-end": "trioconf end-to-end",
+}
+
+
+def parse_table(entries: dict[str, Any]) -> list[str]:
+    """Per format: microseconds per call in each column, and trioconf's end-to-end against
+    the library parser followed by a plain cattrs converter."""
+    rows = []
+    for name, e in entries.items():
+        cells = [_us(e[k]) if k in e else "" for k in PARSE_COLUMNS]
+        ratio = ""
+        if "trioconf end-to-end" in e:
+            ratio = f"{e['trioconf end-to-end'] / e['parser + cattrs']:.2f}"
+        rows.append([name, e["library"], str(e["bytes"]), *cells, ratio])
+    return _table(
+        ["format", "library", "bytes", *PARSE_COLUMNS.values(), "end-to-end / + cattrs"], rows
+    )
 
 
 def bursts_table(b: dict[str, Any]) -> list[str]:
@@ -435,7 +464,8 @@ def print_tables(results: dict[str, Any]) -> None:
         "defaults": "Latency, defaults against defaults",
         "bursts": "Bursts of 1,000 saves, default debounce",
         "readpath": "Read path",
-        "parse": "Parse",
+        "parse": "Parse and structure per format, µs per call",
+        "yaml_sizes": "YAML: trioconf.parse, C loader against pure Python",
         "structure": "Structure",
     }
     for key, lines in tables(results).items():
