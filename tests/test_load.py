@@ -163,7 +163,8 @@ async def test_a_worker_dying_mid_parse_is_a_config_error_not_a_crash(tmp_path: 
     fds = open_fds()
     async with (
         trio_parallel.cache_scope(),
-        trioconf.open_reloader(Wide, path, debounce=0) as live,
+        # Over the default max_size (18 MB): refused before any worker starts, without this.
+        trioconf.open_reloader(Wide, path, debounce=0, max_size=64 * 1024 * 1024) as live,
     ):
         path.write_text(json.dumps({"items": {f"k{i}": i for i in range(1_000_000)}}))
         with trio.move_on_after(PATIENCE):

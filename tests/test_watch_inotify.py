@@ -240,6 +240,25 @@ async def test_symlink_target_in_another_directory(tmp_path: Path) -> None:
         assert await events.quiet() == []
 
 
+async def test_symlink_renamed_over_a_regular_file(tmp_path: Path) -> None:
+    # A rename save of a regular file over a regular file keeps the chain (the watcher skips
+    # resolving then); a symlink renamed over it must not be mistaken for one: from then on
+    # the path lives in the link target's directory, which must be watched.
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "app.toml"
+    write(target, "a = 1\n")
+    path = tmp_path / "cfg" / "app.toml"
+    write(path, "a = 0\n")
+    async with watching([path]) as events:
+        atomic_write(path, "a = 2\n")  # a regular file over a regular file
+        assert await events.first() == path
+        relink(path, "../real/app.toml")
+        assert await events.first() == path
+        write(target, "a = 3\n")  # only a watch on real/ sees this
+        assert await events.first() == path
+
+
 async def test_symlinked_parent_directory_retargeted(tmp_path: Path) -> None:
     for name in ("v1", "v2"):
         (tmp_path / name).mkdir()

@@ -83,6 +83,12 @@ class Debouncer:
         return min((self.deadline(p) for p in self._pending), default=math.inf)
 
     def release_due(self, now: float) -> set[Path]:
+        if self.window == 0:
+            # No quiet window, so no heat to track either: all that was noted is due. The
+            # fast path matters: at debounce 0 this runs once per event, on the reload's path.
+            due = set(self._pending)
+            self._pending.clear()
+            return due
         due = {p for p in self._pending if self.deadline(p) <= now}
         for path in due:
             del self._pending[path]

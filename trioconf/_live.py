@@ -82,7 +82,7 @@ class Live(Generic[T]):
         self._version = 1
         self._closed = False
         self._last_error: ConfigError | None = None
-        self._origins: dict[str, str] = dict(origins)
+        self._origins = origins  # not copied: built lazily (DottedOrigins), never changed
         self._reload = reload
         self._state_lot = trio.lowlevel.ParkingLot()
         self._record_lot = trio.lowlevel.ParkingLot()
@@ -212,12 +212,17 @@ class Live(Generic[T]):
 
     # --- called by the updater task: sync, run no user code, never raise -----------------------
 
-    def _publish(self, config: T, changed: frozenset[str], origins: Mapping[str, str]) -> Update[T]:
+    def _publish(
+        self,
+        config: T,
+        changed: frozenset[str] | Callable[[], frozenset[str]],
+        origins: Mapping[str, str],
+    ) -> Update[T]:
         """Swap in a new snapshot (and its origins), clear ``last_error``, wake everyone."""
         update = Update(self._version + 1, config, self._config, changed, time.time())
         self._config = config
         self._version = update.version
-        self._origins = dict(origins)
+        self._origins = origins
         self._last_error = None
         self._snapshots.append((update.version, config))
         self._append_record(update)

@@ -13,6 +13,7 @@ timeout; the worker is killed when the timeout or a cancellation hits.
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
 import multiprocessing
@@ -30,10 +31,10 @@ from ._converter import make_converter
 from ._env import env_layer
 from ._errors import ConfigError, MissingSourceError, ParseError, SourceError
 from ._formats import INLINE_LIMITS, parse
-from ._guard import LockTimeout, shared_lock_if_present
+from ._guard import LockTimeout, has_sidecar, shared_lock_if_present
 from ._layer import Layer
-from ._merge import dotted, merge
-from ._read import file_size, read_consistent
+from ._merge import DottedOrigins, merge
+from ._read import read_unless_larger
 from ._sources import Env, File, Format, as_source
 from ._structure import structure
 
@@ -79,17 +80,41 @@ def _absent(state: _FileState) -> bool:
     return state.digest is None and state.error is None
 
 
+class Deferred(enum.Enum):
+    """Why an inline read stopped short of parsing: the caller reads the file another way."""
+
+    LARGE = "larger than the format's inline limit: parse it in a worker process"
+    LOCKED = "a cooperating writer's sidecar lock exists: read under its shared lock"
+
+
 def read_and_parse(
-    path: Path, fmt: Format, name: str, allow_nan: bool, max_size: int, known: bytes | None
-) -> tuple[bytes, Payload, bytes]:
+    path: Path,
+    fmt: Format,
+    name: str,
+    allow_nan: bool,
+    max_size: int,
+    known: bytes | None,
+    limit: int | None = None,
+    probe: bool = False,
+) -> tuple[bytes, Payload, bytes] | Deferred:
     """Read and parse one file.
 
     Returns the digest, the payload (the data; the ParseError; ``None`` when the digest equals
     ``known``, i.e. the bytes did not change) and the raw bytes, kept to locate field errors.
     Top-level and picklable, so a worker process can run it for large files. Read errors
     raise: there is no digest to remember for them.
+
+    With a ``limit`` it parses nothing and returns ``Deferred.LARGE`` for a file larger than
+    that; with ``probe`` (the loader's optimistic read, taken without any lock) it returns
+    ``Deferred.LOCKED`` when a writer's sidecar lock stands beside the file it read.
     """
-    content = read_consistent(path, max_size)
+    content = read_unless_larger(path, max_size if limit is None else limit, max_size)
+    if content is None:
+        return Deferred.LARGE
+    # Looked for after the read, beside the file really read (no separate resolve of the
+    # path): a writer that started during the read is seen too, and its write read again.
+    if probe and (content.real is None or has_sidecar(content.real)):
+        return Deferred.LOCKED
     if content.digest == known:
         return content.digest, None, content.raw
     try:
@@ -186,27 +211,43 @@ class Loader(Generic[T]):
             self._env_error = None
 
     async def _refresh_one(self, state: _FileState) -> None:
-        # A cooperating writer that edits the file in place holds the exclusive flock of its
-        # sidecar (FileGuard) until it is done: read under the shared lock, when a sidecar
-        # exists, so a half-written file is never read. For a large file the lock spans the
-        # worker's read and parse. A timeout is this source's error until the next event.
+        # Optimistic first: a small file is read inline without a lock and kept unless a
+        # cooperating writer's sidecar lock stands beside it, which is almost never (and then
+        # costs one read more). Small files are parsed inline: a thread or process hop costs
+        # more than the parse.
+        limit = INLINE_LIMITS[state.source.resolved_format]
+        if await self._read_inline_async(state, limit, probe=True):
+            return
+        # A writer that edits the file in place holds the exclusive flock of its sidecar
+        # (FileGuard) until it is done: read under the shared lock, so a half-written file is
+        # never read. For a large file the lock spans the worker's read and parse. A timeout is
+        # this source's error until the next event.
         try:
             async with shared_lock_if_present(state.source.path, self.options.lock_timeout):
-                await self._read_one(state)
+                if not await self._read_inline_async(state, limit, probe=False):
+                    await self._read_in_worker(state)
         except LockTimeout as exc:
             self._settle_error(state, exc)
 
-    async def _read_one(self, state: _FileState) -> None:
-        source = state.source
+    async def _read_inline_async(self, state: _FileState, limit: int, *, probe: bool) -> bool:
+        """Read and parse inline unless the file is large (or, with ``probe``, a writer's lock
+        stands beside it); returns whether it was done."""
         try:
-            large = file_size(source.path) > INLINE_LIMITS[source.resolved_format]
+            result = read_and_parse(*self._job_args(state), limit, probe)
         except ConfigError as exc:
             self._settle_error(state, exc)
-            return
-        if not large:
-            self._read_inline(state)
-            await trio.lowlevel.checkpoint()
-            return
+        else:
+            if isinstance(result, Deferred):
+                return False
+            self._settle(state, *result)
+        # An inline parse cannot be interrupted: a cancellation that arrived meanwhile (a
+        # deadline, the reloader closing) stops the attempt here, before anything applies. No
+        # yield otherwise: a task switch per read costs more than the read.
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return True
+
+    async def _read_in_worker(self, state: _FileState) -> None:
+        source = state.source
         job = functools.partial(read_and_parse, *self._job_args(state))
         try:
             with trio.fail_after(self.options.parse_timeout):
@@ -226,6 +267,7 @@ class Loader(Generic[T]):
         except ConfigError as exc:
             self._settle_error(state, exc)
         else:
+            assert not isinstance(result, Deferred)  # no limit given: always parsed
             self._settle(state, *result)
 
     def _read_inline(self, state: _FileState) -> None:
@@ -234,6 +276,7 @@ class Loader(Generic[T]):
         except ConfigError as exc:
             self._settle_error(state, exc)
         else:
+            assert not isinstance(result, Deferred)  # no limit given: always parsed
             self._settle(state, *result)
 
     def _job_args(self, state: _FileState) -> tuple[Path, Format, str, bool, int, bytes | None]:
@@ -289,7 +332,7 @@ class Loader(Generic[T]):
             if layer.raw is not None and layer.format is not None
         )
 
-    def build(self) -> tuple[T, dict[str, str]]:
+    def build(self) -> tuple[T, Mapping[str, str]]:
         """The typed config and the origin of every key path.
 
         Raises the first source's error, or a ValidationError with every bad field.
@@ -299,8 +342,7 @@ class Loader(Generic[T]):
             raise error
         merged = merge(self.layers())
         config = structure(self.converter, self.cls, merged)
-        origins = {dotted(path): layer.name for path, layer in merged.origins.items()}
-        return config, origins
+        return config, DottedOrigins(merged)
 
 
 def load(

@@ -6,8 +6,9 @@ removed from a file disappears on the next reload instead of surviving from an o
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -25,10 +26,18 @@ class Merged:
     ``origins`` has an entry for every key path present in ``data``, inner mappings included
     (for those: the highest-precedence layer that contributed to the mapping). List items have
     no entry of their own: a list comes whole from one layer, look its path up instead.
+    ``origins`` is computed on first use: only error reports and ``Live.origin()`` need it,
+    and computing it on every reload cost as much as the merge itself.
     """
 
     data: dict[str, Any]
-    origins: Mapping[tuple[str, ...], Layer]
+    layers: tuple[Layer, ...]
+
+    @functools.cached_property
+    def origins(self) -> Mapping[tuple[str, ...], Layer]:
+        origins: dict[tuple[str, ...], Layer] = {}
+        _record_origins(self.data, [(layer, layer.data) for layer in self.layers], (), origins)
+        return origins
 
     def origin(self, path: Sequence[Any]) -> Layer | None:
         """The layer that supplied ``path`` or, failing that, its nearest present ancestor.
@@ -44,6 +53,36 @@ class Merged:
         return None
 
 
+class DottedOrigins(Mapping[str, str]):
+    """``Merged.origins`` keyed by dotted path, naming each layer: what ``Live.origin`` reads.
+
+    Built on first lookup, so a reload that nobody asks "where from?" never pays for it.
+    """
+
+    __slots__ = ("_map", "_merged")
+
+    def __init__(self, merged: Merged) -> None:
+        self._merged: Merged | None = merged
+        self._map: dict[str, str] | None = None
+
+    def _built(self) -> dict[str, str]:
+        if self._map is None:
+            assert self._merged is not None
+            origins = self._merged.origins
+            self._map = {dotted(path): layer.name for path, layer in origins.items()}
+            self._merged = None  # the document and its layers are not needed any more
+        return self._map
+
+    def __getitem__(self, key: str) -> str:
+        return self._built()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+
 def merge(layers: Sequence[Layer]) -> Merged:
     """Merge ``layers``, lowest precedence first.
 
@@ -53,9 +92,7 @@ def merge(layers: Sequence[Layer]) -> Merged:
     data: dict[str, Any] = {}
     for layer in layers:
         _merge_into(data, layer.data)
-    origins: dict[tuple[str, ...], Layer] = {}
-    _record_origins(data, [(layer, layer.data) for layer in layers], (), origins)
-    return Merged(data=data, origins=origins)
+    return Merged(data=data, layers=tuple(layers))
 
 
 def _merge_into(target: dict[Any, Any], source: Mapping[Any, Any]) -> None:

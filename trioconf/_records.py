@@ -8,6 +8,7 @@ checkpoint, no lock needed in a single Trio thread).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import attrs
@@ -17,21 +18,37 @@ from ._errors import ConfigError
 T = TypeVar("T")
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Update(Generic[T]):
     """A snapshot that was published.
 
     ``changed`` holds the dotted paths (``"db.port"``) whose values differ from ``previous``. The
     initial snapshot (version 1) has ``previous=None`` and lists every leaf path of the config
     in ``changed`` (nested classes and non-empty mappings walked, lists whole): against
-    "nothing", everything is new.
+    "nothing", everything is new. It is computed on first access (the updater passes a
+    function): diffing two configs costs as much as structuring one, and most updates are
+    never asked what changed.
     """
 
     version: int
     config: T
     previous: T | None
-    changed: frozenset[str]
+    _changed: frozenset[str] | Callable[[], frozenset[str]] = attrs.field(alias="changed", eq=False)
     timestamp: float  # time.time() when the snapshot was published
+
+    @property
+    def changed(self) -> frozenset[str]:
+        changed = self._changed
+        if callable(changed):
+            changed = changed()
+            object.__setattr__(self, "_changed", changed)  # computed once, then kept
+        return changed
+
+    def __repr__(self) -> str:
+        return (
+            f"Update(version={self.version!r}, config={self.config!r}, "
+            f"previous={self.previous!r}, changed={self.changed!r}, timestamp={self.timestamp!r})"
+        )
 
 
 @attrs.frozen

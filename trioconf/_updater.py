@@ -9,10 +9,12 @@ reloader, not a crash. Only trioconf's own bugs (anything that is not a ConfigEr
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+import cattrs
 import trio
 
 from ._converter import unstructure
@@ -20,7 +22,7 @@ from ._errors import ConfigError, RejectedError
 from ._inbox import Batch, Inbox, settle_all
 from ._live import Live
 from ._load import Loader
-from ._merge import changed_paths
+from ._merge import changed_paths, same
 
 T = TypeVar("T")
 Validate = Callable[[T, T | None], object]
@@ -37,7 +39,9 @@ def check(config: T, old: T | None, validate: Validate[T] | None) -> None:
         raise RejectedError(f"{type(exc).__name__}: {exc}") from exc
 
 
-async def initial_load(loader: Loader[T], validate: Validate[T] | None) -> tuple[T, dict[str, str]]:
+async def initial_load(
+    loader: Loader[T], validate: Validate[T] | None
+) -> tuple[T, Mapping[str, str]]:
     """The first snapshot: every source read, built and validated, or a ConfigError."""
     await loader.refresh(None)
     config, origins = loader.build()
@@ -63,8 +67,8 @@ async def _attempt(
     batch: Batch, loader: Loader[T], live: Live[T], validate: Validate[T] | None
 ) -> ConfigError | None:
     live.counters.reloads += 1
-    changed = await loader.refresh(None if batch.rescan else batch.paths)
-    if not changed and not batch.rescan:
+    touched = await loader.refresh(None if batch.rescan else batch.paths)
+    if not touched and not batch.rescan:
         # The bytes on disk are what they were (a touch, an identical rewrite, an editor's
         # extra event). If that state was bad it was reported already; if good, it stays.
         if loader.error is None:
@@ -78,7 +82,7 @@ async def _attempt(
             # every few ms). Abandoning it on cancel is safe: it only reads the loader's state,
             # which nothing changes once this task is cancelled, and its result is dropped.
             candidate = await trio.to_thread.run_sync(
-                _candidate, loader, old, abandon_on_cancel=True
+                _candidate, loader, old, True, abandon_on_cancel=True
             )
         else:
             candidate = _candidate(loader, old)
@@ -86,7 +90,7 @@ async def _attempt(
             live.counters.noops += 1
             live._succeed_noop()
             return None
-        config, origins, paths = candidate
+        config, origins, diff = candidate
         check(config, old, validate)
     except ConfigError as exc:
         live.counters.rejected += 1
@@ -95,7 +99,7 @@ async def _attempt(
             "configuration change not applied, keeping version %d: %s", live.version, exc
         )
         return exc
-    update = live._publish(config, paths, origins)
+    update = live._publish(config, diff, origins)
     live.counters.applied += 1
     if logger.isEnabledFor(logging.INFO):
         # Only when someone listens: sorting the paths of a large change costs real time.
@@ -110,13 +114,30 @@ def _summary(paths: frozenset[str], most: int = 10) -> str:
     return shown if len(paths) <= most else f"{shown} and {len(paths) - most} more"
 
 
-def _candidate(loader: Loader[T], old: T) -> tuple[T, dict[str, str], frozenset[str]] | None:
-    """The new config, its origins and the paths that changed; None when nothing did."""
+def _candidate(
+    loader: Loader[T], old: T, eager: bool = False
+) -> tuple[T, Mapping[str, str], frozenset[str] | Callable[[], frozenset[str]]] | None:
+    """The new config, its origins and the changed paths (or how to list them, when not
+    ``eager``: only on demand); None when nothing changed.
+
+    Large documents are diffed eagerly, in the thread that builds them: listing their changed
+    paths later, in a task that asks, would stall the event loop.
+    """
     config, origins = loader.build()
     if config == old:
         return None
-    # NaN != NaN, so a config holding one (allow_nan=True) never equals itself; the typed
-    # diff holds NaN equal. Without it every rewrite of such a file published a version.
     converter = loader.converter
-    paths = changed_paths(unstructure(converter, old), unstructure(converter, config))
-    return (config, origins, paths) if paths else None
+    # NaN != NaN, so a config holding one never equals itself; the typed comparison holds NaN
+    # equal. Without it every rewrite of such a file published a version. Without allow_nan
+    # no NaN gets in, and configs that are unequal always differ under it too.
+    nan_only = loader.options.allow_nan and same(
+        unstructure(converter, old), unstructure(converter, config)
+    )
+    if nan_only:
+        return None
+    diff = functools.partial(_changed, converter, old, config)
+    return config, origins, diff() if eager else diff
+
+
+def _changed(converter: cattrs.Converter, old: object, new: object) -> frozenset[str]:
+    return changed_paths(unstructure(converter, old), unstructure(converter, new))

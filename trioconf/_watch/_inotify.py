@@ -294,7 +294,12 @@ class InotifyWatcher:
             out = self.process(self._read(), trio.current_time())
             out.extend(self._expire(trio.current_time()))
             for event in out:
-                await send.send(event)
+                # The channel has room almost always: sending without the checkpoint of
+                # ``send()`` saves a trip through the scheduler on every save's path.
+                try:
+                    send.send_nowait(event)
+                except trio.WouldBlock:
+                    await send.send(event)
 
     def _read(self) -> list[RawEvent]:
         chunks = []
@@ -358,7 +363,9 @@ class InotifyWatcher:
     ) -> None:
         final = self._chains[path].final
         is_final = (final.dir, final.name) == (d, event.name)
-        if event.mask & _STRUCTURE_MASK:
+        if event.mask & _STRUCTURE_MASK and not (
+            is_final and self._file_renamed_over(final, event)
+        ):
             resync[path] = None
         if is_final and event.mask & (IN_DELETE | IN_MOVED_FROM):
             # Maybe replaced in a moment (see VANISH_SETTLE): report it only if not.
@@ -371,6 +378,20 @@ class InotifyWatcher:
             self._created(path, os.path.join(d, event.name), now, reports)
         elif event.mask & IN_MODIFY:
             self._pending.setdefault(path, now + OPEN_WRITER_GRACE)
+
+    @staticmethod
+    def _file_renamed_over(final: Entry, event: RawEvent) -> bool:
+        """An atomic save: a regular file renamed over the regular file the path ends at.
+
+        Resolving again would give the same chain (only the final entry's inode changed), so
+        the resolution, an lstat and more per component, is skipped on every rename save.
+        """
+        if not event.mask & IN_MOVED_TO or final.kind != "file":
+            return False
+        try:
+            return stat.S_ISREG(os.lstat(os.path.join(final.dir, final.name)).st_mode)
+        except OSError:
+            return False  # gone again already: resolve
 
     def _created(self, path: Path, full: str, now: float, reports: dict[Path, None]) -> None:
         try:
