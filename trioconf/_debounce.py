@@ -24,6 +24,7 @@ applies is the newest one, not the one that triggered the event.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -117,7 +118,9 @@ async def run_debouncer(
     """Run until the watcher side closes or the task is cancelled."""
     async with receive:
         while True:
-            with trio.move_on_at(debouncer.next_deadline()):
+            deadline = debouncer.next_deadline()
+            # Nothing pending (always so at debounce 0): no cancel scope to set up.
+            with trio.move_on_at(deadline) if deadline < math.inf else contextlib.nullcontext():
                 try:
                     event = await receive.receive()
                 except trio.EndOfChannel:

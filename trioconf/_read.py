@@ -89,13 +89,16 @@ def _read_once(path: Path, limit: int, max_size: int) -> tuple[bytes, str | None
         chunks: list[bytes] = []
         total = 0
         while True:
-            chunk = os.read(fd, max(before.st_size - total, 0) + 65536)
-            if not chunk:
-                break
+            wanted = max(before.st_size - total, 0) + 65536
+            chunk = os.read(fd, wanted)
             chunks.append(chunk)
             total += len(chunk)
             if total > max_size:
                 raise _TooLarge(total, max_size)
+            if len(chunk) < wanted:
+                # A regular file reads short only at its end: no read more to see the empty
+                # one (a file still growing shows in the fstat below).
+                break
         after = os.fstat(fd)
         real = _real_path(fd)
     finally:

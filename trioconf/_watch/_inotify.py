@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import math
 import os
 import stat
 import struct
@@ -93,6 +92,7 @@ _READ_SIZE = 64 * 1024
 _MAX_READS_PER_WAKEUP = 16  # then yield to the loop; wait_readable returns at once if more
 
 _HEADER = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then the name
+_MAX_EVENT_SIZE = _HEADER.size + 256  # NAME_MAX + 1, the name's padded maximum
 
 
 @attrs.frozen
@@ -288,8 +288,11 @@ class InotifyWatcher:
     async def run(self, send: trio.MemorySendChannel[WatchEvent]) -> None:
         """Report until cancelled. Call ``install()`` first."""
         while True:
-            deadline = min([*self._pending.values(), *self._vanished.values()], default=math.inf)
-            with trio.move_on_at(deadline):
+            if self._pending or self._vanished:
+                deadline = min([*self._pending.values(), *self._vanished.values()])
+                with trio.move_on_at(deadline):
+                    await trio.lowlevel.wait_readable(self._fd)
+            else:  # the usual case, on every save's path: no cancel scope to set up
                 await trio.lowlevel.wait_readable(self._fd)
             out = self.process(self._read(), trio.current_time())
             out.extend(self._expire(trio.current_time()))
@@ -311,6 +314,11 @@ class InotifyWatcher:
             if not chunk:
                 break
             chunks.append(chunk)
+            if len(chunk) <= _READ_SIZE - _MAX_EVENT_SIZE:
+                # The kernel fills the buffer with whole events while it has them: a read
+                # with room left for another one drained the queue. Not trying again spares
+                # a failing read (and its exception) on every wake-up.
+                break
         return decode_events(b"".join(chunks))
 
     def process(self, events: Iterable[RawEvent], now: float) -> list[WatchEvent]:
@@ -345,8 +353,9 @@ class InotifyWatcher:
             for d in sorted(dirs):
                 for path in sorted(self._entry_users.get((d, event.name), ()), key=str):
                     self._classify(path, d, event, now, reports, resync)
-        for path in self._resync(list(resync)):
-            reports[path] = None
+        if resync:
+            for path in self._resync(list(resync)):
+                reports[path] = None
         for path in reports:
             self._pending.pop(path, None)
             self._vanished.pop(path, None)
@@ -416,6 +425,8 @@ class InotifyWatcher:
         reports[path] = None
 
     def _expire(self, now: float) -> list[WatchEvent]:
+        if not (self._vanished or self._pending):
+            return []
         gone = [p for p, deadline in self._vanished.items() if deadline <= now]
         for path in gone:
             del self._vanished[path]  # not replaced: really gone
