@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     results["machine"] = report.machine()
     if "latency" in parts:
         fast_n = args.samples or (30 if args.quick else 1000)
-        slow_n = args.defaults_samples or (3 if args.quick else 100)
+        slow_n = args.defaults_samples or (12 if args.quick else 1000)
         results["latency"] = run_latency(fast_n, slow_n, quick=args.quick)
     if "bursts" in parts:
         print("bursts of 1,000 saves, default debounce ...", flush=True)
@@ -70,6 +70,7 @@ def run_latency(fast_n: int, slow_n: int, quick: bool) -> dict[str, Any]:
     modes = list(report.MODES)
     rest_fast = 0.002
     cells: dict[str, Any] = {}
+    started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         print(
             f"latency, debounce 0: {len(latency.FAST)} contenders x {len(modes)} modes", flush=True
@@ -85,6 +86,8 @@ def run_latency(fast_n: int, slow_n: int, quick: bool) -> dict[str, Any]:
         )
         for (name, mode), samples in fast.items():
             cells[f"{name} | {mode}"] = {"how": latency.FAST[name][1], "samples": samples}
+    fast_seconds = time.monotonic() - started
+    started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         print("latency, defaults against defaults", flush=True)
         slow = trio.run(
@@ -92,11 +95,14 @@ def run_latency(fast_n: int, slow_n: int, quick: bool) -> dict[str, Any]:
             latency.DEFAULTS,
             modes,
             slow_n,
-            3 if quick else 25,
-            latency.DEFAULTS_REST,
+            12 if quick else 200,
+            rest_fast,
             Path(tmp),
             print,
             1,
+            latency.DEFAULTS_FILES,
+            latency.DEFAULTS_REST,
+            latency.DEFAULTS_JITTER,
         )
         for (name, mode), samples in slow.items():
             cells[f"{name} | {mode}"] = {
@@ -104,10 +110,16 @@ def run_latency(fast_n: int, slow_n: int, quick: bool) -> dict[str, Any]:
                 "samples": samples,
                 "defaults": True,
             }
+    slow_seconds = time.monotonic() - started
+    print(f"  latency took {fast_seconds:.0f} s (debounce 0), {slow_seconds:.0f} s (defaults)")
     return {
+        "seconds_fast": round(fast_seconds, 1),
+        "seconds_defaults": round(slow_seconds, 1),
         "poll_interval": latency.POLL_INTERVAL,
         "rest_fast": rest_fast,
         "rest_defaults": latency.DEFAULTS_REST,
+        "files_defaults": latency.DEFAULTS_FILES,
+        "jitter_defaults": latency.DEFAULTS_JITTER,
         "cells": cells,
     }
 

@@ -17,9 +17,11 @@ suite is ``python -m bench`` (see bench/__main__.py).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import math
 import os
+import random
 import statistics
 import struct
 import tempfile
@@ -261,8 +263,13 @@ FAST: dict[str, tuple[Contender, str]] = {
         "awatch(debounce=0, step=1, stop_event=...)",
     ),
 }
-# Defaults against defaults: each sample follows a rest longer than trioconf's max_debounce,
-# so its adaptive window (which doubles for a file saved again within 0.5 s) is back at base.
+# Defaults against defaults. trioconf doubles the quiet window of a file saved again within
+# max_debounce (0.5 s) of its last reload, so each file must rest longer than that between two
+# samples, or the cell measures that adaptation (the burst benchmark's subject) instead. A rest
+# of 0.55 s per sample would cost ~0.6 s a sample (40 minutes for 1,000 samples in 4 cells), so
+# these cells rotate over DEFAULTS_FILES files, each in its own directory with its own
+# instance of the contender (the same number for every contender): consecutive samples hit
+# different files, and each file rests at least DEFAULTS_REST between its own samples.
 DEFAULTS: dict[str, tuple[Contender, str]] = {
     "trioconf defaults": (
         trioconf_contender(backend="inotify"),
@@ -273,40 +280,77 @@ DEFAULTS: dict[str, tuple[Contender, str]] = {
         "awatch() defaults: step 50 ms, debounce 1600 ms",
     ),
 }
-DEFAULTS_REST = 0.6
+DEFAULTS_REST = 0.55  # per file, from its snapshot seen to its next save
+DEFAULTS_FILES = 12  # x ~52 ms per sample: each file rests ~0.6 s without waiting
+# watchfiles checks for changes every `step` (50 ms): a random wait of up to one step before
+# each save spreads the saves over its phase (trioconf's window starts at the event).
+DEFAULTS_JITTER = 0.05
 
 
 async def _prime(path: Path, wait: Waiter, version: int) -> None:
     """Write until the contender reports it: some start watching only on their first step."""
+    patience = 0.25
     for _ in range(50):
         write(path, document(version), "inplace")
-        with trio.move_on_after(2.0):
+        with trio.move_on_after(patience):
             await wait(version)
             return
         version += 1
+        patience = min(2 * patience, 2.0)
     raise RuntimeError("contender never saw a write")
 
 
 async def block(
-    contender: Contender, path: Path, mode: str, n: int, version: int, rest: float, warmup: int
+    contender: Contender,
+    path: Path,
+    mode: str,
+    n: int,
+    version: int,
+    rest: float,
+    warmup: int,
+    rotate: int = 1,
+    path_rest: float = 0.0,
+    jitter: float = 0.0,
 ) -> tuple[list[float], int]:
-    """Open the contender, prime it, then time ``n`` saves; returns (seconds, next version)."""
+    """Open the contender, prime it, then time ``n`` saves; returns (seconds, next version).
+
+    With ``rotate`` > 1, one instance of the contender per file, each file in its own
+    directory next to ``path``; saves go round the files, and a file saved less than
+    ``path_rest`` seconds after its previous snapshot was seen waits until then. ``jitter``
+    adds a random wait of up to that many seconds before each save: a contender that checks
+    for changes on a fixed step (watchfiles) is otherwise met at the same phase of its step
+    by every save, which would measure that phase rather than the contender.
+    """
+    if rotate == 1:
+        paths = [path]
+    else:
+        paths = [path.parent / f"rotate{k}" / path.name for k in range(rotate)]
+        for p in paths:
+            p.parent.mkdir(exist_ok=True)
+            if not p.exists():
+                p.write_text(document(0))
     samples = []
-    async with contender(path) as wait:
-        await _prime(path, wait, version)
-        version += 50
-        # Warm-up: a few uncounted saves in this mode (caches, first-call paths, the JIT-less
-        # interpreter's inline caches).
-        for _ in range(warmup):
-            write(path, document(version), mode)
-            await wait(version)
-            version += 1
-            await trio.sleep(rest)
-        for _ in range(n):
-            write(path, document(version), mode)
+    async with contextlib.AsyncExitStack() as stack:
+        waits = [await stack.enter_async_context(contender(p)) for p in paths]
+        seen = []
+        for p, wait in zip(paths, waits, strict=True):
+            await _prime(p, wait, version)
+            version += 50
+            seen.append(time.perf_counter())
+        # Warm-up: a few uncounted saves in this mode per file (caches, first-call paths,
+        # the JIT-less interpreter's inline caches).
+        for i in range(warmup * rotate + n):
+            k = i % rotate
+            wait_more = seen[k] + path_rest - time.perf_counter()
+            wait_more = max(wait_more, 0.0) + random.uniform(0, jitter)
+            if wait_more > 0:
+                await trio.sleep(wait_more)
+            write(paths[k], document(version), mode)
             t0 = time.perf_counter()
-            await wait(version)
-            samples.append(time.perf_counter() - t0)
+            await waits[k](version)
+            seen[k] = time.perf_counter()
+            if i >= warmup * rotate:
+                samples.append(seen[k] - t0)
             version += 1
             await trio.sleep(rest)
     return samples, version
@@ -321,6 +365,9 @@ async def measure(
     directory: Path,
     progress: Callable[[str], None] = print,
     warmup: int = 3,
+    rotate: int = 1,
+    path_rest: float = 0.0,
+    jitter: float = 0.0,
 ) -> dict[tuple[str, str], list[float]]:
     """Interleave every (contender, mode) cell in blocks, rotating the order each round."""
     path = directory / "config.toml"
@@ -335,7 +382,18 @@ async def measure(
             need = min(block_size, samples - len(results[key]))
             if need <= 0:
                 continue
-            got, version = await block(cells[key[0]][0], path, key[1], need, version, rest, warmup)
+            got, version = await block(
+                cells[key[0]][0],
+                path,
+                key[1],
+                need,
+                version,
+                rest,
+                warmup,
+                rotate,
+                path_rest,
+                jitter,
+            )
             results[key] += got
         rounds += 1
         done = min(len(v) for v in results.values())
