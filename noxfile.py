@@ -22,6 +22,9 @@ MYPY = "mypy==2.4.1"
 SPHINX = (
     "sphinx==9.0.4; python_version >= '3.11'",
     "sphinx==8.1.3; python_version < '3.11'",
+    # Reads docs/performance.md, the page the benchmark suite generates in Markdown.
+    "myst-parser==5.2.0; python_version >= '3.11'",
+    "myst-parser==4.0.1; python_version < '3.11'",
 )
 
 BACKPORTS = ("exceptiongroup>=1.2", "typing-extensions>=4.8")
@@ -138,7 +141,7 @@ def example(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """The benchmark suite (bench/): ``nox -s bench`` runs it all and rewrites
-    docs/performance.rst, bench/results.json and the figures; ``nox -s bench -- --quick`` is a
+    docs/performance.md, bench/results.json and the figures; ``nox -s bench -- --quick`` is a
     smoke run of about a minute. Not a CI default: its figures need a quiet machine.
 
     watchfiles, watchdog, pydantic and matplotlib are contenders or plotting tools, installed

@@ -2,7 +2,7 @@
 [--no-write]``.
 
 Runs the latency, burst, read path and parse benchmarks, prints their tables, and (unless
-``--no-write``) writes bench/results.json, docs/performance.rst and docs/_static/latency_cdf.png.
+``--no-write``) writes bench/results.json, docs/performance.md and its figures in docs/_static/.
 ``--quick`` is a smoke run (about a minute) with too few samples to quote. ``nox -s bench``
 installs the contenders (watchfiles, watchdog, pydantic) and matplotlib and runs this.
 """
@@ -61,9 +61,15 @@ def main(argv: list[str] | None = None) -> None:
         return
     command = "python -m bench" + (" " + shlex.join(argv if argv is not None else sys.argv[1:]))
     report.write_json(results)
-    has_figure = "latency" in results and report.figure(results)
-    report.write_doc(results, command.strip(), has_figure)
-    print(f"wrote {report.RESULTS}, {report.DOC}" + (f", {report.FIGURE}" if has_figure else ""))
+    figures = {
+        "latency": "latency" in results and report.figure(results),
+        "directory": report.directory_figure(results),
+    }
+    report.write_doc(results, command.strip(), figures)
+    written = [report.RESULTS, report.DOC]
+    written += [report.FIGURE] if figures["latency"] else []
+    written += [report.DIRECTORY_FIGURE] if figures["directory"] else []
+    print("wrote " + ", ".join(map(str, written)))
 
 
 def run_latency(fast_n: int, slow_n: int, quick: bool) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Machine description, the printed tables, bench/results.json, docs/performance.rst and the
-latency CDF figure, all from one results dictionary."""
+"""Machine description, the printed tables, bench/results.json, docs/performance.md and its
+figures (the latency CDF; start-up and latency against file count once the directory part
+runs), all from one results dictionary."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .latency import quantile
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
-DOC = ROOT / "docs" / "performance.rst"
+DOC = ROOT / "docs" / "performance.md"
 FIGURE = ROOT / "docs" / "_static" / "latency_cdf.png"
 PACKAGES = (
     "trio",
@@ -113,14 +114,36 @@ def _ns(seconds: float) -> str:
     return f"{seconds * 1e9:.0f}"
 
 
+def _numeric(cell: str) -> bool:
+    """A cell that reads as a figure (``0.25``, ``99.8 %``, ``2.03x``, ``20/20``, ``4 (5)``)."""
+    head = cell.split(" ")[0].rstrip("x%").replace("/", "").replace(".", "").replace(",", "")
+    return head.isdigit()
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """An RST simple table (also readable as printed text)."""
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
-    rule = "  ".join("=" * w for w in widths)
-    lines = [rule, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), rule]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    lines.append(rule)
-    return lines
+    """A Markdown pipe table (GitHub and MyST render it; padded so it also reads as text).
+    Columns whose cells are all figures are right-aligned."""
+    widths = [max(3, *(len(str(c)) for c in col)) for col in zip(header, *rows, strict=True)]
+    right = [
+        all(_numeric(str(r[i])) or not str(r[i]) for r in rows) and any(str(r[i]) for r in rows)
+        for i in range(len(header))
+    ]
+
+    def line(cells: list[str]) -> str:
+        padded = [
+            c.rjust(w) if r else c.ljust(w)
+            for c, w, r in zip(map(str, cells), widths, right, strict=True)
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = (
+        "|"
+        + "|".join(
+            "-" * (w + 1) + ":" if r else "-" * (w + 2) for w, r in zip(widths, right, strict=True)
+        )
+        + "|"
+    )
+    return [line(header), rule, *(line(r) for r in rows)]
 
 
 def tables(results: dict[str, Any]) -> dict[str, list[str]]:
@@ -244,7 +267,6 @@ def bursts_table(b: dict[str, Any]) -> list[str]:
         rows.append(
             [
                 MODES[mode],
-                f"{s['trials']} x {s['saves']}",
                 f"{s['spacing_p50'] * 1000:.2f}",
                 f"{s['applied_p50']:g} ({s['applied_max']})",
                 f"{s['coalesced_min'] * 100:.1f} %",
@@ -264,7 +286,6 @@ def bursts_table(b: dict[str, Any]) -> list[str]:
     return _table(
         [
             "writes",
-            "trials x saves",
             "spacing ms",
             "applied p50 (max)",
             "coalesced (worst)",
@@ -282,12 +303,8 @@ def bursts_table(b: dict[str, Any]) -> list[str]:
 
 def figure(results: dict[str, Any]) -> bool:
     """The latency CDF of every cell on one log-time axis; False if matplotlib is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return False
     fig, ax = plt.subplots(figsize=(11, 5.5), dpi=110)
     colors: dict[str, Any] = {}
@@ -319,6 +336,87 @@ def figure(results: dict[str, Any]) -> bool:
     return True
 
 
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend, or None where matplotlib is not installed (it
+    is installed by ``nox -s bench`` only, never a dependency of trioconf)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
+
+
+# --- HOOK: the directory part (bench/directory.py) --------------------------------------------
+# Start-up and one-file-change latency against file count. Drawn only when the results hold a
+# ``directory`` part shaped like this (seconds throughout), with rows for 100, 1,000 and
+# 10,000 files; any other shape is skipped, so the page builds before that part exists:
+#
+#     results["directory"] = {
+#         "single_file_p50": 0.0006,      # one-file latency of a plain File source, same run
+#         "sizes": [
+#             {"files": 100, "startup": ..., "startup_bare": ...,   # trioconf / bare loop
+#              "change_p50": ..., "change_p99": ...},             # one file changed
+#             ...                                                  # 1,000 and 10,000 files
+#         ],
+#     }
+DIRECTORY_FIGURE = ROOT / "docs" / "_static" / "directory_scaling.png"
+DIRECTORY_SIZES = (100, 1000, 10000)
+_DIRECTORY_KEYS = ("files", "startup", "startup_bare", "change_p50", "change_p99")
+
+
+def directory_rows(results: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The directory part's rows, sorted by file count, if they have the expected shape."""
+    part = results.get("directory")
+    if not isinstance(part, dict) or not isinstance(part.get("sizes"), list):
+        return None
+    rows = part["sizes"]
+    if not all(isinstance(r, dict) and all(k in r for k in _DIRECTORY_KEYS) for r in rows):
+        return None
+    if not set(DIRECTORY_SIZES) <= {r["files"] for r in rows}:
+        return None
+    return sorted(rows, key=lambda r: r["files"])
+
+
+def directory_figure(results: dict[str, Any]) -> bool:
+    """Start-up (trioconf against a bare read-parse-structure loop) and one-file-change
+    latency against file count, log-log; False when there is nothing to draw."""
+    rows = directory_rows(results)
+    plt = _pyplot() if rows is not None else None
+    if rows is None or plt is None:
+        return False
+    files = [r["files"] for r in rows]
+    fig, (start, change) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=110)
+    start.plot(files, [r["startup"] for r in rows], "o-", label="trioconf.Directory")
+    start.plot(files, [r["startup_bare"] for r in rows], "s--", label="bare loop")
+    start.set_ylabel("start-up (s)")
+    start.set_title("Start-up against file count")
+    change.plot(files, [r["change_p50"] * 1000 for r in rows], "o-", label="p50")
+    change.plot(files, [r["change_p99"] * 1000 for r in rows], "^--", label="p99")
+    single = results["directory"].get("single_file_p50")
+    if single:
+        change.axhline(single * 1000, color="grey", linestyle=":", label="single file, p50")
+        change.axhline(single * 2000, color="red", linestyle=":", label="target: 2 x single")
+    change.set_ylabel("one file changed → snapshot (ms)")
+    change.set_title("One-file-change latency against file count")
+    for ax in (start, change):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("files in the directory")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    DIRECTORY_FIGURE.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(DIRECTORY_FIGURE)
+    plt.close(fig)
+    return True
+
+
+# --- END HOOK ---------------------------------------------------------------------------------
+
+
 def write_json(results: dict[str, Any]) -> None:
     """Every sample, rounded to 0.1 µs (finer than the clock's noise) to keep the file small."""
     rounded = json.loads(json.dumps(results))
@@ -327,100 +425,118 @@ def write_json(results: dict[str, Any]) -> None:
     RESULTS.write_text(json.dumps(rounded, indent=1) + "\n")
 
 
-def write_doc(results: dict[str, Any], command: str, has_figure: bool) -> None:
+def _figure_link(path: Path, alt: str) -> list[str]:
+    return [f"![{alt}]({path.relative_to(DOC.parent).as_posix()})", ""]
+
+
+def write_doc(results: dict[str, Any], command: str, figures: dict[str, bool]) -> None:
+    """docs/performance.md: Markdown that GitHub renders as it is and Sphinx reads with MyST."""
     m = results["machine"]
     t = tables(results)
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
     memory = f"{m['memory_bytes'] / 2**30:.1f} GiB" if m["memory_bytes"] else "unknown"
     lat = results.get("latency", {})
     lines = [
-        ".. This file is generated by `python -m bench` (bench/report.py): edit that, not this.",
+        "<!-- Generated by `python -m bench` (bench/report.py): edit that, not this. -->",
         "",
-        "Performance",
-        "===========",
+        "# Performance",
         "",
         "What trioconf costs, measured against what a user would pick instead (watchfiles,",
-        "watchdog) and against the floor (a bare inotify descriptor awaited by the task that",
-        "reads the file). Every comparison below was made in one run, on one interpreter,",
-        "with the contenders interleaved in blocks and warmed up; read the ratios rather than",
-        "the absolute times, which depend on the machine.",
+        "watchdog, pydantic) and against the floor (a bare inotify descriptor awaited by the",
+        "task that reads the file). Every comparison below was made in one run, on one",
+        "interpreter, with the contenders interleaved in blocks and warmed up; read the ratios",
+        "rather than the absolute times, which depend on the machine.",
         "",
-        "Measured " + m["date"] + f" with ``{command}``",
-        f"(mode: {results['mode']}; trioconf commit ``{m['trioconf_commit']}``).",
+        f"Measured {m['date']} with `{command}` (mode: {results['mode']}, "
+        f"{results.get('seconds', 0) / 60:.1f} minutes; trioconf commit `{m['trioconf_commit']}`).",
         "",
-        f"* CPU: {m['cpu']}, {m['cpus']} CPUs ({m['usable_cpus']} usable); memory {memory}",
-        f"* {m['kernel']}; {m['python']}",
-        f"* {packages}",
+        f"- CPU: {m['cpu']}, {m['cpus']} CPUs ({m['usable_cpus']} usable); memory {memory}",
+        f"- {m['kernel']}; {m['python']}",
+        f"- {packages}",
         "",
     ]
+    if results["mode"] == "quick":
+        lines += [
+            "**A quick run: too few samples to quote.** Run `nox -s bench` for figures.",
+            "",
+        ]
     if "latency" in t:
         lines += [
-            "Reload latency",
-            "--------------",
+            "## Reload latency",
             "",
-            "From the moment a writer has closed the file (in place) or renamed the new one",
-            "over it (atomic save) to the moment a task waiting for the new version holds the",
-            "typed snapshot. Every contender does the same work after its event: read the",
-            "~30-line TOML file, parse it with tomli, structure it with cattrs into the same",
-            "attrs class. The floor watches the directory for ``IN_CLOSE_WRITE | IN_MOVED_TO``",
-            "and does that work in the waiting task itself. trioconf runs at ``debounce=0``;",
-            f"its poll backend stats every {lat.get('poll_interval', 0) * 1000:.0f} ms here",
-            "(its default is 1 s). watchfiles runs under Trio through anyio (its Rust watcher",
-            "sits in a worker thread) and is stopped with a ``stop_event``; watchdog's",
-            "observer thread hands closed and moved-to events to Trio with",
-            f"``run_sync_soon``. {lat.get('rest_fast', 0) * 1000:.0f} ms between saves.",
+            "From the moment a writer has closed the file (in place) or renamed the new one over",
+            "it (atomic save) to the moment a task waiting for the new version holds the typed",
+            "snapshot. Every contender does the same work after its event: read the ~30-line",
+            "TOML file, parse it with tomli, structure it with cattrs into the same attrs class.",
+            "The floor watches the directory for `IN_CLOSE_WRITE | IN_MOVED_TO` and does that",
+            "work in the waiting task itself. trioconf runs at `debounce=0`; its poll backend",
+            f"stats every {lat.get('poll_interval', 0) * 1000:.0f} ms here (its default is 1 s).",
+            "watchfiles runs under Trio through anyio (its Rust watcher sits in a worker thread)",
+            "and is stopped with a `stop_event`; watchdog's observer thread hands closed and",
+            f"moved-to events to Trio with `run_sync_soon`. {lat.get('rest_fast', 0) * 1000:.0f}"
+            " ms between saves.",
             "",
             *t["latency"],
             "",
         ]
-        if has_figure:
-            lines += [
-                ".. image:: _static/latency_cdf.png",
-                "   :alt: latency CDF of every contender, log time axis",
-                "",
-            ]
+        if figures.get("latency"):
+            lines += _figure_link(FIGURE, "latency CDF of every contender, log time axis")
     if "defaults" in t:
+        files = lat.get("files_defaults", 1)
         lines += [
-            "Defaults against defaults: trioconf's ``debounce=0.05`` (quiet window) against",
-            "watchfiles' ``step=50`` ms quiet window and 1,600 ms ceiling. Each save follows a",
-            f"rest of {lat.get('rest_defaults', 0):.1f} s: trioconf doubles the window of a",
-            "file saved again within ``max_debounce`` (0.5 s), so saves closer together",
-            "measure that adaptation instead (the burst benchmark's subject).",
+            "### Defaults against defaults",
+            "",
+            "trioconf's `debounce=0.05` (a quiet window that starts at the event) against",
+            "watchfiles' defaults (`step=50` ms: it checks for changes every 50 ms and yields",
+            "after a step without new ones; 1,600 ms ceiling). trioconf doubles the window of a",
+            "file saved again within `max_debounce` (0.5 s), so every file rests at least",
+            f"{lat.get('rest_defaults', 0):.2f} s between two of its samples; to collect enough",
+            f"samples in that time, each cell goes round {files} files, each in its own directory",
+            "with its own instance of the contender. A random wait of up to "
+            f"{lat.get('jitter_defaults', 0) * 1000:.0f} ms",
+            "before each save spreads the saves over watchfiles' step: saves at a fixed interval",
+            "after its previous yield would all meet the same phase of it.",
             "",
             *t["defaults"],
             "",
         ]
     if "bursts" in t:
         b = results["bursts"]
+        trials = next(iter(b["modes"].values()))["trials"]
         lines += [
-            "Bursts",
-            "------",
+            "## Bursts",
             "",
-            f"1,000 saves {b['interval'] * 1000:g} ms apart, against trioconf's default",
-            f"debounce ({b['debounce'] * 1000:g} ms quiet window, ``max_debounce``",
-            f"{b['max_debounce']:g} s ceiling), each save carrying its sequence number. The",
-            "writer is a separate process (a thread would share the GIL with the loop it",
-            "measures). *Applied*: snapshots published per trial (median, and the worst",
-            "trial); *coalesced*: 1 - applied / saves, worst trial. *Staleness* of a save:",
-            "from the save finishing to the first applied snapshot holding it or a later",
-            "one, over every save of every trial. *Final right*: trials whose last",
-            "snapshot, once quiet, holds the last save. Targets: at least 95 % coalesced,",
-            "final right in every trial, staleness p99.9 at most ``max_debounce`` + 5 ms",
-            f"({(b['max_debounce'] + 0.005) * 1000:g} ms).",
+            f"{trials} trials per write mode of 1,000 saves {b['interval'] * 1000:g} ms apart,",
+            f"against trioconf's defaults ({b['debounce'] * 1000:g} ms quiet window,",
+            f"`max_debounce` {b['max_debounce']:g} s ceiling), each save carrying its sequence",
+            "number. The writer is a separate process: a thread would share the GIL with the",
+            "loop it measures. *Applied*: snapshots published per trial (median, and the worst",
+            "trial); *coalesced*: 1 − applied / saves, worst trial; *failed reads*: attempts",
+            "that kept the previous snapshot. *Staleness* of a save: from the save finishing to",
+            "the first applied snapshot holding it or a later one, over every save of every",
+            "trial. *Final right*: trials whose last snapshot, once quiet, holds the last save.",
+            "Targets: at least 95 % coalesced, the final snapshot right in every trial,",
+            f"staleness p99.9 at most `max_debounce` + 5 ms ({(b['max_debounce'] + 0.005) * 1000:g}"
+            " ms).",
             "",
             *t["bursts"],
             "",
         ]
+    if "directory" in results:
+        lines += ["## Thousands of files", ""]
+        if figures.get("directory"):
+            lines += _figure_link(DIRECTORY_FIGURE, "start-up and latency against file count")
+        else:
+            lines += ["(No figures at 100, 1,000 and 10,000 files in this run.)", ""]
     if "readpath" in t:
         lines += [
-            "Read path",
-            "---------",
+            "## Read path",
             "",
-            "Median per operation. ``live.current`` is compared with a plain attribute read",
+            "Median per operation. `live.current` is compared with a plain attribute read",
             "through a property on the same interpreter. Publishing calls the updater's",
-            "``Live._publish`` directly (no file system or parser time); a view catches up",
-            "lazily when it is read. The last row is the time from publishing a snapshot that",
-            "changes a view to the last of 1,000 tasks parked in ``view.wait_value`` returning.",
+            "`Live._publish` directly (no file system or parser time); a view catches up lazily",
+            "when it is read. The last row is the time from publishing a snapshot that changes a",
+            "view to the last of 1,000 tasks parked in `view.wait_value` returning.",
             "",
             *t["readpath"],
             "",
@@ -428,31 +544,52 @@ def write_doc(results: dict[str, Any], command: str, has_figure: bool) -> None:
     if "parse" in t:
         fields = results["parse"]["fields"]
         lines += [
-            "Parse and structure",
-            "-------------------",
+            "## Parse and structure",
             "",
             f"A nested config of {fields} fields (5 sections, 2 subsections each, 15 leaves of",
-            "int, float, str, bool and list[str]), the same data in each format. ``parser`` is",
-            "the bare library call; ``trioconf.parse`` adds decoding and the checks for what a",
-            "config must not hold (duplicate keys, NaN, depth, alias bombs), and uses the C YAML",
-            "loader when ``ruamel.yaml.clib`` is importable. Median per call.",
+            "int, float, str, bool and list[str]), the same data in each format; microseconds",
+            "per call (median). *parser*: the library alone, as a user would call it (one",
+            '`YAML(typ="safe")` instance, reused; with `ruamel.yaml.clib` installed it runs',
+            "the C parser). *+ cattrs*, *+ pydantic*: the parser followed by a plain",
+            "`cattrs.Converter().structure` or pydantic v2 `model_validate` (lax mode, its",
+            "default) into equivalent models; *pydantic JSON*: `model_validate_json` on the",
+            "bytes. *trioconf parse*: decoding, the parser and the checks for what a config must",
+            "not hold (duplicate keys, NaN, depth, alias bombs; YAML is first walked as events",
+            "for those); *trioconf structure*: its strict converter on that result; *trioconf",
+            "end-to-end*: both, bytes in, typed snapshot out: what one changed file costs a",
+            "reload. The last column compares that with *+ cattrs*.",
             "",
             *t["parse"],
             "",
-            "Structuring the parsed data into the equivalent attrs classes (and pydantic v2",
+        ]
+        if "yaml_sizes" in t:
+            lines += [
+                "### What the YAML C loader buys",
+                "",
+                "trioconf parses YAML with the C loader of `ruamel.yaml.clib` whenever it is",
+                "importable: `pip install trioconf[yaml-c]`. Results are the same as the pure",
+                "Python loader's (tests/test_yaml_loaders.py runs a corpus through both); a",
+                "document with a `%YAML 1.1` directive still goes to the pure loader, which alone",
+                "honours it (`yes` is true in YAML 1.1). `trioconf.parse` on the same kind of",
+                "config at three sizes:",
+                "",
+                *t["yaml_sizes"],
+                "",
+            ]
+        lines += [
+            "Structuring alone, the same parsed data into the attrs classes (and the pydantic",
             "models):",
             "",
             *t["structure"],
             "",
         ]
     lines += [
-        "Reproduce",
-        "---------",
+        "## Reproduce",
         "",
-        "``nox -s bench`` (about ten minutes; ``nox -s bench -- --quick`` is a one-minute smoke",
-        "run whose figures are too few to quote) rewrites this page, its figure and",
-        "``bench/results.json``. Not yet measured here: bursts of writes, directories of",
-        "thousands of files, and start-up, memory and idle CPU against file count.",
+        "`nox -s bench` rewrites this page, its figures and `bench/results.json` (see the",
+        "run time above); `nox -s bench -- --quick --no-write` is the smoke run CI makes,",
+        "with figures too few to quote, and writes nothing. `python -m bench --help` lists",
+        "the parts (`--only`) and sample counts.",
         "",
     ]
     DOC.write_text("\n".join(lines))

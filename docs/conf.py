@@ -1,4 +1,5 @@
-"""Sphinx configuration for the trioconf documentation (plain reStructuredText, autodoc)."""
+"""Sphinx configuration for the trioconf documentation (reStructuredText and autodoc; the one
+generated page, performance.md, is Markdown read by MyST so that it also renders on GitHub)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ release = importlib.metadata.version("trioconf")
 version = release
 
 # napoleon reads the "Args:" sections of docstrings (it ships with Sphinx: no extra dependency).
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon"]
+# myst_parser reads docs/performance.md, which python -m bench generates.
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "myst_parser"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 
 # Documented in the order the source defines things: the class docstrings read top-down.
 autodoc_member_order = "bysource"
