@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Literal
@@ -38,7 +39,7 @@ class File:
     format: Format | None = None
     priority: bool = False
 
-    @property
+    @functools.cached_property  # read on every reload of the file: worth keeping
     def resolved_format(self) -> Format:
         if self.format is not None:
             return self.format
