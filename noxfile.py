@@ -140,12 +140,17 @@ def example(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """The benchmark suite (bench/): ``nox -s bench`` runs it all and rewrites
-    docs/performance.md, bench/results.json and the figures; ``nox -s bench -- --quick`` is a
-    smoke run of about a minute. Not a CI default: its figures need a quiet machine.
+    """The benchmark suite (bench/): ``nox -s bench`` runs it all (about a quarter of an hour)
+    and rewrites docs/performance.md, bench/results.json and the figures;
+    ``nox -s bench -- --quick --no-write`` is the smoke run CI makes (under a minute, writes
+    nothing). The full run is not a CI default: its figures need a quiet machine.
 
     watchfiles, watchdog, pydantic and matplotlib are contenders or plotting tools, installed
-    here only: none of them is a dependency of trioconf.
+    here only: none of them is a dependency of trioconf. A ``--no-write`` run draws nothing, so
+    it skips matplotlib (the largest install) and writes no bytecode into the tree either.
     """
-    session.install(".", "watchfiles", "watchdog", "matplotlib", "pydantic>=2", "ruamel.yaml.clib")
-    session.run("python", "-m", "bench", *session.posargs)
+    writes = "--no-write" not in session.posargs
+    plotting = ("matplotlib",) if writes else ()
+    session.install(".", "watchfiles", "watchdog", *plotting, "pydantic>=2", "ruamel.yaml.clib")
+    env = {} if writes else {"PYTHONDONTWRITEBYTECODE": "1"}
+    session.run("python", "-m", "bench", *session.posargs, env=env)
