@@ -362,12 +362,26 @@ def test_yaml_recursive_alias_is_an_error() -> None:
 
 
 @needs_c_loader
-def test_yaml_c_loader_is_really_used() -> None:
-    # Marks of the C parser have their own class: an error raised while loading a plain
-    # YAML 1.2 document must carry one.
-    assert made_by_c_parser(parse_error(b"a: 1\na: 2\n", "yaml"))
-    # ...and a %YAML 1.1 document goes to the pure one.
-    assert not made_by_c_parser(parse_error(b"%YAML 1.1\n---\na: 1\na: 2\n", "yaml"))
+def test_yaml_c_loader_is_really_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+
+    class Recording(formats_yaml._CSafeLoader):  # type: ignore[misc, name-defined]
+        def __init__(self, stream: str) -> None:
+            built.append(stream)
+            super().__init__(stream)
+
+    monkeypatch.setattr(formats_yaml, "_CSafeLoader", Recording)
+    # A plain YAML 1.2 document is built by the C loader...
+    assert parse(b"a: 1\n", "yaml", "x.yaml") == {"a": 1}
+    assert built == ["a: 1\n"]
+    # ...a %YAML 1.1 one by the pure loader, which honours the directive.
+    assert parse(b"%YAML 1.1\n---\na: yes\n", "yaml", "x.yaml") == {"a": True}
+    assert built == ["a: 1\n"]
+    # A bad document is refused by the C parser, then parsed again by the pure one for its
+    # error, so the message is the same with or without ruamel.yaml.clib.
+    error = parse_error(b"a: 1\na: 2\n", "yaml")
+    assert not made_by_c_parser(error)
+    assert "duplicate key" in error.reason
 
 
 def made_by_c_parser(error: ParseError) -> bool:

@@ -365,7 +365,15 @@ def load(
     if env_prefix is not None:
         specs.append(Env(env_prefix))
     options = Options(allow_nan=allow_nan, strict_env=strict_env, max_size=max_size)
-    converter = make_converter(allow_nan=allow_nan, forbid_unknown=forbid_unknown)
+    converter = _shared_converter(allow_nan, forbid_unknown)
     loader = Loader(cls, specs, converter, options, environ)
     loader.refresh_sync()
     return loader.build()[0]
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_converter(allow_nan: bool, forbid_unknown: bool) -> cattrs.Converter:
+    # A converter generates its structuring code per class on first use: about 10 ms for a
+    # 150-field config, which a script calling load() in a loop paid on every call. Nothing
+    # changes a converter once made, so the four possible ones are kept.
+    return make_converter(allow_nan=allow_nan, forbid_unknown=forbid_unknown)

@@ -64,8 +64,8 @@ def _yaml_load(text: str, pure: bool, compose: bool = False) -> Any:
         loader.dispose()
 
 
-def _yaml_events(text: str) -> Generator[Any, None, None]:
-    if _CSafeLoader is None:
+def _yaml_events(text: str, pure: bool) -> Generator[Any, None, None]:
+    if pure or _CSafeLoader is None:
         events = YAML(typ="safe", pure=True).parse(text)
         try:
             yield from events
@@ -83,16 +83,33 @@ def _yaml_events(text: str) -> Generator[Any, None, None]:
 
 def _parse_yaml(text: str, source: str) -> Any:
     try:
-        version = _yaml_prescan(text, source)
-        # The C parser ignores a %YAML 1.1 directive for implicit types (`yes` stays a
-        # string); the pure one honours it. Send such documents where they are understood.
-        pure = version == (1, 1)
-        return _yaml_load(text, pure)
-    except ReaderError as exc:
+        return _checked_load(text, source, pure=False)
+    except YAMLError as exc:
+        error: YAMLError = exc
+        if _CSafeLoader is not None:
+            # libyaml words some syntax errors differently from the pure parser, and places a
+            # few a column apart: parse a document already known to be bad once more, purely,
+            # so that an error reads the same whether or not ruamel.yaml.clib is installed.
+            try:
+                _checked_load(text, source, pure=True)
+            except YAMLError as pure_exc:
+                error = pure_exc
+        raise _parse_error(error, text, source) from error
+
+
+def _checked_load(text: str, source: str, pure: bool) -> Any:
+    version = _yaml_prescan(text, source, pure)
+    # The C parser ignores a %YAML 1.1 directive for implicit types (`yes` stays a string);
+    # the pure one honours it. Send such documents where they are understood.
+    return _yaml_load(text, pure or version == (1, 1))
+
+
+def _parse_error(exc: YAMLError, text: str, source: str) -> ParseError:
+    if isinstance(exc, ReaderError):
         line, column = _position(text, exc.position)
         reason = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
-        raise ParseError(source, reason, line=line, column=column) from exc
-    except MarkedYAMLError as exc:
+        return ParseError(source, reason, line=line, column=column)
+    if isinstance(exc, MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         context = str(exc.context or "")
         if context and exc.context_mark is not None and exc.context_mark is not mark:
@@ -100,10 +117,9 @@ def _parse_yaml(text: str, source: str) -> Any:
             context += f" (line {exc.context_mark.line + 1})"
         reason = ": ".join(part for part in (context, str(exc.problem or "")) if part)
         if mark is None:
-            raise ParseError(source, reason or "invalid YAML") from exc
-        raise ParseError(source, reason, line=mark.line + 1, column=mark.column + 1) from exc
-    except YAMLError as exc:
-        raise ParseError(source, str(exc) or "invalid YAML") from exc
+            return ParseError(source, reason or "invalid YAML")
+        return ParseError(source, reason, line=mark.line + 1, column=mark.column + 1)
+    return ParseError(source, str(exc) or "invalid YAML")
 
 
 def _yaml_fail(source: str, reason: str, event: Any) -> NoReturn:
@@ -111,7 +127,7 @@ def _yaml_fail(source: str, reason: str, event: Any) -> NoReturn:
     raise ParseError(source, reason, line=mark.line + 1, column=mark.column + 1)
 
 
-def _yaml_prescan(text: str, source: str) -> tuple[int, int] | None:
+def _yaml_prescan(text: str, source: str, pure: bool = False) -> tuple[int, int] | None:
     """Walk the event stream before anything builds objects; return the %YAML version.
 
     Aliases share objects, so a 432-byte alias bomb *loads* in milliseconds and explodes
@@ -124,7 +140,7 @@ def _yaml_prescan(text: str, source: str) -> tuple[int, int] | None:
     anchor_sizes: dict[str, int] = {}
     open_anchors: set[str] = set()
     stack: list[list[Any]] = []  # [expanded size so far, anchor] per open collection
-    events = _yaml_events(text)  # a generator: close() disposes of the parser at once
+    events = _yaml_events(text, pure)  # a generator: close() disposes of the parser at once
     try:
         for event in events:
             if isinstance(event, DocumentStartEvent):
