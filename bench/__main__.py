@@ -1,8 +1,9 @@
-"""The benchmark suite: ``python -m bench [--quick] [--only latency,bursts,readpath,parse]
+"""The benchmark suite: ``python -m bench [--quick] [--only latency,stages,bursts,...]
 [--no-write]``.
 
-Runs the latency, burst, read path and parse benchmarks, prints their tables, and (unless
-``--no-write``) writes bench/results.json, docs/performance.md and its figures in docs/_static/.
+Runs the latency, latency breakdown (stages), burst, read path and parse benchmarks, prints
+their tables, and (unless ``--no-write``) writes bench/results.json, docs/performance.md and its
+figures in docs/_static/.
 ``--quick`` is a smoke run (about a minute) with too few samples to quote. ``nox -s bench``
 installs the contenders (watchfiles, watchdog, pydantic) and matplotlib and runs this.
 """
@@ -19,9 +20,9 @@ from typing import Any
 
 import trio
 
-from . import bursts, latency, parse, readpath, report
+from . import bursts, latency, parse, readpath, report, stages
 
-PARTS = ("latency", "bursts", "readpath", "parse")
+PARTS = ("latency", "stages", "bursts", "readpath", "parse")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,6 +46,10 @@ def main(argv: list[str] | None = None) -> None:
         fast_n = args.samples or (30 if args.quick else 1000)
         slow_n = args.defaults_samples or (12 if args.quick else 1000)
         results["latency"] = run_latency(fast_n, slow_n, quick=args.quick)
+    if "stages" in parts:
+        print("where a save's time goes ...", flush=True)
+        n = 50 if args.quick else 1000
+        results["stages"] = {mode: stages.run(n, mode) for mode in report.MODES}
     if "bursts" in parts:
         print("bursts of 1,000 saves, default debounce ...", flush=True)
         results["bursts"] = bursts.run(args.quick, args.trials)
