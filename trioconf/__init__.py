@@ -26,6 +26,7 @@ from ._records import Statistics as Statistics
 from ._records import Update as Update
 from ._reloader import open_reloader as open_reloader
 from ._reloader import run_reloader as run_reloader
+from ._sources import Directory as Directory
 from ._sources import Env as Env
 from ._sources import File as File
 from ._view import View as View
@@ -33,6 +34,7 @@ from ._view import View as View
 __all__ = [
     "ConcurrentModification",
     "ConfigError",
+    "Directory",
     "Env",
     "Failure",
     "FieldError",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Container
 from pathlib import Path
 
 import attrs
@@ -56,7 +57,7 @@ class _Heat:
 class Debouncer:
     window: float
     max_window: float
-    priority: frozenset[Path] = frozenset()
+    priority: Container[Path] = frozenset()
     _pending: dict[Path, _Pending] = attrs.field(factory=dict, init=False)
     _heat: dict[Path, _Heat] = attrs.field(factory=dict, init=False)
 

@@ -82,7 +82,9 @@ class Live(Generic[T]):
         self._version = 1
         self._closed = False
         self._last_error: ConfigError | None = None
-        self._origins = origins  # not copied: built lazily (DottedOrigins), never changed
+        # Not copied: built lazily (DottedOrigins, or KeyedOrigins for a keyed Directory),
+        # never changed.
+        self._origins = origins
         self._reload = reload
         self._state_lot = trio.lowlevel.ParkingLot()
         self._record_lot = trio.lowlevel.ParkingLot()

@@ -18,7 +18,7 @@ import functools
 import logging
 import multiprocessing
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -28,14 +28,17 @@ import trio
 import trio_parallel
 
 from ._converter import make_converter
+from ._directory import DirectoryState, Pacer
 from ._env import env_layer
 from ._errors import ConfigError, MissingSourceError, ParseError, SourceError
 from ._formats import INLINE_LIMITS, parse
 from ._guard import LockTimeout, has_sidecar, shared_lock_if_present
+from ._keyed import KeyedOrigins, check_keys, entry_type
+from ._keyed import build as build_keyed
 from ._layer import Layer
-from ._merge import DottedOrigins, merge
+from ._merge import DottedOrigins, Merged, merge
 from ._read import read_unless_larger
-from ._sources import Env, File, Format, as_source
+from ._sources import Directory, Env, File, Format, as_source
 from ._structure import structure
 
 T = TypeVar("T")
@@ -128,7 +131,7 @@ class Loader(Generic[T]):
     def __init__(
         self,
         cls: type[T],
-        sources: Sequence[File | Env],
+        sources: Sequence[File | Env | Directory],
         converter: cattrs.Converter,
         options: Options,
         environ: Mapping[str, str] | None = None,
@@ -143,14 +146,42 @@ class Loader(Generic[T]):
             state.source.resolved_format  # noqa: B018 (an unknown extension fails here, plainly)
         self._env: dict[str, Layer] = {}
         self._env_error: ConfigError | None = None
+        dirs = [s for s in sources if isinstance(s, Directory)]
+        check_keys([d for d in dirs if d.key is not None])
+        self._dirs = {
+            d: DirectoryState(d, converter, None if d.key is None else entry_type(cls, d))
+            for d in dirs
+        }
+        self._by_folder: dict[Path, list[DirectoryState]] = {}
+        for folder in self._dirs.values():
+            self._by_folder.setdefault(folder.source.path, []).append(folder)
+        self.keyed = [state for state in self._dirs.values() if state.keyed]
 
     @property
     def paths(self) -> tuple[Path, ...]:
         return tuple(self._files)
 
     @property
+    def directories(self) -> tuple[Directory, ...]:
+        return tuple(self._dirs)
+
+    @property
     def priority_paths(self) -> frozenset[Path]:
         return frozenset(p for p, s in self._files.items() if s.source.priority)
+
+    @property
+    def priority(self) -> Container[Path]:
+        """The paths whose changes wait half the debounce window, for the debouncer."""
+        return _Priority(self) if self._dirs else self.priority_paths
+
+    def is_priority(self, path: Path) -> bool:
+        """Whether changes to ``path`` (a file, or a file in a Directory) are urgent."""
+        state = self._files.get(path)
+        if state is not None:
+            return state.source.priority
+        return any(
+            d.source.priority and d.counts(path.name) for d in self._by_folder.get(path.parent, ())
+        )
 
     # -- refreshing: read what is on disk now ------------------------------------------------
 
@@ -159,6 +190,9 @@ class Loader(Generic[T]):
         self._refresh_env()
         for state in self._files.values():
             self._read_inline(state)
+        options = self.options
+        for folder in self._dirs.values():
+            folder.relist_sync(options.max_size, options.allow_nan)
 
     async def refresh(self, paths: frozenset[Path] | None) -> bool:
         """Re-read the given files (``None``: every source, env included).
@@ -195,7 +229,27 @@ class Loader(Generic[T]):
             for state in waiting:
                 await self._refresh_one(state)
             waiting = [s for s in waiting if unsettled(s)]
-        return [s.outcome() for s in states] != before
+        folders = await self._refresh_directories(paths) if self._dirs else False
+        return [s.outcome() for s in states] != before or folders
+
+    async def _refresh_directories(self, paths: frozenset[Path] | None) -> bool:
+        """Directory sources: re-list a folder named itself (or all, for ``None``), re-read a
+        file of one. A folder is named when it appeared, vanished or the watcher lost track."""
+        options = self.options
+        args = (options.max_size, options.allow_nan, options.parse_timeout)
+        changed = False
+        if paths is None:
+            for state in self._dirs.values():
+                changed |= await state.relist(*args)
+            return changed
+        pacer = Pacer()
+        for path in paths:
+            for state in self._by_folder.get(path, ()):
+                changed |= await state.relist(*args)
+            for state in self._by_folder.get(path.parent, ()):
+                changed |= await state.refresh_name(path.name, *args)
+                await pacer.tick()
+        return changed
 
     def _refresh_env(self) -> None:
         environ = os.environ if self._environ is None else self._environ
@@ -309,11 +363,20 @@ class Loader(Generic[T]):
         for state in self._files.values():
             if state.error is not None:
                 return state.error
+        for folder in self._dirs.values():
+            error = folder.error()
+            if error is not None:
+                return error
         return self._env_error
 
     def layers(self) -> list[Layer]:
         layers: list[Layer] = []
         for source in self.sources:
+            if isinstance(source, Directory):
+                folder = self._dirs[source]
+                if not folder.keyed:
+                    layers.extend(folder.layers())
+                continue
             if isinstance(source, File):
                 layer = self._files[source.path].layer
             else:
@@ -341,13 +404,31 @@ class Loader(Generic[T]):
         if error is not None:
             raise error
         merged = merge(self.layers())
+        if self.keyed:
+            return self.build_keyed(merged)
         config = structure(self.converter, self.cls, merged)
         return config, DottedOrigins(merged)
+
+    def build_keyed(self, merged: Merged | None = None) -> tuple[T, KeyedOrigins]:
+        """``build`` with keyed Directories: their entries are taken as structured already."""
+        if merged is None:
+            merged = merge(self.layers())
+        return build_keyed(self.converter, self.cls, merged, self.keyed)
+
+
+class _Priority(Container[Path]):
+    """Priority files and the files of priority Directories (not known in advance)."""
+
+    def __init__(self, loader: Loader[Any]) -> None:
+        self._loader = loader
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, Path) and self._loader.is_priority(path)
 
 
 def load(
     cls: type[T],
-    *sources: str | os.PathLike[str] | File | Env,
+    *sources: str | os.PathLike[str] | File | Env | Directory,
     env_prefix: str | None = None,
     strict_env: bool = False,
     forbid_unknown: bool = True,

@@ -29,14 +29,14 @@ from ._errors import ConfigError
 from ._inbox import Inbox
 from ._live import Live
 from ._load import Loader, Options
-from ._sources import Env, File, as_source
+from ._sources import Directory, Env, File, as_source
 from ._updater import Validate, initial_load, run_updater
 from ._watch import run_watcher
 from ._watch._events import WatchEvent
 
 T = TypeVar("T")
 Backend = Literal["auto", "inotify", "poll"]
-SourceSpec = str | os.PathLike[str] | File | Env
+SourceSpec = str | os.PathLike[str] | File | Env | Directory
 
 # Room for a burst of watcher events while the debouncer is between checkpoints. The
 # debouncer drains it without a checkpoint per event; if it ever fills, the watcher waits and
@@ -92,9 +92,14 @@ async def run_reloader(
     live: Live[T] | None = None
     try:
         async with trio.open_nursery() as nursery:
-            if loader.paths:
+            if loader.paths or loader.directories:
                 watcher = functools.partial(
-                    run_watcher, loader.paths, send, backend=backend, poll_interval=poll_interval
+                    run_watcher,
+                    loader.paths,
+                    send,
+                    directories=loader.directories,
+                    backend=backend,
+                    poll_interval=poll_interval,
                 )
                 await nursery.start(watcher)
             try:
@@ -104,7 +109,7 @@ async def run_reloader(
                 nursery.cancel_scope.cancel()
                 return
             live = Live(config, origins=origins, history_size=history_size, reload=_reload(inbox))
-            debouncer = Debouncer(debounce, max_debounce, loader.priority_paths)
+            debouncer = Debouncer(debounce, max_debounce, loader.priority)
             nursery.start_soon(run_debouncer, receive, inbox, debouncer, live.counters)
             nursery.start_soon(run_updater, inbox, loader, live, validate)
             task_status.started(live)
@@ -155,8 +160,8 @@ async def open_reloader(
 
     Args:
         cls: the config class: an attrs class (frozen recommended) or a dataclass.
-        sources: paths (format from the extension), :class:`File` or :class:`Env`, lowest
-            precedence first.
+        sources: paths (format from the extension), :class:`File`, :class:`Directory` or
+            :class:`Env`, lowest precedence first.
         env_prefix: shorthand for a final ``Env(env_prefix)`` source: ``APP_DB__PORT=5433``
             overrides ``db.port`` after every file.
         debounce: quiet window in seconds before a changed file is read (half of it for

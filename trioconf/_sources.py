@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -73,10 +76,93 @@ class Env:
         return f"env {self.prefix}*"
 
 
-Source = File | Env
+# Names that are never a config file, whatever the pattern says: hidden files (vim's swap
+# files, trioconf's own atomic-write temps, emacs lock links), backups and package-manager
+# leftovers. run-parts and systemd's conf.d readers skip the same kinds of names.
+_IGNORED_PREFIXES = (".", "#")
+_IGNORED_SUFFIXES = (
+    "~",
+    "#",
+    ".swp",
+    ".swo",
+    ".swx",
+    ".tmp",
+    ".bak",
+    ".orig",
+    ".rej",
+    ".dpkg-new",
+    ".dpkg-old",
+    ".dpkg-dist",
+    ".dpkg-tmp",
+    ".rpmnew",
+    ".rpmsave",
+    ".rpmorig",
+)
+_VIM_PROBE = "4913"  # vim creates and deletes this name to test whether it may write here
 
 
-def as_source(spec: str | os.PathLike[str] | File | Env) -> File | Env:
-    if isinstance(spec, File | Env):
+@functools.lru_cache(maxsize=64)
+def matcher(pattern: str) -> Callable[[str], bool]:
+    """Whether a file name counts for a Directory with this ``pattern``."""
+    match = re.compile(fnmatch.translate(pattern)).match
+
+    def counts(name: str) -> bool:
+        if name.startswith(_IGNORED_PREFIXES) or name.endswith(_IGNORED_SUFFIXES):
+            return False
+        return name != _VIM_PROBE and match(name) is not None
+
+    return counts
+
+
+def format_of(path: Path, fmt: Format | None) -> Format | None:
+    """The format to parse ``path`` as: ``fmt`` if given, else from the extension, else None."""
+    return fmt if fmt is not None else _EXTENSIONS.get(path.suffix.lower())
+
+
+def _dotted_key(key: str | None) -> str | None:
+    if key is not None and (not key or any(not part for part in key.split("."))):
+        msg = f"Directory key must be a dotted field path such as 'tenants', not {key!r}"
+        raise ValueError(msg)
+    return key
+
+
+@attrs.frozen
+class Directory:
+    """A conf.d-style folder: every file in it whose name matches ``pattern``.
+
+    ``key=None`` (layered): each file is a layer, in name order (sorted by the bytes of the
+    name, as run-parts does), at the Directory's place among the sources. ``key="tenants"``
+    (keyed): the file ``acme.toml`` becomes ``config.tenants["acme"]``; the field must be a
+    ``dict[str, X]`` (a dotted key such as ``"a.b.tenants"`` reaches into nested classes).
+    Files added or removed add or remove layers or entries.
+
+    ``pattern`` is matched (fnmatch) against file names in the folder, not recursively; hidden
+    names, editor backups and temporary files never count. ``format``: every file's format;
+    by default each file's extension decides (an unknown extension is that file's error).
+    ``optional``: a missing folder counts as an empty one. ``priority``: changes wait only
+    half the debounce window.
+    """
+
+    path: Path = attrs.field(converter=_absolute)
+    pattern: str = "*"
+    key: str | None = attrs.field(default=None, converter=_dotted_key)
+    format: Format | None = None
+    optional: bool = False
+    priority: bool = False
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    @property
+    def key_parts(self) -> tuple[str, ...]:
+        return () if self.key is None else tuple(self.key.split("."))
+
+
+Source = File | Env | Directory
+
+
+def as_source(spec: str | os.PathLike[str] | File | Env | Directory) -> File | Env | Directory:
+    if isinstance(spec, File | Env | Directory):
         return spec
     return File(Path(spec))

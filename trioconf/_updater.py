@@ -20,6 +20,7 @@ import trio
 from ._converter import unstructure
 from ._errors import ConfigError, RejectedError
 from ._inbox import Batch, Inbox, settle_all
+from ._keyed import candidate as keyed_candidate
 from ._live import Live
 from ._load import Loader
 from ._merge import changed_paths, same
@@ -123,6 +124,12 @@ def _candidate(
     Large documents are diffed eagerly, in the thread that builds them: listing their changed
     paths later, in a task that asks, would stall the event loop.
     """
+    if loader.keyed:
+        # Keyed Directories: only the changed entries are structured and diffed (``_keyed``),
+        # eagerly: the per-entry diff is what tells a change from a no-op, and it is small.
+        return keyed_candidate(
+            loader.build_keyed, loader.converter, loader.keyed, loader.error, old
+        )
     config, origins = loader.build()
     if config == old:
         return None

@@ -5,20 +5,26 @@ logger), where inotify cannot be trusted: no inotify instance (``EMFILE``: the p
 limit; ``ENOSYS``), the watch limit reached for some directory (``ENOSPC``: only the paths that
 need it are polled), or a directory on a filesystem whose remote writes inotify never sees (NFS,
 CIFS, FUSE, ...: decided by ``statfs``). Off Linux, ``"auto"`` polls.
+
+Directory sources' folders are watched the same way (``_folders``): their contents on a second
+inotify descriptor, their own appearance and disappearance by the file watcher, or polled.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import trio
 
+from .._sources import Directory, matcher
 from ._events import WatchEvent
+from ._folders import Folder, FolderPoller, FolderWatcher
 from ._inotify import InotifyWatcher, Unwatchable
 from ._libc import Libc
 from ._poll import Poller
@@ -32,6 +38,7 @@ async def run_watcher(
     paths: Sequence[Path],
     send: trio.MemorySendChannel[WatchEvent],
     *,
+    directories: Sequence[Directory] = (),
     backend: Backend = "auto",
     poll_interval: float = 1.0,
     libc: Libc | None = None,
@@ -42,7 +49,9 @@ async def run_watcher(
     Call it as ``name = await nursery.start(run_watcher, paths, send)``: ``start`` returns once
     every watch is installed, so nothing written afterwards is missed, with the backend's name:
     ``"inotify"``, ``"poll"`` or ``"inotify+poll"`` (some paths polled). Paths are sent as
-    given (the same objects), never their contents.
+    given (the same objects), never their contents. For ``directories``, the path of each
+    changed matching file in their folders is sent, or the folder's own path when the folder
+    must be listed again (it appeared, vanished or was replaced).
 
     ``backend="inotify"`` raises ``OSError`` when inotify is unavailable or cannot watch a
     directory (at start, or later when a path moves to a new directory). ``libc`` replaces the
@@ -52,9 +61,11 @@ async def run_watcher(
         msg = f"backend must be 'auto', 'inotify' or 'poll', not {backend!r}"
         raise ValueError(msg)
     poller = Poller(send, poll_interval)
+    folder_poller = FolderPoller(send, poll_interval)
     unique = list(dict.fromkeys(paths))
+    folders = _folders(directories)
     if backend == "poll" or (backend == "auto" and not sys.platform.startswith("linux")):
-        await _run_poll(poller, unique, task_status)
+        await _run_poll(poller, folder_poller, unique, folders, task_status)
         return
     try:
         libc = libc or Libc()
@@ -63,19 +74,48 @@ async def run_watcher(
         if backend == "inotify":
             raise
         logger.warning("inotify unavailable (%s): polling every %g s instead", exc, poll_interval)
-        await _run_poll(poller, unique, task_status)
+        await _run_poll(poller, folder_poller, unique, folders, task_status)
         return
     try:
-        await _run_inotify(libc, fd, unique, send, poller, backend, poll_interval, task_status)
+        if folders:
+            await _run_with_folders(
+                libc, fd, unique, folders, send, poller, folder_poller, backend, poll_interval,
+                task_status,
+            )  # fmt: skip
+        else:
+            await _run_inotify(libc, fd, unique, send, poller, backend, poll_interval, task_status)
     finally:
         trio.lowlevel.notify_closing(fd)
         os.close(fd)
 
 
-async def _run_poll(poller: Poller, paths: list[Path], task_status: trio.TaskStatus[str]) -> None:
+def _folders(directories: Sequence[Directory]) -> list[Folder]:
+    """One Folder per distinct folder; the patterns of Directories sharing it are combined."""
+    by_path: dict[Path, list[Directory]] = {}
+    for d in directories:
+        by_path.setdefault(d.path, []).append(d)
+    folders = []
+    for path, group in by_path.items():
+        tests = [matcher(d.pattern) for d in group]
+        counts = tests[0] if len(tests) == 1 else (lambda n, t=tests: any(f(n) for f in t))
+        folders.append(Folder(path, counts))
+    return folders
+
+
+async def _run_poll(
+    poller: Poller,
+    folder_poller: FolderPoller,
+    paths: list[Path],
+    folders: list[Folder],
+    task_status: trio.TaskStatus[str],
+) -> None:
     poller.add_all(paths)  # fingerprints taken now: a change after started() is a change
+    for folder in folders:
+        await folder_poller.add(folder)
     task_status.started("poll")
-    await poller.run()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(poller.run)
+        nursery.start_soon(folder_poller.run)
 
 
 async def _run_inotify(
@@ -105,3 +145,91 @@ async def _run_inotify(
         nursery.start_soon(watcher.run, send)
         nursery.start_soon(poller.run)
         task_status.started("inotify+poll" if poller.paths else "inotify")
+
+
+class _Rearming:
+    """Passes the file watcher's reports on, putting a folder's watch back first when the
+    report is the folder itself (it appeared or was replaced): the loader re-lists it after
+    receiving the report, so every file created from then on is either listed or reported."""
+
+    def __init__(self, send: trio.MemorySendChannel[WatchEvent], folders: FolderWatcher) -> None:
+        self._send = send
+        self._folders = folders
+
+    async def send(self, event: WatchEvent) -> None:
+        if isinstance(event, Path):
+            self._folders.arm(event)
+        await self._send.send(event)
+
+
+async def _run_with_folders(
+    libc: Libc,
+    fd: int,
+    paths: list[Path],
+    folders: list[Folder],
+    send: trio.MemorySendChannel[WatchEvent],
+    poller: Poller,
+    folder_poller: FolderPoller,
+    backend: Backend,
+    poll_interval: float,
+    task_status: trio.TaskStatus[str],
+) -> None:
+    """Files and folders: the file watcher watches the files and the folders' own paths, a
+    FolderWatcher (on a second descriptor) what is in the folders."""
+    by_path = {f.path: f for f in folders}
+    started = False
+
+    def to_poller(folder: Folder, reason: str) -> None:
+        if backend == "inotify":
+            raise OSError(errno.EREMOTE, f"{folder.path}: {reason}")
+        logger.warning("%s: %s; polling it every %g s instead", folder.path, reason, poll_interval)
+        folder_poller.add_sync(folder, report=started)
+
+    try:
+        folder_fd = libc.inotify_init()
+    except OSError as exc:
+        if backend == "inotify":
+            raise
+        for folder in folders:
+            to_poller(folder, f"inotify unavailable ({exc})")
+        folder_fd = None
+    try:
+        watcher = FolderWatcher(
+            libc,
+            folder_fd if folder_fd is not None else -1,
+            folders if folder_fd is not None else [],
+            lambda folder, exc: to_poller(folder, exc.reason),
+            check_remote=backend == "auto",
+        )
+
+        def on_unwatchable(path: Path, exc: Unwatchable, running: bool) -> None:
+            if path in by_path:
+                # The folder's parent cannot be watched: the folder itself is polled then.
+                watcher.forget(path)
+                to_poller(by_path[path], exc.reason)
+                return
+            if backend == "inotify":
+                raise OSError(exc.errno, f"{path}: {exc.reason}") from exc
+            logger.warning("%s: %s; polling it every %g s instead", path, exc.reason, poll_interval)
+            poller.add(path, report=running)
+
+        files = InotifyWatcher(
+            libc, fd, [*paths, *by_path], on_unwatchable, check_remote=backend == "auto"
+        )
+        files.install()
+        watcher.install()
+        started = True
+        # InotifyWatcher only calls ``send.send``; _Rearming provides that.
+        rearming = cast("trio.MemorySendChannel[WatchEvent]", _Rearming(send, watcher))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(files.run, rearming)
+            if folder_fd is not None:
+                nursery.start_soon(watcher.run, send)
+            nursery.start_soon(poller.run)
+            nursery.start_soon(folder_poller.run)
+            polled = poller.paths or folder_poller.folders
+            task_status.started("inotify+poll" if polled else "inotify")
+    finally:
+        if folder_fd is not None:
+            trio.lowlevel.notify_closing(folder_fd)
+            os.close(folder_fd)

@@ -1,0 +1,243 @@
+"""Keyed Directories in the config: assembling it, and what changed, at the cost of the change.
+
+A keyed Directory owns one mapping field (``tenants``). Building a config puts the Directory's
+already-structured entries there as a ``Prebuilt`` mapping, which the converter takes as it
+is, so a build structures only the rest of the config (the other sources). Only the owned
+field is left to the Directory: another source that sets anything at or under its key is an
+error rather than a merge, which is what keeps the incremental result equal to a rebuild from
+scratch in every case that is accepted.
+
+What changed is found the same way: the entries of the stems marked dirty are diffed one by
+one, and the rest of the config is diffed with the owned mappings blanked out, so neither diff
+walks the ten thousand entries that did not change. Origins are answered lazily
+(``KeyedOrigins``) for the same reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from ._converter import Prebuilt, unstructure
+from ._directory import DirectoryState
+from ._errors import ConfigError, FieldError, ValidationError
+from ._kinds import _is_class, _is_mapping
+from ._merge import DottedOrigins, Merged, changed_paths, dotted
+from ._paths import leaf_paths, lookup
+from ._sources import Directory
+from ._structure import structure
+
+if TYPE_CHECKING:
+    import cattrs
+
+T = TypeVar("T")
+_ABSENT = object()
+
+
+def entry_type(cls: type, source: Directory) -> Any:
+    """The value type of the mapping field a keyed Directory fills, checked before anything
+    runs: every part of the dotted key but the last must name a field holding an attrs class
+    or dataclass, and the last a ``dict[str, X]`` (or ``Mapping[str, X]``) field."""
+    parts = source.key_parts
+    owner: Any = cls
+    for i, part in enumerate(parts):
+        where = ".".join(parts[: i + 1])
+        if not _is_class(owner):
+            msg = f"Directory key {source.key!r}: {'.'.join(parts[:i])} is not a class with fields"
+            raise TypeError(msg)
+        hints = typing.get_type_hints(owner)
+        names = _field_names(owner)
+        if part not in names:
+            msg = f"Directory key {source.key!r}: {owner.__name__} has no field {part!r}"
+            raise ValueError(msg)
+        owner = hints.get(part, Any)
+        if i < len(parts) - 1:
+            continue
+        args = typing.get_args(owner)
+        if not _is_mapping(owner) or len(args) != 2 or args[0] is not str:
+            msg = (
+                f"Directory key {source.key!r}: field {where} must be a dict[str, X] to hold"
+                f" one entry per file, not {owner!r}"
+            )
+            raise TypeError(msg)
+        return args[1]
+    raise ValueError(f"Directory key {source.key!r} names no field")  # pragma: no cover
+
+
+def _field_names(cls: type) -> list[str]:
+    if attrs.has(cls):
+        return [a.name for a in attrs.fields(cls)]
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def check_keys(sources: Sequence[Directory]) -> None:
+    """Two keyed Directories may not fill the same field, nor one inside the other's."""
+    keys = sorted(s.key_parts for s in sources)
+    for a, b in itertools.pairwise(keys):
+        if b[: len(a)] == a:
+            msg = f"two Directory sources fill {'.'.join(a)} and {'.'.join(b)}: one owns the other"
+            raise ValueError(msg)
+
+
+def build(
+    converter: cattrs.Converter, cls: type[T], merged: Merged, states: Sequence[DirectoryState]
+) -> tuple[T, KeyedOrigins]:
+    """The config from the rest of the sources (``merged``) and the keyed Directories' entries.
+
+    Raises a ValidationError when another source sets something a Directory owns."""
+    # The rest's origins, taken before the entries go in: error reports look paths up in
+    # them, and a walk of the document would meet the Prebuilt mapping, which no layer holds.
+    merged.origins  # noqa: B018 (computed now, cached)
+    data = merged.data
+    for state in states:
+        _place(data, state, merged)
+    config = structure(converter, cls, merged)
+    rest = DottedOrigins(merged)
+    owned = [(state, _get(config, state.source.key_parts)) for state in states]
+    return config, KeyedOrigins(rest, owned)
+
+
+def _place(data: dict[str, Any], state: DirectoryState, merged: Merged) -> None:
+    parts = state.source.key_parts
+    node = data
+    for depth, part in enumerate(parts):
+        here = node.get(part, _ABSENT)
+        last = depth == len(parts) - 1
+        if here is not _ABSENT and (last or not isinstance(here, dict)):
+            layer = merged.origin(parts[: depth + 1])
+            source = layer.name if layer is not None else None
+            message = (
+                f"set here, but the Directory {state.folder} supplies {state.source.key}"
+                " (a keyed Directory owns its field whole: move these values into its files)"
+            )
+            raise ValidationError([FieldError(dotted(parts[: depth + 1]), message, None, source)])
+        if last:
+            node[part] = Prebuilt(state.take_values())
+        else:
+            node = node.setdefault(part, {})
+
+
+def _get(config: object, parts: Sequence[str]) -> Any:
+    for part in parts:
+        config = getattr(config, part)
+    return config
+
+
+def _blank(config: object, parts: Sequence[str]) -> object:
+    """A shallow copy of ``config`` with the mapping at ``parts`` replaced by ``{}``: the rest
+    of the config, for diffing without walking the entries. Never published."""
+    clone = copy.copy(config)
+    head, tail = parts[0], parts[1:]
+    inner = _blank(getattr(config, head), tail) if tail else {}
+    object.__setattr__(clone, head, inner)
+    return clone
+
+
+def candidate(
+    build_config: typing.Callable[[], tuple[T, KeyedOrigins]],
+    converter: cattrs.Converter,
+    states: Sequence[DirectoryState],
+    error: ConfigError | None,
+    old: T,
+) -> tuple[T, KeyedOrigins, frozenset[str]] | None:
+    """The new config, its origins and the changed paths; None when nothing changed.
+
+    The cost is that of the changed entries and of the rest of the config, whatever the number
+    of unchanged entries."""
+    if error is not None:
+        raise error
+    paths: set[str] = set()
+    for state in states:
+        paths |= _entry_changes(converter, state, _get(old, state.source.key_parts))
+    config, origins = build_config()
+    old_rest: object = old
+    new_rest: object = config
+    for state in states:
+        old_rest = _blank(old_rest, state.source.key_parts)
+        new_rest = _blank(new_rest, state.source.key_parts)
+    paths |= changed_paths(unstructure(converter, old_rest), unstructure(converter, new_rest))
+    return (config, origins, frozenset(paths)) if paths else None
+
+
+def _entry_changes(
+    converter: cattrs.Converter, state: DirectoryState, old_map: Mapping[str, Any]
+) -> set[str]:
+    out: set[str] = set()
+    prefix = dotted(state.source.key_parts)
+    for stem in list(state.dirty):
+        before = old_map.get(stem, _ABSENT)
+        after = state.values.get(stem, _ABSENT)
+        if before is after:
+            state.dirty.discard(stem)
+            continue
+        old_doc = {} if before is _ABSENT else {stem: unstructure(converter, before)}
+        new_doc = {} if after is _ABSENT else {stem: unstructure(converter, after)}
+        found = changed_paths(old_doc, new_doc)
+        if not found and before is not _ABSENT:
+            state.reuse(stem, before)  # equal: keep the object every snapshot already shares
+        out.update(f"{prefix}.{path}" for path in found)
+    return out
+
+
+class KeyedOrigins(Mapping[str, str]):
+    """``Live.origin``'s table, answered on demand: the rest of the config's origins as a
+    dict, and for a path inside a keyed Directory's field the file that supplies that entry
+    (for a field the entry's file leaves to the class default too: the entry came whole from
+    that file). Building a table of every path of ten thousand entries per change is what this
+    avoids."""
+
+    def __init__(
+        self, rest: Mapping[str, str], owned: list[tuple[DirectoryState, Mapping[str, Any]]]
+    ) -> None:
+        self._rest = rest
+        self._owned = [(dotted(s.source.key_parts), s, entries) for s, entries in owned]
+
+    def __getitem__(self, path: str) -> str:
+        found = self._rest.get(path)
+        if found is not None:
+            return found
+        for prefix, state, entries in self._owned:
+            if path == prefix:
+                return state.folder
+            if path.startswith(prefix + "."):
+                origin = self._inside(state, entries, path[len(prefix) + 1 :])
+                if origin is not None:
+                    return origin
+        raise KeyError(path)
+
+    @staticmethod
+    def _inside(state: DirectoryState, entries: Mapping[str, Any], rest: str) -> str | None:
+        # Stems may hold dots (``acme.eu.toml``): try the longest stem first.
+        parts = rest.split(".")
+        for cut in range(len(parts), 0, -1):
+            stem = ".".join(parts[:cut])
+            entry = entries.get(stem, _ABSENT)
+            if entry is _ABSENT:
+                continue
+            inner = ".".join(parts[cut:])
+            if inner:
+                try:
+                    lookup(entry, inner)
+                except KeyError:
+                    return None
+            return state.owner(stem) or state.folder
+        return None
+
+    def __iter__(self) -> Iterator[str]:
+        # Every path, for completeness (Live only looks paths up): O(all entries).
+        yield from self._rest
+        for prefix, _, entries in self._owned:
+            yield prefix
+            for stem, entry in entries.items():
+                yield f"{prefix}.{stem}"
+                for leaf in leaf_paths(entry):
+                    yield f"{prefix}.{stem}.{leaf}"
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

@@ -1,0 +1,331 @@
+"""Watching the folders of Directory sources: every matching name in them, not fixed paths.
+
+A Directory is "whatever files match in that folder", so the folder itself is watched (on its
+own inotify descriptor, beside the descriptor of the file watcher) and each event naming a
+matching file is reported as that file's path: the debouncer then coalesces per file, and the
+loader re-reads that file only. The folder's own appearance, disappearance or replacement is
+the file watcher's business: the folder path is handed to it like a configured file (its
+parent directory and symlink chain are watched), and when it reports the folder, the folder
+watch is put back (``rearm``) before the report travels on, so the loader's re-listing sees
+every file created since. A lost queue (overflow) is a rescan, which re-lists every folder.
+
+The poll backend (``FolderPoller``) lists each folder and fingerprints its matching files each
+interval, with the file poller's fingerprints (and their racy-mtime rule).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import math
+import os
+import stat
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import attrs
+import trio
+
+from ._events import RESCAN, WatchEvent
+from ._inotify import OPEN_WRITER_GRACE, Unwatchable, decode_events
+from ._libc import (
+    IN_ATTRIB,
+    IN_CLOSE_WRITE,
+    IN_CREATE,
+    IN_DELETE,
+    IN_DELETE_SELF,
+    IN_EXCL_UNLINK,
+    IN_IGNORED,
+    IN_MODIFY,
+    IN_MOVE_SELF,
+    IN_MOVED_FROM,
+    IN_MOVED_TO,
+    IN_ONLYDIR,
+    IN_Q_OVERFLOW,
+    IN_UNMOUNT,
+    REMOTE_FS_TYPES,
+    Libc,
+)
+from ._poll import Fingerprint, take_fingerprint
+
+FOLDER_MASK = (
+    IN_CLOSE_WRITE
+    | IN_MOVED_FROM
+    | IN_MOVED_TO
+    | IN_CREATE
+    | IN_DELETE
+    | IN_ATTRIB
+    | IN_MODIFY
+    | IN_DELETE_SELF
+    | IN_MOVE_SELF
+    | IN_ONLYDIR
+    | IN_EXCL_UNLINK
+)
+# A completed change to a file in the folder: report it.
+_REPORT_MASK = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB
+_SELF_MASK = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT
+# Kubernetes mounts a ConfigMap as symlinks through ``..data``, swapped in one rename: no
+# event names the files themselves, so a swap re-lists the folder.
+_SWAP_NAME = "..data"
+_READ_SIZE = 64 * 1024
+_MAX_READS_PER_WAKEUP = 16
+
+Counts = Callable[[str], bool]
+
+
+@attrs.frozen
+class Folder:
+    """A watched folder and which names in it count (the Directories' patterns, combined)."""
+
+    path: Path
+    counts: Counts
+
+
+class FolderWatcher:
+    """Reports changed matching files of folders, through an inotify descriptor it is given.
+
+    ``on_unwatchable(folder, error)`` receives a folder inotify cannot serve (watch limit, a
+    remote filesystem when ``check_remote``); it may raise, or hand the folder to a poller.
+    """
+
+    def __init__(
+        self,
+        libc: Libc,
+        fd: int,
+        folders: Iterable[Folder],
+        on_unwatchable: Callable[[Folder, Unwatchable], None],
+        *,
+        check_remote: bool,
+    ) -> None:
+        self._libc = libc
+        self._fd = fd
+        self._on_unwatchable = on_unwatchable
+        self._check_remote = check_remote
+        self._folders = {f.path: f for f in folders}
+        self._wd: dict[int, Folder] = {}
+        self._pending: dict[Path, float] = {}  # created or modified, not closed yet
+
+    @property
+    def folders(self) -> list[Path]:
+        return list(self._folders)
+
+    def install(self) -> None:
+        for folder in list(self._folders.values()):
+            self.arm(folder.path)
+
+    def arm(self, path: Path) -> None:
+        """(Re)install the watch of a folder, if it exists now; idempotent."""
+        folder = self._folders.get(path)
+        if folder is None:
+            return
+        try:
+            if self._check_remote:
+                _refuse_remote(self._libc, str(path))
+            wd = self._libc.add_watch(self._fd, str(path), FOLDER_MASK)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EACCES):
+                return  # absent (or unsearchable) now: the file watcher reports its return
+            reason = (
+                "inotify watch limit reached (fs.inotify.max_user_watches)"
+                if exc.errno == errno.ENOSPC
+                else exc.strerror
+            )
+            self._give_up(folder, Unwatchable(exc.errno or errno.EIO, f"cannot watch: {reason}"))
+            return
+        except Unwatchable as exc:
+            self._give_up(folder, exc)
+            return
+        self._wd[wd] = folder
+
+    def _give_up(self, folder: Folder, exc: Unwatchable) -> None:
+        self.forget(folder.path)
+        self._on_unwatchable(folder, exc)
+
+    def forget(self, path: Path) -> None:
+        """Stop watching a folder (another backend serves it from now on)."""
+        folder = self._folders.pop(path, None)
+        for wd in [wd for wd, f in self._wd.items() if f is folder]:
+            del self._wd[wd]
+            with contextlib.suppress(OSError):
+                self._libc.rm_watch(self._fd, wd)
+
+    async def run(self, send: trio.MemorySendChannel[WatchEvent]) -> None:
+        """Report until cancelled. Call ``install()`` first."""
+        while True:
+            deadline = min(self._pending.values(), default=math.inf)
+            with trio.move_on_at(deadline):
+                await trio.lowlevel.wait_readable(self._fd)
+            now = trio.current_time()
+            out = self.process(self._read(), now)
+            expired = [p for p, due in self._pending.items() if due <= now]
+            for path in expired:
+                del self._pending[path]
+            out.extend(expired)
+            for event in out:
+                await send.send(event)
+
+    def _read(self) -> bytes:
+        chunks = []
+        for _ in range(_MAX_READS_PER_WAKEUP):
+            try:
+                chunk = os.read(self._fd, _READ_SIZE)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def process(self, buf: bytes, now: float) -> list[WatchEvent]:
+        """Apply a buffer of events; return what to send, each path at most once."""
+        reports: dict[Path, None] = {}
+        for event in decode_events(buf):
+            if event.mask & IN_Q_OVERFLOW:
+                self._pending.clear()
+                return [RESCAN]
+            folder = self._wd.get(event.wd)
+            if folder is None:
+                continue
+            if event.mask & _SELF_MASK:
+                del self._wd[event.wd]
+                if not event.mask & IN_IGNORED:
+                    with contextlib.suppress(OSError):
+                        self._libc.rm_watch(self._fd, event.wd)
+                reports[folder.path] = None  # the loader re-lists: gone, or another folder
+                continue
+            if not event.name:
+                if event.mask & IN_ATTRIB:
+                    reports[folder.path] = None  # chmod of the folder: readable or not now
+                continue
+            if event.name == _SWAP_NAME:
+                reports[folder.path] = None
+                continue
+            if not folder.counts(event.name):
+                continue
+            path = folder.path / event.name
+            if event.mask & _REPORT_MASK:
+                reports[path] = None
+                self._pending.pop(path, None)
+            elif event.mask & IN_CREATE:
+                if _complete_on_create(path):
+                    reports[path] = None
+                else:
+                    self._pending.setdefault(path, now + OPEN_WRITER_GRACE)
+            elif event.mask & IN_MODIFY:
+                self._pending.setdefault(path, now + OPEN_WRITER_GRACE)
+        return list(reports)
+
+
+def _complete_on_create(path: Path) -> bool:
+    """A new symlink, hard link or directory gets no close event: report it at once. A new
+    regular file is reported by its writer's close (or the open-writer grace)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False  # gone again: its delete event follows
+    return not (stat.S_ISREG(st.st_mode) and st.st_nlink == 1)
+
+
+def _refuse_remote(libc: Libc, d: str) -> None:
+    try:
+        fs_type = libc.fs_type(d)
+    except OSError:
+        return
+    fs_name = REMOTE_FS_TYPES.get(fs_type)
+    if fs_name is not None:
+        msg = f"{d} is on a {fs_name} filesystem, where inotify misses other machines' writes"
+        raise Unwatchable(errno.EREMOTE, msg)
+
+
+# Fingerprinting ten thousand files must not hold the loop for the whole pass.
+_POLL_CHECKPOINT_EVERY = 256
+
+
+@attrs.define(eq=False)
+class _Listing:
+    folder: Folder
+    fresh: bool = False  # no baseline yet: the next scan takes it and reports nothing
+    present: bool = False
+    prints: dict[str, Fingerprint] = attrs.field(factory=dict)
+
+
+class FolderPoller:
+    """Lists each folder and fingerprints its matching files every ``interval`` seconds."""
+
+    def __init__(self, send: trio.MemorySendChannel[WatchEvent], interval: float) -> None:
+        if interval <= 0:
+            msg = f"poll_interval must be positive, not {interval!r}"
+            raise ValueError(msg)
+        self._send = send
+        self._interval = interval
+        self._listings: dict[Path, _Listing] = {}
+        self._report_next: set[Path] = set()
+        self._has_folders = trio.Event()
+
+    @property
+    def folders(self) -> list[Path]:
+        return list(self._listings)
+
+    async def add(self, folder: Folder) -> None:
+        """Poll ``folder`` from now on, with a baseline taken now (so nothing written after
+        this returns is missed), checkpointing through a large folder."""
+        if folder.path not in self._listings:
+            listing = self._listings[folder.path] = _Listing(folder)
+            await self._scan(listing, baseline=True)
+        self._has_folders.set()
+
+    def add_sync(self, folder: Folder, *, report: bool = False) -> None:
+        """Poll ``folder`` from now on, handed over by inotify: the baseline is taken on the
+        next round, and with ``report`` the folder is re-listed then, in case inotify missed
+        a change meanwhile."""
+        if folder.path not in self._listings:
+            self._listings[folder.path] = _Listing(folder, fresh=True)
+        if report:
+            self._report_next.add(folder.path)
+        self._has_folders.set()
+
+    async def run(self) -> None:
+        await self._has_folders.wait()
+        while True:
+            await trio.sleep(self._interval)
+            for listing in list(self._listings.values()):
+                if listing.folder.path in self._report_next:
+                    self._report_next.discard(listing.folder.path)
+                    await self._send.send(listing.folder.path)
+                baseline, listing.fresh = listing.fresh, False
+                for path in await self._scan(listing, baseline=baseline):
+                    await self._send.send(path)
+
+    async def _scan(self, listing: _Listing, *, baseline: bool = False) -> list[Path]:
+        """The paths that changed since the last scan (none for a ``baseline``)."""
+        folder = listing.folder
+        out: list[Path] = []
+        try:
+            with os.scandir(folder.path) as it:
+                names: list[str] | None = [e.name for e in it if folder.counts(e.name)]
+        except OSError:
+            names = None
+        if (names is not None) != listing.present:
+            # Appeared or vanished: the loader re-lists it all, so only new prints are taken.
+            listing.present = names is not None
+            listing.prints.clear()
+            if not baseline:
+                out.append(folder.path)
+            baseline = True
+        if names is None:
+            return out
+        prints = listing.prints
+        present = set(names)
+        for gone in [n for n in prints if n not in present]:
+            del prints[gone]
+            if not baseline:
+                out.append(folder.path / gone)
+        for i, name in enumerate(names):
+            if i % _POLL_CHECKPOINT_EVERY == _POLL_CHECKPOINT_EVERY - 1:
+                await trio.lowlevel.checkpoint()
+            path = folder.path / name
+            current, differs = take_fingerprint(path, prints.get(name))
+            if not baseline and (name not in prints or differs):
+                out.append(path)
+            prints[name] = current
+        return out
