@@ -22,7 +22,7 @@ import functools
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import cattrs
@@ -43,8 +43,9 @@ _CHECKPOINT_EVERY = 0.002
 
 
 def name_order(name: str) -> bytes:
-    """Files are taken in the order of their names' bytes, as run-parts and conf.d readers do."""
-    return os.fsencode(name)
+    """Files are taken in the order of their names' bytes, as run-parts and conf.d readers do
+    (``os.fsencode`` on Linux, without its type checks: this runs for every file)."""
+    return name.encode("utf-8", "surrogateescape")
 
 
 def stem_of(name: str) -> str:
@@ -80,10 +81,12 @@ def structure_entry(
     converter: cattrs.Converter,
     entry_type: Any,
     data: dict[str, Any],
-    prefix: tuple[str, ...],
-    layer: Layer,
+    state: DirectoryState,
+    name: str,
+    content: Content,
 ) -> Any:
-    """Structure one keyed entry; a ValidationError names its fields under ``prefix``.
+    """Structure the keyed entry of the file ``name``; a ValidationError names its fields
+    under the entry's key path (``tenants.acme.port``), with the file and line.
 
     The fast path is the converter alone; only a failure builds the single-layer merge that
     ``structure`` needs to say which line of which file holds each bad field.
@@ -92,9 +95,13 @@ def structure_entry(
         return converter.structure(data, entry_type)
     except Exception:
         pass  # the detailed pass below says what was wrong, and where
+    fmt = format_of(name, state.source.format)
+    assert fmt is not None
+    layer = Layer(os.path.join(state.folder, name), data, content.raw, fmt)
     try:
         return structure(converter, entry_type, merge([layer]))
     except ValidationError as exc:
+        prefix = (*state.source.key_parts, stem_of(name))
         errors = [attrs.evolve(e, path=_under(prefix, e.path)) for e in exc.errors]
         raise ValidationError(errors) from exc.__cause__
 
@@ -114,6 +121,7 @@ class DirectoryState:
     ) -> None:
         self.source = source
         self.folder = str(source.path)
+        self._prefix = os.path.join(self.folder, "")  # + a name = that file's path
         self.counts = matcher(source.pattern)
         self.converter = converter
         self.entry_type = entry_type  # None: layered mode
@@ -213,7 +221,7 @@ class DirectoryState:
         changed = _error_changed(before, self.folder_error)
         changed |= self._drop_missing(names)
         for name in names:
-            changed |= self.refresh_name_sync(name, max_size, allow_nan)
+            changed |= self.refresh_name_sync(name, max_size, allow_nan, listed=True)
         return changed
 
     async def relist(self, max_size: int, allow_nan: bool, parse_timeout: float) -> bool:
@@ -225,7 +233,9 @@ class DirectoryState:
         changed |= self._drop_missing(names)
         pacer = Pacer()
         for name in names:
-            changed |= await self.refresh_name(name, max_size, allow_nan, parse_timeout)
+            changed |= await self.refresh_name(
+                name, max_size, allow_nan, parse_timeout, listed=True
+            )
             await pacer.tick()
         return changed
 
@@ -236,27 +246,35 @@ class DirectoryState:
             self._remove(name)
         return bool(gone)
 
-    def refresh_name_sync(self, name: str, max_size: int, allow_nan: bool) -> bool:
-        content = self._read(name, max_size)
+    def refresh_name_sync(
+        self, name: str, max_size: int, allow_nan: bool, *, listed: bool = False
+    ) -> bool:
+        content = self._read(name, max_size, listed)
         if not isinstance(content, Content):
             return content
         fmt, data = self._parse_inline(name, content, allow_nan)
         return self._settle(name, content, fmt, data)
 
     async def refresh_name(
-        self, name: str, max_size: int, allow_nan: bool, parse_timeout: float
+        self,
+        name: str,
+        max_size: int,
+        allow_nan: bool,
+        parse_timeout: float,
+        *,
+        listed: bool = False,
     ) -> bool:
         """Read one file again; True when what it gives changed."""
-        content = self._read(name, max_size)
+        content = self._read(name, max_size, listed)
         if not isinstance(content, Content):
             return content
-        fmt = format_of(Path(name), self.source.format)
+        fmt = format_of(name, self.source.format)
         if fmt is None or len(content.raw) <= INLINE_LIMITS[fmt]:
             fmt, data = self._parse_inline(name, content, allow_nan)
             return self._settle(name, content, fmt, data)
         # Too large to parse inline: a worker process parses it, and a thread structures it,
         # so that the loop keeps answering (as for a large File).
-        path = os.path.join(self.folder, name)
+        path = self._prefix + name
         job = functools.partial(parse, content.raw, fmt, path, allow_nan)
         try:
             with trio.fail_after(parse_timeout):
@@ -271,17 +289,20 @@ class DirectoryState:
         settle = functools.partial(self._settle, name, content, fmt, data)
         return await trio.to_thread.run_sync(settle)
 
-    def _read(self, name: str, max_size: int) -> Content | bool:
+    def _read(self, name: str, max_size: int, listed: bool) -> Content | bool:
         """The file's bytes, or whether the state changed when they cannot be had (a file
-        gone is dropped; an unreadable one is its error) or are those read last time."""
-        if not self.counts(name):
+        gone is dropped; an unreadable one is its error) or are those read last time.
+        ``listed``: the name comes from the folder's listing, so it matches already."""
+        if not listed and not self.counts(name):
             return False
         try:
-            content = read_consistent(Path(self.folder, name), max_size)
+            # read_consistent only hands the path to os.open and friends: a str serves, and
+            # skips building ten thousand Path objects at start-up.
+            content = read_consistent(cast("Path", self._prefix + name), max_size)
         except MissingSourceError:
             return self._remove(name)
         except ConfigError as exc:
-            if not os.path.isfile(os.path.join(self.folder, name)):
+            if not os.path.isfile(self._prefix + name):
                 return self._remove(name)  # a folder or a FIFO by that name: not a file
             return self._fail(name, None, exc)
         known = self.files.get(name)
@@ -292,8 +313,8 @@ class DirectoryState:
     def _parse_inline(
         self, name: str, content: Content, allow_nan: bool
     ) -> tuple[Format | None, dict[str, Any] | ConfigError]:
-        path = os.path.join(self.folder, name)
-        fmt = format_of(Path(name), self.source.format)
+        path = self._prefix + name
+        fmt = format_of(name, self.source.format)
         if fmt is None:
             msg = "cannot tell the format from the extension; narrow the Directory's pattern"
             return None, SourceError(path, msg + " or pass Directory(..., format=...)")
@@ -312,13 +333,11 @@ class DirectoryState:
         if isinstance(data, ConfigError):
             return self._fail(name, content.digest, data)
         assert fmt is not None
-        layer = Layer(os.path.join(self.folder, name), data, content.raw, fmt)
         if not self.keyed:
+            layer = Layer(self._prefix + name, data, content.raw, fmt)
             return self._succeed(name, content.digest, layer)
-        stem = stem_of(name)
-        prefix = (*self.source.key_parts, stem)
         try:
-            entry = structure_entry(self.converter, self.entry_type, data, prefix, layer)
+            entry = structure_entry(self.converter, self.entry_type, data, self, name, content)
         except ValidationError as exc:
             return self._fail(name, content.digest, exc)
         return self._succeed(name, content.digest, entry)
@@ -330,16 +349,22 @@ class DirectoryState:
         if known is None:
             known = self.files[name] = _DirFile(stem_of(name))
             if self.keyed:
-                names = self._stems.setdefault(known.stem, [])
-                names.append(name)
-                names.sort(key=name_order)
+                names = self._stems.get(known.stem)
+                if names is None:
+                    self._stems[known.stem] = [name]
+                else:
+                    names.append(name)
+                    names.sort(key=name_order)
         return known
 
     def _succeed(self, name: str, digest: bytes, value: Any) -> bool:
-        known = self._file(name)
-        known.digest, known.value, known.error = digest, value, None
-        self._errors.pop(name, None)
-        self._restem(known.stem)
+        known = self.files.get(name) or self._file(name)
+        known.digest, known.value = digest, value
+        if known.error is not None:
+            known.error = None
+            del self._errors[name]
+        if self.keyed:
+            self._restem(known.stem)
         return True
 
     def _fail(self, name: str, digest: bytes | None, error: ConfigError) -> bool:
@@ -369,8 +394,6 @@ class DirectoryState:
     def _restem(self, stem: str) -> None:
         """Keyed mode: make ``values[stem]`` what the files of that stem give now. While two
         files claim it, or its file has an error, the build fails; the entry waits as it was."""
-        if not self.keyed:
-            return
         names = self._stems.get(stem)
         if not names:
             if stem in self.values:
@@ -388,7 +411,8 @@ class DirectoryState:
         self._copy_if_shared()
         values = self.values
         if stem in values or not values or name_order(stem) > name_order(next(reversed(values))):
-            values[stem] = entry  # in place, or appended: the order of the keys holds
+            # In place, or appended: a listing in name order only ever appends.
+            values[stem] = entry
             return
         values[stem] = entry
         # Inserted in the middle: rebuild the dict in key order (a new file, not an edit).

@@ -27,6 +27,7 @@ Delivery semantics, side by side:
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -93,7 +94,10 @@ class Live(Generic[T]):
         self._history: deque[Record] = deque(maxlen=history_size)
         self._records_total = 0  # records ever appended; the oldest retained is total - len
         self.counters = Counters()
-        first = Update(1, initial, None, frozenset(leaf_paths(initial)), time.time())
+        # Every leaf path, listed on first access: a keyed Directory of ten thousand entries
+        # has a hundred thousand of them, which took more time at start-up, and more memory
+        # for as long as this record is kept, than the entries themselves.
+        first = Update(1, initial, None, functools.partial(_all_leaves, initial), time.time())
         self._append_record(first)
 
     # --- read by user tasks -------------------------------------------------------------------
@@ -254,6 +258,10 @@ class Live(Generic[T]):
         self._history.append(record)
         self._records_total += 1
         self._record_lot.unpark_all()
+
+
+def _all_leaves(config: object) -> frozenset[str]:
+    return frozenset(leaf_paths(config))
 
 
 class _Updates(Generic[T]):

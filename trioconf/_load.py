@@ -405,7 +405,13 @@ class Loader(Generic[T]):
             raise error
         merged = merge(self.layers())
         if self.keyed:
-            return self.build_keyed(merged)
+            built = self.build_keyed(merged)
+            # Only the initial load (and trioconf.load) build a keyed config here; the updater
+            # builds through ``_keyed.candidate``. Every entry is in the initial snapshot, so
+            # none is a change the first reload should diff.
+            for folder in self.keyed:
+                folder.dirty.clear()
+            return built
         config = structure(self.converter, self.cls, merged)
         return config, DottedOrigins(merged)
 

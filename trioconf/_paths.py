@@ -14,15 +14,37 @@ from collections.abc import Mapping
 
 import attrs
 
+# Types that are leaves for sure: answered without the class checks below, which dominate the
+# walk of a large snapshot (ten thousand Directory entries at start-up).
+_LEAVES = frozenset({str, int, float, bool, type(None), list, tuple})
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """The field names of an attrs class or dataclass (cached per class); None otherwise."""
+    try:
+        return _FIELD_NAMES[cls]
+    except KeyError:
+        pass
+    names: tuple[str, ...] | None = None
+    if attrs.has(cls):
+        names = tuple(a.name for a in attrs.fields(cls))
+    elif dataclasses.is_dataclass(cls):
+        names = tuple(f.name for f in dataclasses.fields(cls))
+    if len(_FIELD_NAMES) < 4096:  # classes made on the fly must not grow it forever
+        _FIELD_NAMES[cls] = names
+    return names
+
 
 def _children(value: object) -> dict[str, object] | None:
     """The named parts of a value: the fields of an attrs or dataclass instance, the items of
     a mapping (keys as strings); None for anything else (a leaf)."""
     cls = type(value)
-    if attrs.has(cls):
-        return {a.name: getattr(value, a.name) for a in attrs.fields(cls)}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if cls in _LEAVES or isinstance(value, type):
+        return None
+    names = _field_names(cls)
+    if names is not None:
+        return {name: getattr(value, name) for name in names}
     if isinstance(value, Mapping):
         return {str(key): item for key, item in value.items()}
     return None
@@ -40,6 +62,9 @@ def leaf_paths(value: object) -> list[str]:
         return []
     paths: list[str] = []
     for name, child in children.items():
+        if type(child) in _LEAVES:
+            paths.append(name)
+            continue
         below = leaf_paths(child)
         if below:
             paths.extend(f"{name}.{leaf}" for leaf in below)

@@ -114,9 +114,13 @@ def matcher(pattern: str) -> Callable[[str], bool]:
     return counts
 
 
-def format_of(path: Path, fmt: Format | None) -> Format | None:
-    """The format to parse ``path`` as: ``fmt`` if given, else from the extension, else None."""
-    return fmt if fmt is not None else _EXTENSIONS.get(path.suffix.lower())
+def format_of(name: str, fmt: Format | None) -> Format | None:
+    """The format to parse the file ``name`` as: ``fmt`` if given, else from the extension,
+    else None."""
+    if fmt is not None:
+        return fmt
+    _, dot, ext = name.rpartition(".")
+    return _EXTENSIONS.get("." + ext.lower()) if dot else None
 
 
 def _dotted_key(key: str | None) -> str | None:

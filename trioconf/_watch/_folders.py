@@ -162,7 +162,12 @@ class FolderWatcher:
                 del self._pending[path]
             out.extend(expired)
             for event in out:
-                await send.send(event)
+                # Room almost always: no scheduler trip on every save's path (as the file
+                # watcher does).
+                try:
+                    send.send_nowait(event)
+                except trio.WouldBlock:
+                    await send.send(event)
 
     def _read(self) -> bytes:
         chunks = []

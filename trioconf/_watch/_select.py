@@ -16,16 +16,16 @@ import errno
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal
 
 import trio
 
 from .._sources import Directory, matcher
 from ._events import WatchEvent
 from ._folders import Folder, FolderPoller, FolderWatcher
-from ._inotify import InotifyWatcher, Unwatchable
+from ._inotify import InotifyWatcher, RawEvent, Unwatchable
 from ._libc import Libc
 from ._poll import Poller
 
@@ -147,19 +147,22 @@ async def _run_inotify(
         task_status.started("inotify+poll" if poller.paths else "inotify")
 
 
-class _Rearming:
-    """Passes the file watcher's reports on, putting a folder's watch back first when the
-    report is the folder itself (it appeared or was replaced): the loader re-lists it after
-    receiving the report, so every file created from then on is either listed or reported."""
+class _Rearming(InotifyWatcher):
+    """The file watcher, which also watches the folders' own paths: when it reports a folder
+    (it appeared or was replaced), the folder's content watch is put back before the report
+    travels on, so the loader's re-listing that follows sees every file created from then on
+    (listed, or reported by the new watch)."""
 
-    def __init__(self, send: trio.MemorySendChannel[WatchEvent], folders: FolderWatcher) -> None:
-        self._send = send
-        self._folders = folders
+    def __init__(self, folders: FolderWatcher, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._folder_watcher = folders
 
-    async def send(self, event: WatchEvent) -> None:
-        if isinstance(event, Path):
-            self._folders.arm(event)
-        await self._send.send(event)
+    def process(self, events: Iterable[RawEvent], now: float) -> list[WatchEvent]:
+        out = super().process(events, now)
+        for event in out:
+            if isinstance(event, Path):
+                self._folder_watcher.arm(event)
+        return out
 
 
 async def _run_with_folders(
@@ -213,16 +216,14 @@ async def _run_with_folders(
             logger.warning("%s: %s; polling it every %g s instead", path, exc.reason, poll_interval)
             poller.add(path, report=running)
 
-        files = InotifyWatcher(
-            libc, fd, [*paths, *by_path], on_unwatchable, check_remote=backend == "auto"
+        files = _Rearming(
+            watcher, libc, fd, [*paths, *by_path], on_unwatchable, check_remote=backend == "auto"
         )
         files.install()
         watcher.install()
         started = True
-        # InotifyWatcher only calls ``send.send``; _Rearming provides that.
-        rearming = cast("trio.MemorySendChannel[WatchEvent]", _Rearming(send, watcher))
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(files.run, rearming)
+            nursery.start_soon(files.run, send)
             if folder_fd is not None:
                 nursery.start_soon(watcher.run, send)
             nursery.start_soon(poller.run)

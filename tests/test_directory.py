@@ -1,0 +1,457 @@
+"""Directory sources: a conf.d folder, layered in name order or keyed by file stem."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import tomli
+import trio
+from support import PATIENCE, wait_until, write_atomic
+
+import trioconf
+from trioconf import _directory, _keyed
+from trioconf._converter import make_converter
+from trioconf._load import Loader, Options
+from trioconf._updater import _candidate
+
+
+@attrs.frozen
+class Tenant:
+    port: int
+    host: str = "localhost"
+    tags: list[str] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class Config:
+    name: str = "app"
+    tenants: dict[str, Tenant] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Layered:
+    name: str = "app"
+    port: int = 0
+    hosts: list[str] = attrs.field(factory=list)
+    db: dict[str, int] = attrs.field(factory=dict)
+
+
+def tenant(port: int, host: str = "localhost") -> str:
+    return f'port = {port}\nhost = "{host}"\n'
+
+
+def fill(folder: Path, count: int) -> None:
+    folder.mkdir(exist_ok=True)
+    for i in range(count):
+        (folder / f"t{i:04}.toml").write_text(tenant(1000 + i))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    d = tmp_path / "tenants.d"
+    d.mkdir()
+    (d / "acme.toml").write_text(tenant(1, "a"))
+    (d / "beta.toml").write_text(tenant(2, "b"))
+    return d
+
+
+# --- opening --------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Inner:
+    tenants: dict[str, Tenant] = attrs.field(factory=dict)
+    other: int = 0
+
+
+@attrs.frozen
+class Nested:
+    inner: Inner = attrs.field(factory=Inner)
+    wrong: list[int] = attrs.field(factory=list)
+    by_number: dict[int, Tenant] = attrs.field(factory=dict)
+
+
+def test_dotted_key_reaches_a_nested_mapping(folder: Path) -> None:
+    config = trioconf.load(Nested, trioconf.Directory(folder, key="inner.tenants"))
+    assert config.inner.tenants == {"acme": Tenant(1, "a"), "beta": Tenant(2, "b")}
+
+
+@pytest.mark.parametrize(
+    ("key", "error", "words"),
+    [
+        ("nope", ValueError, "no field 'nope'"),
+        ("wrong", TypeError, "dict[str, X]"),
+        ("by_number", TypeError, "dict[str, X]"),
+        ("inner.other", TypeError, "dict[str, X]"),
+        ("wrong.x", TypeError, "not a class"),
+        ("inner..tenants", ValueError, "dotted field path"),
+    ],
+)
+def test_a_key_that_names_no_str_mapping_fails_before_anything_runs(
+    folder: Path, key: str, error: type[Exception], words: str
+) -> None:
+    with pytest.raises(error, match=words.replace("[", r"\[")):
+        trioconf.load(Nested, trioconf.Directory(folder, key=key))
+
+
+def test_two_directories_may_not_own_the_same_field(folder: Path) -> None:
+    with pytest.raises(ValueError, match="one owns the other"):
+        trioconf.load(
+            Nested,
+            trioconf.Directory(folder, key="inner.tenants"),
+            trioconf.Directory(folder, key="inner.tenants", pattern="a*"),
+        )
+
+
+# --- what a folder gives ----------------------------------------------------------------------
+
+
+def test_pattern_and_editor_leftovers(folder: Path) -> None:
+    for junk in ("acme.toml~", ".acme.toml.swp", ".acme.toml.1234.tmp", "4913", "#acme.toml#"):
+        (folder / junk).write_text("not = [toml")
+    (folder / "notes.txt").write_text("not toml either")
+    (folder / "sub.toml").mkdir()
+    config = trioconf.load(Config, trioconf.Directory(folder, pattern="*.toml", key="tenants"))
+    assert sorted(config.tenants) == ["acme", "beta"]
+
+
+def test_an_unknown_extension_is_that_files_error(folder: Path) -> None:
+    (folder / "gamma.conf").write_text(tenant(3))
+    with pytest.raises(trioconf.SourceError, match=r"gamma\.conf: cannot tell the format"):
+        trioconf.load(Config, trioconf.Directory(folder, key="tenants"))
+    # ... unless the Directory says which format its files are in.
+    (folder / "gamma.conf").unlink()
+    (folder / "gamma").write_text(tenant(3))
+    config = trioconf.load(
+        Config, trioconf.Directory(folder, pattern="gamma", key="tenants", format="toml")
+    )
+    assert config.tenants == {"gamma": Tenant(3)}
+
+
+def test_missing_folder_is_an_error_unless_optional(tmp_path: Path) -> None:
+    with pytest.raises(trioconf.MissingSourceError, match="does not exist"):
+        trioconf.load(Config, trioconf.Directory(tmp_path / "none", key="tenants"))
+    optional = trioconf.Directory(tmp_path / "none", key="tenants", optional=True)
+    assert trioconf.load(Config, optional) == Config()
+
+
+def test_same_stem_twice_is_an_error_naming_both(folder: Path) -> None:
+    (folder / "acme.yaml").write_text("port: 9\n")
+    with pytest.raises(trioconf.SourceError) as info:
+        trioconf.load(Config, trioconf.Directory(folder, key="tenants"))
+    assert "acme.toml and acme.yaml both give the entry 'acme'" in str(info.value)
+
+
+def test_entry_errors_name_file_line_and_dotted_field(folder: Path) -> None:
+    (folder / "beta.toml").write_text('host = "b"\nport = "80"\n')
+    with pytest.raises(trioconf.ValidationError) as info:
+        trioconf.load(Config, trioconf.Directory(folder, key="tenants"))
+    (error,) = info.value.errors
+    assert error.path == "tenants.beta.port"
+    assert (error.source, error.line) == (str(folder / "beta.toml"), 2)
+
+
+def test_another_source_may_not_set_what_a_keyed_directory_owns(
+    folder: Path, tmp_path: Path
+) -> None:
+    base = tmp_path / "base.toml"
+    base.write_text("[tenants.acme]\nport = 5\n")
+    with pytest.raises(trioconf.ValidationError, match="owns its field whole") as info:
+        trioconf.load(Config, base, trioconf.Directory(folder, key="tenants"))
+    assert info.value.errors[0].source == str(base)
+
+
+def test_layered_files_apply_in_name_order_at_the_directorys_place(tmp_path: Path) -> None:
+    d = tmp_path / "conf.d"
+    d.mkdir()
+    (d / "10-base.toml").write_text('port = 1\nhosts = ["a"]\n[db]\nx = 1\ny = 1\n')
+    (d / "20-site.json").write_text('{"port": 2, "db": {"y": 2}}')
+    (d / "Z-upper.yaml").write_text("name: upper\n")  # by bytes: "Z" after the digits
+    before = tmp_path / "before.toml"
+    before.write_text('name = "before"\nport = 0\n')
+    after = tmp_path / "after.toml"
+    after.write_text("port = 3\n")
+    config = trioconf.load(Layered, before, trioconf.Directory(d), after)
+    assert config == Layered(name="upper", port=3, hosts=["a"], db={"x": 1, "y": 2})
+    config = trioconf.load(Layered, before, trioconf.Directory(d))
+    assert config.port == 2
+
+
+# --- incremental == from scratch ------------------------------------------------------------
+
+
+def _oracle_keyed(folder: Path, scratch: Path) -> Config:
+    """The same tree built from scratch, without Directory: one JSON document."""
+    entries = {
+        p.name.rsplit(".", 1)[0]: tomli.loads(p.read_text())
+        for p in sorted(folder.iterdir())
+        if p.suffix == ".toml"
+    }
+    scratch.write_text(json.dumps({"name": "app", "tenants": entries}))
+    return trioconf.load(Config, scratch)
+
+
+def _random_edit(rng: random.Random, folder: Path) -> None:
+    names = sorted(p.name for p in folder.iterdir())
+    roll = rng.random()
+    if names and roll < 0.25:
+        (folder / rng.choice(names)).unlink()
+    elif names and roll < 0.7:
+        name = rng.choice(names)
+        port = rng.randrange(1, 5)  # small values: some rewrites are equal to the old entry
+        write_atomic(folder / name, tenant(port, rng.choice("xy")))
+    else:
+        name = f"{rng.choice('abcdefghij')}{rng.randrange(30)}.toml"
+        (folder / name).write_text(tenant(rng.randrange(1, 5)) + f"tags = [{json.dumps(name)}]\n")
+
+
+async def test_incremental_result_equals_a_rebuild_from_scratch(tmp_path: Path) -> None:
+    folder = tmp_path / "tenants.d"
+    fill(folder, 20)
+    scratch = tmp_path / "scratch.json"
+    loader = Loader(
+        Config, [trioconf.Directory(folder, key="tenants")], make_converter(), Options()
+    )
+    await loader.refresh(None)
+    current, _ = loader.build()
+    rng = random.Random(4)
+    for _ in range(150):
+        before = {p.name for p in folder.iterdir()}
+        for _ in range(rng.randrange(1, 4)):
+            _random_edit(rng, folder)
+        touched = before ^ {p.name for p in folder.iterdir()} | before
+        # What the watcher would report: the paths of the files touched (here: all names).
+        await loader.refresh(frozenset(folder / name for name in touched))
+        result = _candidate(loader, current)
+        expected = _oracle_keyed(folder, scratch)
+        if result is None:
+            assert current == expected
+            continue
+        new, _, changed = result
+        assert new == expected
+        # Unchanged entries are the very objects of the previous snapshot.
+        for stem, entry in new.tenants.items():
+            if current.tenants.get(stem) == entry:
+                assert current.tenants[stem] is entry
+        # And the changed paths are exactly those of a whole-config diff.
+        from trioconf._converter import unstructure
+        from trioconf._merge import changed_paths
+
+        converter = loader.converter
+        assert changed == changed_paths(
+            unstructure(converter, current), unstructure(converter, new)
+        )
+        current = new
+
+
+async def test_reloader_converges_on_a_rebuild_after_random_edits(tmp_path: Path) -> None:
+    folder = tmp_path / "tenants.d"
+    fill(folder, 10)
+    scratch = tmp_path / "scratch.json"
+    rng = random.Random(7)
+    source = trioconf.Directory(folder, pattern="*.toml", key="tenants")
+    async with trioconf.open_reloader(Config, source, debounce=0) as live:
+        for _ in range(15):
+            for _ in range(rng.randrange(1, 4)):
+                _random_edit(rng, folder)
+            expected = _oracle_keyed(folder, scratch)
+            with trio.fail_after(PATIENCE):
+                await live.wait_value(lambda c, e=expected: c == e)  # type: ignore[misc]
+
+
+async def test_layered_mode_equals_its_files_in_name_order(tmp_path: Path) -> None:
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    rng = random.Random(11)
+    loader = Loader(Layered, [trioconf.Directory(folder)], make_converter(), Options())
+    for _ in range(60):
+        name = f"{rng.randrange(10)}-{rng.choice('ab')}.toml"
+        if rng.random() < 0.3 and (folder / name).exists():
+            (folder / name).unlink()
+        else:
+            port = rng.randrange(5)
+            (folder / name).write_text(f'port = {port}\nhosts = ["{name}"]\n[db]\n{name[0]}x = 1\n')
+        await loader.refresh(frozenset([folder / name]))
+        files = sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name))
+        assert loader.build()[0] == trioconf.load(Layered, *files)
+
+
+# --- the cost of a one-file change -----------------------------------------------------------
+
+
+@attrs.define
+class Counts:
+    parses: int = 0
+    structures: int = 0
+    unstructures: int = 0
+
+
+def counting(counts: Counts, field: str, f: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        setattr(counts, field, getattr(counts, field) + 1)
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+async def test_one_file_change_parses_and_structures_only_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "tenants.d"
+    fill(folder, 200)
+    counts = Counts()
+    monkeypatch.setattr(_directory, "parse", counting(counts, "parses", _directory.parse))
+    monkeypatch.setattr(
+        _directory, "structure_entry", counting(counts, "structures", _directory.structure_entry)
+    )
+    monkeypatch.setattr(_keyed, "unstructure", counting(counts, "unstructures", _keyed.unstructure))
+    source = trioconf.Directory(folder, key="tenants")
+    async with trioconf.open_reloader(Config, source, debounce=0, backend="inotify") as live:
+        assert (counts.parses, counts.structures) == (200, 200)
+        old = live.current
+        counts.parses = counts.structures = counts.unstructures = 0
+        write_atomic(folder / "t0042.toml", tenant(42))
+        new = await live.wait_value(lambda c: c.tenants["t0042"].port == 42)
+        assert (counts.parses, counts.structures) == (1, 1)
+        # The old and new entry, and the rest of the config twice: never the 200 entries.
+        assert counts.unstructures <= 4
+        assert live.history[-1].changed == {"tenants.t0042.port"}
+        assert all(new.tenants[s] is old.tenants[s] for s in old.tenants if s != "t0042")
+        assert new.tenants["t0042"] is not old.tenants["t0042"]
+        assert live.origin("tenants.t0042.port") == str(folder / "t0042.toml")
+        # An identical rewrite parses nothing at all.
+        counts.parses = 0
+        (folder / "t0001.toml").write_text(tenant(1001))
+        write_atomic(folder / "t0002.toml", tenant(7))
+        await live.wait_value(lambda c: c.tenants["t0002"].port == 7)
+        assert counts.parses == 1
+
+
+async def test_start_up_of_a_large_folder_lets_other_tasks_run(tmp_path: Path) -> None:
+    folder = tmp_path / "tenants.d"
+    fill(folder, 1000)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await trio.lowlevel.checkpoint()
+            ticks += 1
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ticker)
+        await trio.lowlevel.checkpoint()
+        start = ticks
+        source = trioconf.Directory(folder, key="tenants")
+        async with trioconf.open_reloader(Config, source) as live:
+            assert len(live.current.tenants) == 1000
+        # Reading 1,000 files takes tens of milliseconds: the loop was yielded many times.
+        assert ticks - start >= 5
+        nursery.cancel_scope.cancel()
+
+
+# --- watching -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["inotify", "poll"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def test_files_added_changed_and_removed(folder: Path, backend: str) -> None:
+    source = trioconf.Directory(folder, pattern="*.toml", key="tenants")
+    options: dict[str, Any] = {"debounce": 0, "backend": backend, "poll_interval": 0.05}
+    async with trioconf.open_reloader(Config, source, **options) as live:
+        assert set(live.current.tenants) == {"acme", "beta"}
+        (folder / "gamma.toml").write_text(tenant(3))
+        await live.wait_value(lambda c: "gamma" in c.tenants)
+        write_atomic(folder / "acme.toml", tenant(11, "a"))
+        await live.wait_value(lambda c: c.tenants["acme"].port == 11)
+        (folder / "beta.toml").unlink()
+        config = await live.wait_value(lambda c: "beta" not in c.tenants)
+        assert config.tenants == {"acme": Tenant(11, "a"), "gamma": Tenant(3)}
+        version = live.version
+        # Leftovers that never count, and names the pattern excludes, apply nothing.
+        (folder / "acme.toml~").write_text("broken = [")
+        (folder / ".gamma.toml.swp").write_text("broken = [")
+        (folder / "readme.txt").write_text("hello")
+        (folder / "delta.toml").write_text(tenant(4))
+        await live.wait_value(lambda c: "delta" in c.tenants)
+        assert live.version == version + 1
+        assert live.last_error is None
+
+
+async def test_a_bad_entry_keeps_the_last_good_snapshot(folder: Path) -> None:
+    source = trioconf.Directory(folder, key="tenants")
+    async with trioconf.open_reloader(Config, source, debounce=0) as live:
+        good = live.current
+        (folder / "beta.toml").write_text('port = "x"\n')
+        await wait_until(lambda: live.last_error is not None)
+        assert live.current is good
+        error = live.last_error
+        assert isinstance(error, trioconf.ValidationError)
+        assert [(e.path, e.source, e.line) for e in error.errors] == [
+            ("tenants.beta.port", str(folder / "beta.toml"), 1)
+        ]
+        # Another file's change does not apply while beta is bad: all or nothing.
+        (folder / "acme.toml").write_text(tenant(5))
+        await wait_until(lambda: live.statistics().rejected >= 2)
+        assert live.current is good
+        (folder / "beta.toml").write_text(tenant(6))
+        config = await live.wait_value(lambda c: c.tenants["beta"].port == 6)
+        assert config.tenants["acme"].port == 5
+        assert live.last_error is None
+
+
+async def test_folder_deleted_and_recreated(tmp_path: Path, backend: str) -> None:
+    folder = tmp_path / "tenants.d"
+    fill(folder, 3)
+    source = trioconf.Directory(folder, key="tenants", optional=True)
+    options: dict[str, Any] = {"debounce": 0, "backend": backend, "poll_interval": 0.05}
+    async with trioconf.open_reloader(Config, source, **options) as live:
+        shutil.rmtree(folder)
+        await live.wait_value(lambda c: c.tenants == {})
+        folder.mkdir()
+        (folder / "new.toml").write_text(tenant(9))
+        await live.wait_value(lambda c: c.tenants == {"new": Tenant(9)})
+        # The new folder's own watch works: a later file is seen too.
+        (folder / "later.toml").write_text(tenant(10))
+        await live.wait_value(lambda c: "later" in c.tenants)
+
+
+async def test_layered_directory_watched_with_files_around_it(tmp_path: Path) -> None:
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    (folder / "10-a.toml").write_text("port = 1\n")
+    after = tmp_path / "after.toml"
+    after.write_text('name = "after"\n')
+    async with trioconf.open_reloader(
+        Layered, trioconf.Directory(folder), after, debounce=0
+    ) as live:
+        (folder / "20-b.toml").write_text("port = 2\n")
+        await live.wait_value(lambda c: c.port == 2)
+        after.write_text('name = "after"\nport = 3\n')
+        await live.wait_value(lambda c: c.port == 3)
+        assert live.origin("port") == str(after)
+        (folder / "20-b.toml").unlink()
+        after.write_text('name = "x"\n')
+        config = await live.wait_value(lambda c: c.name == "x")
+        await live.wait_value(lambda c: c.port == 1)
+        assert config.name == "x"
+
+
+async def test_reload_relists_every_folder(folder: Path) -> None:
+    source = trioconf.Directory(folder, key="tenants")
+    async with trioconf.open_reloader(Config, source, backend="poll", poll_interval=60) as live:
+        (folder / "gamma.toml").write_text(tenant(3))
+        (folder / "acme.toml").unlink()
+        await live.reload()
+        assert set(live.current.tenants) == {"beta", "gamma"}
