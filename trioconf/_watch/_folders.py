@@ -20,7 +20,7 @@ import errno
 import math
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import attrs
@@ -249,7 +249,6 @@ _POLL_CHECKPOINT_EVERY = 256
 @attrs.define(eq=False)
 class _Listing:
     folder: Folder
-    fresh: bool = False  # no baseline yet: the next scan takes it and reports nothing
     present: bool = False
     prints: dict[str, Fingerprint] = attrs.field(factory=dict)
 
@@ -280,11 +279,13 @@ class FolderPoller:
         self._has_folders.set()
 
     def add_sync(self, folder: Folder, *, report: bool = False) -> None:
-        """Poll ``folder`` from now on, handed over by inotify: the baseline is taken on the
-        next round, and with ``report`` the folder is re-listed then, in case inotify missed
-        a change meanwhile."""
+        """Poll ``folder`` from now on, handed over by inotify (synchronously: the baseline
+        scan does not pause), and with ``report`` re-list it on the next round, in case
+        inotify missed a change meanwhile."""
         if folder.path not in self._listings:
-            self._listings[folder.path] = _Listing(folder, fresh=True)
+            listing = self._listings[folder.path] = _Listing(folder)
+            for _ in _scanning(listing, True, []):
+                pass
         if report:
             self._report_next.add(folder.path)
         self._has_folders.set()
@@ -297,40 +298,46 @@ class FolderPoller:
                 if listing.folder.path in self._report_next:
                     self._report_next.discard(listing.folder.path)
                     await self._send.send(listing.folder.path)
-                baseline, listing.fresh = listing.fresh, False
-                for path in await self._scan(listing, baseline=baseline):
+                for path in await self._scan(listing):
                     await self._send.send(path)
 
     async def _scan(self, listing: _Listing, *, baseline: bool = False) -> list[Path]:
-        """The paths that changed since the last scan (none for a ``baseline``)."""
-        folder = listing.folder
+        """The paths that changed since the last scan (none for a ``baseline``), with a
+        checkpoint every few hundred files."""
         out: list[Path] = []
-        try:
-            with os.scandir(folder.path) as it:
-                names: list[str] | None = [e.name for e in it if folder.counts(e.name)]
-        except OSError:
-            names = None
-        if (names is not None) != listing.present:
-            # Appeared or vanished: the loader re-lists it all, so only new prints are taken.
-            listing.present = names is not None
-            listing.prints.clear()
-            if not baseline:
-                out.append(folder.path)
-            baseline = True
-        if names is None:
-            return out
-        prints = listing.prints
-        present = set(names)
-        for gone in [n for n in prints if n not in present]:
-            del prints[gone]
-            if not baseline:
-                out.append(folder.path / gone)
-        for i, name in enumerate(names):
-            if i % _POLL_CHECKPOINT_EVERY == _POLL_CHECKPOINT_EVERY - 1:
-                await trio.lowlevel.checkpoint()
-            path = folder.path / name
-            current, differs = take_fingerprint(path, prints.get(name))
-            if not baseline and (name not in prints or differs):
-                out.append(path)
-            prints[name] = current
+        for _ in _scanning(listing, baseline, out):
+            await trio.lowlevel.checkpoint()
         return out
+
+
+def _scanning(listing: _Listing, baseline: bool, out: list[Path]) -> Iterator[None]:
+    """Scan a folder, appending what changed to ``out``; yields where a caller may pause."""
+    folder = listing.folder
+    try:
+        with os.scandir(folder.path) as it:
+            names: list[str] | None = [e.name for e in it if folder.counts(e.name)]
+    except OSError:
+        names = None
+    if (names is not None) != listing.present:
+        # Appeared or vanished: the loader re-lists it all, so only new prints are taken.
+        listing.present = names is not None
+        listing.prints.clear()
+        if not baseline:
+            out.append(folder.path)
+        baseline = True
+    if names is None:
+        return
+    prints = listing.prints
+    present = set(names)
+    for gone in [n for n in prints if n not in present]:
+        del prints[gone]
+        if not baseline:
+            out.append(folder.path / gone)
+    for i, name in enumerate(names):
+        if i % _POLL_CHECKPOINT_EVERY == _POLL_CHECKPOINT_EVERY - 1:
+            yield
+        path = folder.path / name
+        current, differs = take_fingerprint(path, prints.get(name))
+        if not baseline and (name not in prints or differs):
+            out.append(path)
+        prints[name] = current
