@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import os
 import random
@@ -217,7 +218,9 @@ class Single:
     version: int
 
 
-async def _block_dir(folder: Path, count: int, n: int, version: int, rng: random.Random) -> Any:
+async def _block_dir(
+    folder: Path, count: int, n: int, version: int, rng: random.Random
+) -> tuple[list[float], int]:
     samples = []
     async with trioconf.open_reloader(
         Config, source(folder), debounce=0, backend="inotify"
@@ -235,7 +238,7 @@ async def _block_dir(folder: Path, count: int, n: int, version: int, rng: random
     return samples, version
 
 
-async def _block_file(path: Path, n: int, version: int) -> Any:
+async def _block_file(path: Path, n: int, version: int) -> tuple[list[float], int]:
     samples = []
     async with trioconf.open_reloader(Single, path, debounce=0, backend="inotify") as live:
         for k in range(n + 3):
@@ -253,7 +256,8 @@ async def latency(folder: Path, count: int, single: Path, samples: int) -> dict[
     rng = random.Random(count)
     ours: list[float] = []
     one: list[float] = []
-    version = 0
+    # Versions never repeat within a run: a file may already hold a version written earlier.
+    version = next(_VERSIONS) * 1_000_000
     block = 50
     while len(ours) < samples or len(one) < samples:
         got, version = await _block_dir(
@@ -271,6 +275,9 @@ async def latency(folder: Path, count: int, single: Path, samples: int) -> dict[
         "ratio_p99": quantile(ours, 0.99) / quantile(one, 0.99),
         "samples": len(ours),
     }
+
+
+_VERSIONS = itertools.count(1)
 
 
 def quantile(samples: list[float], q: float) -> float:

@@ -130,6 +130,7 @@ class DirectoryState:
         self._errors: dict[str, ConfigError] = {}  # name → error, only for files that have one
         # Keyed mode: stem → names (more than one is an error), and stem → entry.
         self._stems: dict[str, list[str]] = {}
+        self._dupes: set[str] = set()  # stems claimed by more than one file
         self.values: dict[str, Any] = {}
         self._shared = False  # ``values`` is held by a snapshot: copy it before changing it
         self.dirty: set[str] = set()
@@ -146,15 +147,14 @@ class DirectoryState:
         entry, in one ValidationError."""
         if self.folder_error is not None:
             return self.folder_error
-        dupes = [names for names in self._stems.values() if len(names) > 1] if self.keyed else []
-        if not self._errors and not dupes:
-            return None
+        if not self._errors and not self._dupes:
+            return None  # the usual case, on every change's path: no walk of the files
         named = sorted(self._errors, key=name_order)
         for name in named:
             if not isinstance(self._errors[name], ValidationError):
                 return self._errors[name]
-        if dupes:
-            first = min(dupes, key=lambda names: name_order(names[0]))
+        if self._dupes:
+            first = min((self._stems[s] for s in self._dupes), key=lambda n: name_order(n[0]))
             both = " and ".join(first)
             return SourceError(self.folder, f"{both} both give the entry {stem_of(first[0])!r}")
         fields: list[FieldError] = []
@@ -355,6 +355,7 @@ class DirectoryState:
                 else:
                     names.append(name)
                     names.sort(key=name_order)
+                    self._dupes.add(known.stem)
         return known
 
     def _succeed(self, name: str, digest: bytes, value: Any) -> bool:
@@ -386,6 +387,8 @@ class DirectoryState:
         if self.keyed:
             names = self._stems[known.stem]
             names.remove(name)
+            if len(names) < 2:
+                self._dupes.discard(known.stem)
             if not names:
                 del self._stems[known.stem]
             self._restem(known.stem)
@@ -420,7 +423,7 @@ class DirectoryState:
 
     def _copy_if_shared(self) -> None:
         if self._shared:
-            self.values = dict(self.values)
+            self.values = self.values.copy()  # the fast clone of a compact dict
             self._shared = False
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import itertools
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,7 +29,7 @@ from ._converter import Prebuilt, unstructure
 from ._directory import DirectoryState
 from ._errors import ConfigError, FieldError, ValidationError
 from ._kinds import _is_class, _is_mapping
-from ._merge import DottedOrigins, Merged, changed_paths, dotted
+from ._merge import DottedOrigins, Merged, changed_paths, dotted, same
 from ._paths import leaf_paths, lookup
 from ._sources import Directory
 from ._structure import structure
@@ -145,44 +146,79 @@ def candidate(
     states: Sequence[DirectoryState],
     error: ConfigError | None,
     old: T,
-) -> tuple[T, KeyedOrigins, frozenset[str]] | None:
-    """The new config, its origins and the changed paths; None when nothing changed.
+    *,
+    allow_nan: bool,
+    eager: bool = False,
+) -> tuple[T, KeyedOrigins, frozenset[str] | typing.Callable[[], frozenset[str]]] | None:
+    """The new config, its origins and its changed paths; None when nothing changed.
 
     The cost is that of the changed entries and of the rest of the config, whatever the number
-    of unchanged entries."""
+    of unchanged entries. The paths are listed on first access (as the updater does for other
+    configs), unless ``eager``; whether anything changed is decided by equality here."""
     if error is not None:
         raise error
-    paths: set[str] = set()
+    same_value = functools.partial(_same, converter, allow_nan)
+    changes: list[_Change] = []
     for state in states:
-        paths |= _entry_changes(converter, state, _get(old, state.source.key_parts))
+        changes += _entry_changes(state, _get(old, state.source.key_parts), same_value)
     config, origins = build_config()
     old_rest: object = old
     new_rest: object = config
     for state in states:
         old_rest = _blank(old_rest, state.source.key_parts)
         new_rest = _blank(new_rest, state.source.key_parts)
-    paths |= changed_paths(unstructure(converter, old_rest), unstructure(converter, new_rest))
-    return (config, origins, frozenset(paths)) if paths else None
+    rest_changed = not same_value(old_rest, new_rest)
+    if not changes and not rest_changed:
+        return None
+    diff = functools.partial(
+        _changed, converter, changes, (old_rest, new_rest) if rest_changed else None
+    )
+    return config, origins, diff() if eager else diff
+
+
+# A changed entry: the dotted key of its Directory, its stem, and the entry before and after
+# (``_ABSENT`` for none).
+_Change = tuple[str, str, Any, Any]
+
+
+def _same(converter: cattrs.Converter, allow_nan: bool, a: object, b: object) -> bool:
+    # NaN != NaN: with allow_nan, an entry holding one never equals itself; the typed
+    # comparison of the unstructured values holds NaN equal (as the updater does).
+    if a == b:
+        return True
+    return allow_nan and same(unstructure(converter, a), unstructure(converter, b))
 
 
 def _entry_changes(
-    converter: cattrs.Converter, state: DirectoryState, old_map: Mapping[str, Any]
-) -> set[str]:
-    out: set[str] = set()
+    state: DirectoryState, old_map: Mapping[str, Any], same_value: typing.Callable[..., bool]
+) -> list[_Change]:
+    out: list[_Change] = []
     prefix = dotted(state.source.key_parts)
     for stem in list(state.dirty):
         before = old_map.get(stem, _ABSENT)
         after = state.values.get(stem, _ABSENT)
         if before is after:
             state.dirty.discard(stem)
-            continue
+        elif before is not _ABSENT and after is not _ABSENT and same_value(before, after):
+            state.reuse(stem, before)  # equal: keep the object every snapshot already shares
+        else:
+            out.append((prefix, stem, before, after))
+    return out
+
+
+def _changed(
+    converter: cattrs.Converter, changes: list[_Change], rest: tuple[object, object] | None
+) -> frozenset[str]:
+    """The dotted paths that differ: in each changed entry, and in the rest of the config."""
+    paths: set[str] = set()
+    for prefix, stem, before, after in changes:
         old_doc = {} if before is _ABSENT else {stem: unstructure(converter, before)}
         new_doc = {} if after is _ABSENT else {stem: unstructure(converter, after)}
-        found = changed_paths(old_doc, new_doc)
-        if not found and before is not _ABSENT:
-            state.reuse(stem, before)  # equal: keep the object every snapshot already shares
-        out.update(f"{prefix}.{path}" for path in found)
-    return out
+        paths.update(f"{prefix}.{path}" for path in changed_paths(old_doc, new_doc))
+    if rest is not None:
+        old_rest, new_rest = rest
+        paths |= changed_paths(unstructure(converter, old_rest), unstructure(converter, new_rest))
+    return frozenset(paths)
 
 
 class KeyedOrigins(Mapping[str, str]):

@@ -125,10 +125,16 @@ def _candidate(
     paths later, in a task that asks, would stall the event loop.
     """
     if loader.keyed:
-        # Keyed Directories: only the changed entries are structured and diffed (``_keyed``),
-        # eagerly: the per-entry diff is what tells a change from a no-op, and it is small.
+        # Keyed Directories: only the changed entries are structured, compared and (on
+        # demand) diffed; the rest of the config alone is built again (``_keyed``).
         return keyed_candidate(
-            loader.build_keyed, loader.converter, loader.keyed, loader.error, old
+            loader.build_keyed,
+            loader.converter,
+            loader.keyed,
+            loader.error,
+            old,
+            allow_nan=loader.options.allow_nan,
+            eager=eager,
         )
     config, origins = loader.build()
     if config == old:
