@@ -163,6 +163,22 @@ def test_same_stem_twice_is_an_error_naming_both(folder: Path) -> None:
     assert "acme.toml and acme.yaml both give the entry 'acme'" in str(info.value)
 
 
+async def test_removing_one_of_two_files_for_a_stem_resolves_it(folder: Path) -> None:
+    loader = Loader(
+        Config, [trioconf.Directory(folder, key="tenants")], make_converter(), Options()
+    )
+    (folder / "acme.yaml").write_text("port: 9\n")
+    await loader.refresh(None)
+    assert isinstance(loader.error, trioconf.SourceError)
+    (folder / "acme.toml").unlink()  # the first by name: acme.yaml supplies the entry now
+    await loader.refresh(frozenset([folder / "acme.toml"]))
+    assert loader.error is None
+    assert loader.build()[0].tenants["acme"] == Tenant(9)
+    (folder / "acme.yaml").unlink()
+    await loader.refresh(frozenset([folder / "acme.yaml"]))
+    assert sorted(loader.build()[0].tenants) == ["beta"]
+
+
 def test_entry_errors_name_file_line_and_dotted_field(folder: Path) -> None:
     (folder / "beta.toml").write_text('host = "b"\nport = "80"\n')
     with pytest.raises(trioconf.ValidationError) as info:
@@ -535,3 +551,41 @@ async def test_origins_of_entries(folder: Path, tmp_path: Path) -> None:
             live.origin("tenants.gamma")
         with pytest.raises(KeyError):
             live.origin("tenants.acme.nope")
+
+
+@attrs.frozen
+class Big:
+    items: dict[str, int] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Bigs:
+    entries: dict[str, Big] = attrs.field(factory=dict)
+
+
+async def test_a_large_entry_is_parsed_in_a_worker(tmp_path: Path) -> None:
+    from trioconf._formats import INLINE_LIMITS
+
+    folder = tmp_path / "big.d"
+    folder.mkdir()
+    items = {f"key{i}": i for i in range(INLINE_LIMITS["json"] // 8)}
+    (folder / "large.json").write_text(json.dumps({"items": items}))
+    (folder / "small.json").write_text('{"items": {"a": 1}}')
+    assert (folder / "large.json").stat().st_size > INLINE_LIMITS["json"]
+    loader = Loader(Bigs, [trioconf.Directory(folder, key="entries")], make_converter(), Options())
+    (state,) = loader.keyed
+    inline: list[str] = []
+    step = state._step
+
+    def spy(name: str, *args: Any, **kwargs: Any) -> Any:
+        result = step(name, *args, **kwargs)
+        if type(result) is bool:
+            inline.append(name)
+        return result
+
+    state._step = spy  # type: ignore[method-assign]
+    await loader.refresh(None)
+    assert inline == ["small.json"]  # the large one went to the worker
+    config, _ = loader.build()
+    assert config.entries["large"].items == items
+    assert config.entries["small"] == Big({"a": 1})

@@ -21,6 +21,7 @@ import errno
 import functools
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -55,7 +56,7 @@ def stem_of(name: str) -> str:
 
 
 class Pacer:
-    """Checkpoints in a long loop of synchronous work, once per ``_CHECKPOINT_EVERY``."""
+    """Checkpoints in a long loop of awaited work, once per ``_CHECKPOINT_EVERY``."""
 
     def __init__(self) -> None:
         self._last = time.perf_counter()
@@ -65,16 +66,6 @@ class Pacer:
         if now - self._last >= _CHECKPOINT_EVERY:
             await trio.lowlevel.checkpoint()
             self._last = time.perf_counter()
-
-
-@attrs.define(slots=True, eq=False)
-class _DirFile:
-    """One matching file: its digest, and its entry or layer, or its error."""
-
-    stem: str
-    digest: bytes | None = None
-    value: Any = None  # keyed: the structured entry; layered: its Layer; None: unusable
-    error: ConfigError | None = None
 
 
 def structure_entry(
@@ -91,8 +82,9 @@ def structure_entry(
     The fast path is the converter alone; only a failure builds the single-layer merge that
     ``structure`` needs to say which line of which file holds each bad field.
     """
+    assert state.hook is not None  # keyed mode
     try:
-        return converter.structure(data, entry_type)
+        return state.hook(data, entry_type)
     except Exception:
         pass  # the detailed pass below says what was wrong, and where
     fmt = format_of(name, state.source.format)
@@ -125,12 +117,21 @@ class DirectoryState:
         self.counts = matcher(source.pattern)
         self.converter = converter
         self.entry_type = entry_type  # None: layered mode
-        self.files: dict[str, _DirFile] = {}
+        # The converter's hook for the entry type, looked up once rather than per file.
+        self.hook: Callable[[Any, Any], Any] | None = (
+            None if entry_type is None else converter.get_structure_hook(entry_type)
+        )
+        # Per file, in flat dicts keyed by name (no object per file: ten thousand of them cost
+        # memory and garbage-collector passes at start-up): the digest of the bytes read last
+        # (None: they could not be read), what the file gives (its entry, or its Layer), and
+        # its error if it has one.
+        self.files: dict[str, bytes | None] = {}
+        self._values: dict[str, Any] = {}
+        self._errors: dict[str, ConfigError] = {}
         self.folder_error: ConfigError | None = None
-        self._errors: dict[str, ConfigError] = {}  # name → error, only for files that have one
-        # Keyed mode: stem → names (more than one is an error), and stem → entry.
-        self._stems: dict[str, list[str]] = {}
-        self._dupes: set[str] = set()  # stems claimed by more than one file
+        # Keyed mode: stem → the name of its file, and the stems more than one file claims.
+        self._owners: dict[str, str] = {}
+        self._claims: dict[str, list[str]] = {}
         self.values: dict[str, Any] = {}
         self._shared = False  # ``values`` is held by a snapshot: copy it before changing it
         self.dirty: set[str] = set()
@@ -147,14 +148,14 @@ class DirectoryState:
         entry, in one ValidationError."""
         if self.folder_error is not None:
             return self.folder_error
-        if not self._errors and not self._dupes:
+        if not self._errors and not self._claims:
             return None  # the usual case, on every change's path: no walk of the files
         named = sorted(self._errors, key=name_order)
         for name in named:
             if not isinstance(self._errors[name], ValidationError):
                 return self._errors[name]
-        if self._dupes:
-            first = min((self._stems[s] for s in self._dupes), key=lambda n: name_order(n[0]))
+        if self._claims:
+            first = min(self._claims.values(), key=lambda names: name_order(names[0]))
             both = " and ".join(first)
             return SourceError(self.folder, f"{both} both give the entry {stem_of(first[0])!r}")
         fields: list[FieldError] = []
@@ -166,11 +167,7 @@ class DirectoryState:
 
     def layers(self) -> list[Layer]:
         """Layered mode: each usable file's layer, in name order."""
-        return [
-            self.files[name].value
-            for name in sorted(self.files, key=name_order)
-            if self.files[name].value is not None
-        ]
+        return [self._values[name] for name in sorted(self._values, key=name_order)]
 
     def take_values(self) -> dict[str, Any]:
         """Keyed mode: the entries, for a snapshot to hold (copied before the next change)."""
@@ -179,14 +176,14 @@ class DirectoryState:
 
     def owner(self, stem: str) -> str | None:
         """The path of the file that supplies the entry ``stem`` now."""
-        names = self._stems.get(stem)
-        return os.path.join(self.folder, names[0]) if names else None
+        name = self._owners.get(stem)
+        return None if name is None else os.path.join(self.folder, name)
 
     def reuse(self, stem: str, entry: Any) -> None:
         """Put back an equal entry from the current snapshot, so it stays the same object."""
-        names = self._stems.get(stem, ())
-        if len(names) == 1 and self.files[names[0]].error is None:
-            self.files[names[0]].value = entry
+        name = self._owners.get(stem)
+        if name is not None and stem not in self._claims and name not in self._errors:
+            self._values[name] = entry
             self._set_value(stem, entry)
         self.dirty.discard(stem)
 
@@ -231,12 +228,19 @@ class DirectoryState:
         names = self.list_names()
         changed = _error_changed(before, self.folder_error)
         changed |= self._drop_missing(names)
-        pacer = Pacer()
+        # The loop body is synchronous for every file small enough to parse inline (no
+        # coroutine per file: at 10,000 files that overhead showed); the clock decides when
+        # to let other tasks run.
+        last = time.perf_counter()
         for name in names:
-            changed |= await self.refresh_name(
-                name, max_size, allow_nan, parse_timeout, listed=True
-            )
-            await pacer.tick()
+            step = self._step(name, max_size, allow_nan, listed=True)
+            if type(step) is bool:
+                changed |= step
+            else:
+                changed |= await self._in_worker(name, *step, allow_nan, parse_timeout)
+            if time.perf_counter() - last >= _CHECKPOINT_EVERY:
+                await trio.lowlevel.checkpoint()
+                last = time.perf_counter()
         return changed
 
     def _drop_missing(self, names: list[str]) -> bool:
@@ -249,11 +253,11 @@ class DirectoryState:
     def refresh_name_sync(
         self, name: str, max_size: int, allow_nan: bool, *, listed: bool = False
     ) -> bool:
-        content = self._read(name, max_size, listed)
-        if not isinstance(content, Content):
-            return content
-        fmt, data = self._parse_inline(name, content, allow_nan)
-        return self._settle(name, content, fmt, data)
+        step = self._step(name, max_size, allow_nan, listed)
+        if type(step) is bool:
+            return step
+        content, fmt = step
+        return self._settle(name, content, fmt, self._parse(name, content, fmt, allow_nan))
 
     async def refresh_name(
         self,
@@ -265,17 +269,33 @@ class DirectoryState:
         listed: bool = False,
     ) -> bool:
         """Read one file again; True when what it gives changed."""
+        step = self._step(name, max_size, allow_nan, listed)
+        if type(step) is bool:
+            return step
+        return await self._in_worker(name, *step, allow_nan, parse_timeout)
+
+    def _step(
+        self, name: str, max_size: int, allow_nan: bool, listed: bool
+    ) -> bool | tuple[Content, Format]:
+        """Read a file and, when it is small enough, parse and settle it here (whether that
+        changed anything); a large file's bytes and format are returned for a worker."""
         content = self._read(name, max_size, listed)
-        if not isinstance(content, Content):
+        if type(content) is bool:
             return content
+        assert isinstance(content, Content)
         fmt = format_of(name, self.source.format)
-        if fmt is None or len(content.raw) <= INLINE_LIMITS[fmt]:
-            fmt, data = self._parse_inline(name, content, allow_nan)
-            return self._settle(name, content, fmt, data)
+        if fmt is not None and len(content.raw) > INLINE_LIMITS[fmt]:
+            return content, fmt
+        return self._settle(name, content, fmt, self._parse(name, content, fmt, allow_nan))
+
+    async def _in_worker(
+        self, name: str, content: Content, fmt: Format, allow_nan: bool, parse_timeout: float
+    ) -> bool:
         # Too large to parse inline: a worker process parses it, and a thread structures it,
         # so that the loop keeps answering (as for a large File).
         path = self._prefix + name
         job = functools.partial(parse, content.raw, fmt, path, allow_nan)
+        data: dict[str, Any] | ConfigError
         try:
             with trio.fail_after(parse_timeout):
                 data = await trio_parallel.run_sync(job, kill_on_cancel=True)
@@ -305,23 +325,21 @@ class DirectoryState:
             if not os.path.isfile(self._prefix + name):
                 return self._remove(name)  # a folder or a FIFO by that name: not a file
             return self._fail(name, None, exc)
-        known = self.files.get(name)
-        if known is not None and known.digest == content.digest:
+        if self.files.get(name) == content.digest:
             return False
         return content
 
-    def _parse_inline(
-        self, name: str, content: Content, allow_nan: bool
-    ) -> tuple[Format | None, dict[str, Any] | ConfigError]:
+    def _parse(
+        self, name: str, content: Content, fmt: Format | None, allow_nan: bool
+    ) -> dict[str, Any] | ConfigError:
         path = self._prefix + name
-        fmt = format_of(name, self.source.format)
         if fmt is None:
             msg = "cannot tell the format from the extension; narrow the Directory's pattern"
-            return None, SourceError(path, msg + " or pass Directory(..., format=...)")
+            return SourceError(path, msg + " or pass Directory(..., format=...)")
         try:
-            return fmt, parse(content.raw, fmt, path, allow_nan)
+            return parse(content.raw, fmt, path, allow_nan)
         except ConfigError as exc:
-            return fmt, exc
+            return exc
 
     def _settle(
         self,
@@ -344,70 +362,93 @@ class DirectoryState:
 
     # -- bookkeeping ------------------------------------------------------------------------
 
-    def _file(self, name: str) -> _DirFile:
-        known = self.files.get(name)
-        if known is None:
-            known = self.files[name] = _DirFile(stem_of(name))
-            if self.keyed:
-                names = self._stems.get(known.stem)
-                if names is None:
-                    self._stems[known.stem] = [name]
-                else:
-                    names.append(name)
-                    names.sort(key=name_order)
-                    self._dupes.add(known.stem)
-        return known
+    def _add(self, name: str) -> None:
+        """A file not known before: in keyed mode, it claims its stem."""
+        if not self.keyed:
+            return
+        stem = stem_of(name)
+        owner = self._owners.get(stem)
+        if owner is None:
+            self._owners[stem] = name
+            return
+        claims = self._claims.setdefault(stem, [owner])
+        claims.append(name)
+        claims.sort(key=name_order)
+        self._owners[stem] = claims[0]
 
     def _succeed(self, name: str, digest: bytes, value: Any) -> bool:
-        known = self.files.get(name) or self._file(name)
-        known.digest, known.value = digest, value
-        if known.error is not None:
-            known.error = None
+        files = self.files
+        if name not in files:
+            if self.keyed and not self._errors and not self._claims:
+                # The common case, ten thousand times at start-up: a new file, all good.
+                stem = stem_of(name)
+                if stem not in self._owners:
+                    self._owners[stem] = name
+                    files[name] = digest
+                    self._values[name] = value
+                    self._set_value(stem, value)
+                    self.dirty.add(stem)
+                    return True
+            self._add(name)
+        files[name] = digest
+        self._values[name] = value
+        if name in self._errors:
             del self._errors[name]
         if self.keyed:
-            self._restem(known.stem)
+            self._restem(stem_of(name))
         return True
 
     def _fail(self, name: str, digest: bytes | None, error: ConfigError) -> bool:
-        known = self._file(name)
-        same = known.digest is None and _error_changed(known.error, error) is False
-        known.digest, known.error = digest, error
-        if not self.keyed:
-            known.value = None
+        if name not in self.files:
+            self._add(name)
+            same = False
+        else:
+            before = self._errors.get(name)
+            same = self.files[name] is None and before is not None
+            same = same and not _error_changed(before, error)
+        self.files[name] = digest
         self._errors[name] = error
         if self.keyed:
-            self.dirty.add(known.stem)
+            # The entry keeps its last good value: the build fails while any file has an
+            # error, and a fix that gives an equal entry is then no change.
+            self.dirty.add(stem_of(name))
+        else:
+            self._values.pop(name, None)  # its stale layer is not kept (the error blocks it)
         return not same
 
     def _remove(self, name: str) -> bool:
-        known = self.files.pop(name, None)
-        if known is None:
+        if name not in self.files:
             return False
+        del self.files[name]
+        self._values.pop(name, None)
         self._errors.pop(name, None)
         if self.keyed:
-            names = self._stems[known.stem]
-            names.remove(name)
-            if len(names) < 2:
-                self._dupes.discard(known.stem)
-            if not names:
-                del self._stems[known.stem]
-            self._restem(known.stem)
+            stem = stem_of(name)
+            claims = self._claims.get(stem)
+            if claims is None:
+                del self._owners[stem]
+            else:
+                claims.remove(name)
+                self._owners[stem] = claims[0]
+                if len(claims) == 1:
+                    del self._claims[stem]
+            self._restem(stem)
         return True
 
     def _restem(self, stem: str) -> None:
-        """Keyed mode: make ``values[stem]`` what the files of that stem give now. While two
+        """Keyed mode: make ``values[stem]`` what the file of that stem gives now. While two
         files claim it, or its file has an error, the build fails; the entry waits as it was."""
-        names = self._stems.get(stem)
-        if not names:
+        name = self._owners.get(stem)
+        if name is None:
             if stem in self.values:
                 self._copy_if_shared()
                 del self.values[stem]
                 self.dirty.add(stem)
             return
-        if len(names) == 1:
-            known = self.files[names[0]]
-            if known.error is None and self.values.get(stem) is not known.value:
-                self._set_value(stem, known.value)
+        if stem not in self._claims and name not in self._errors:
+            value = self._values[name]
+            if self.values.get(stem) is not value:
+                self._set_value(stem, value)
         self.dirty.add(stem)
 
     def _set_value(self, stem: str, entry: Any) -> None:
