@@ -314,7 +314,8 @@ async def idle_cpu(folder: Path, seconds: float) -> dict[str, Any]:
 async def _run(quick: bool, root: Path, progress: Callable[[str], None]) -> dict[str, Any]:
     big = 10_000
     counts = [100, 1000] if quick else [100, 1000, 10_000]
-    trials = 3 if quick else 7
+    # Start-up trials are cheap and the shared machine's noise is not: many of them.
+    trials = 3 if quick else 11
     samples = 60 if quick else 300
     scale_samples = 30 if quick else 100
     idle = 3.0 if quick else 10.0
@@ -337,7 +338,7 @@ async def _run(quick: bool, root: Path, progress: Callable[[str], None]) -> dict
     for n in counts:
         progress(f"  directory: scaling, {n} files")
         scaling[str(n)] = {
-            "startup": await startup(folders[n], max(3, trials // 2)),
+            "startup": await startup(folders[n], 3 if quick else 7),
             "latency": await latency(folders[n], n, single, scale_samples),
         }
     results["scaling"] = scaling
