@@ -109,6 +109,8 @@ def _structure_bool(obj: Any, cl: Any) -> bool:
 
 
 def _structure_int(obj: Any, cl: Any) -> Any:
+    if type(obj) is int and cl is int:  # the common case, first: this runs for every int field
+        return obj
     if cl is not int and issubclass(cl, enum.Enum):
         return _structure_enum(obj, cl)
     if isinstance(obj, int) and not isinstance(obj, bool):
@@ -118,6 +120,8 @@ def _structure_int(obj: Any, cl: Any) -> Any:
 
 def _float_hook(allow_nan: bool) -> Hook:
     def structure_float(obj: Any, cl: Any) -> Any:
+        if type(obj) is float and cl is float and (allow_nan or math.isfinite(obj)):
+            return obj  # the common case, first
         if cl is not float and issubclass(cl, enum.Enum):
             return _structure_enum(obj, cl)
         if isinstance(obj, bool) or not isinstance(obj, int | float):
@@ -134,6 +138,8 @@ def _float_hook(allow_nan: bool) -> Hook:
 
 
 def _structure_str(obj: Any, cl: Any) -> Any:
+    if type(obj) is str and cl is str:  # the common case, first
+        return obj
     if cl is not str and issubclass(cl, enum.Enum):
         return _structure_enum(obj, cl)
     if isinstance(obj, str):

@@ -111,7 +111,7 @@ def read_and_parse(
     that; with ``probe`` (the loader's optimistic read, taken without any lock) it returns
     ``Deferred.LOCKED`` when a writer's sidecar lock stands beside the file it read.
     """
-    content = read_unless_larger(path, max_size if limit is None else limit, max_size)
+    content = read_unless_larger(path, max_size if limit is None else limit, max_size, real=probe)
     if content is None:
         return Deferred.LARGE
     # Looked for after the read, beside the file really read (no separate resolve of the

@@ -50,15 +50,18 @@ def read_consistent(path: Path, max_size: int = DEFAULT_MAX_SIZE) -> Content:
     return content
 
 
-def read_unless_larger(path: Path, limit: int, max_size: int = DEFAULT_MAX_SIZE) -> Content | None:
+def read_unless_larger(
+    path: Path, limit: int, max_size: int = DEFAULT_MAX_SIZE, *, real: bool = False
+) -> Content | None:
     """Like ``read_consistent``, but ``None`` (nothing read) when the file is over ``limit``.
 
     The loader parses small files inline and large ones in a worker process: deciding on the
-    size of the open file costs no extra ``stat`` on the reload's hot path.
+    size of the open file costs no extra ``stat`` on the reload's hot path. With ``real``,
+    ``Content.real`` says where the file read really is (a readlink more per read).
     """
     for _ in range(_ATTEMPTS):
         try:
-            raw = _read_once(path, limit, max_size)
+            raw = _read_once(path, limit, max_size, real)
         except _OverLimit:
             return None
         except OSError as exc:
@@ -73,7 +76,9 @@ class _OverLimit(Exception):
     """``_read_once``: the file is over the caller's limit; nothing was read."""
 
 
-def _read_once(path: Path, limit: int, max_size: int) -> tuple[bytes, str | None] | None:
+def _read_once(
+    path: Path, limit: int, max_size: int, want_real: bool
+) -> tuple[bytes, str | None] | None:
     # O_NONBLOCK: opening a FIFO someone put in the config's place must not hang the loop.
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
@@ -100,7 +105,7 @@ def _read_once(path: Path, limit: int, max_size: int) -> tuple[bytes, str | None
                 # one (a file still growing shows in the fstat below).
                 break
         after = os.fstat(fd)
-        real = _real_path(fd)
+        real = _real_path(fd) if want_real else None
     finally:
         os.close(fd)
     raw = b"".join(chunks)

@@ -46,7 +46,7 @@ def parse(raw: bytes, fmt: Format, source: str, allow_nan: bool = False) -> dict
         if parser is None:
             raise ParseError(source, f"unknown format {fmt!r}")
         data = parser(text, source)
-        if not _is_clean(data, allow_nan):
+        if not _is_clean(data, allow_nan, string_keys=fmt != "yaml"):
             _check_tree(data, text, fmt, source, allow_nan)
     except ParseError:
         raise
