@@ -1,7 +1,8 @@
 """The benchmark suite: ``python -m bench [--quick] [--only latency,stages,bursts,...]
 [--no-write]``.
 
-Runs the latency, latency breakdown (stages), burst, read path and parse benchmarks, prints
+Runs the latency, latency breakdown (stages), burst, directory, read path and parse benchmarks,
+prints
 their tables, and (unless ``--no-write``) writes bench/results.json, docs/performance.md and its
 figures in docs/_static/.
 ``--quick`` is a smoke run (about a minute) with too few samples to quote. ``nox -s bench``
@@ -20,9 +21,9 @@ from typing import Any
 
 import trio
 
-from . import bursts, latency, parse, readpath, report, stages
+from . import bursts, directory, latency, parse, readpath, report, stages
 
-PARTS = ("latency", "stages", "bursts", "readpath", "parse")
+PARTS = ("latency", "stages", "bursts", "directory", "readpath", "parse")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     if "bursts" in parts:
         print("bursts of 1,000 saves, default debounce ...", flush=True)
         results["bursts"] = bursts.run(args.quick, args.trials)
+    if "directory" in parts:
+        print("a directory of 10,000 files ...", flush=True)
+        results["directory"] = directory.run(args.quick)
     if "readpath" in parts:
         print("read path ...", flush=True)
         results["readpath"] = readpath.run(args.quick)
