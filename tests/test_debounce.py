@@ -155,3 +155,86 @@ def test_debouncer_table_rules() -> None:
     assert deb.deadline(B) == pytest.approx(10.5)
     assert deb.release_due(10.5) == {B}
     assert deb.pending() == {A}
+
+
+def test_a_failed_reload_does_not_make_its_changes_wait_a_second_ceiling() -> None:
+    deb = Debouncer(0.05, 0.5)
+    for i in range(50):  # a storm, one event every 10 ms from t=0
+        deb.note(A, i * 0.01)
+    assert deb.release_due(0.5) == {A}  # the ceiling: 0.5 s after the first event
+    # That reload failed (a read between an in-place writer's truncate and its write): the
+    # changes since t=0 are still not applied, and have waited the whole ceiling already.
+    deb.failed(frozenset({A}))
+    deb.note(A, 0.51)
+    assert deb.release_due(0.51) == {A}
+    # The retry failed too: no second retry, the next change waits the normal way.
+    deb.failed(frozenset({A}))
+    deb.note(A, 0.52)
+    assert deb.release_due(0.52) == set()
+    assert deb.deadline(A) > 0.52
+
+
+def test_a_success_or_a_rewrite_during_the_attempt() -> None:
+    deb = Debouncer(0.05, 0.5)
+    deb.note(A, 0.0)
+    deb.note(A, 0.45)
+    assert deb.release_due(0.5) == {A}
+    deb.note(A, 0.501)  # written again while the updater read the file
+    deb.failed(frozenset({A}))
+    assert deb.release_due(0.502) == {A}  # that change is due at once, with the old ones
+    deb.applied(frozenset({A}))
+    deb.note(A, 0.6)
+    assert deb.release_due(0.6) == set()  # applied: nothing carried, a normal window
+    deb.failed(frozenset({B}))  # never released: nothing to carry
+    deb.note(B, 0.6)
+    assert deb.release_due(0.6) == set()
+
+
+async def test_the_updater_reports_a_failed_reload_to_the_debouncer(
+    clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    # The real pipeline minus the watcher, in virtual time: events sent by hand, the file read
+    # for real. A storm of saves; the read at the ceiling finds a torn in-place write; the
+    # writer's next save (complete) must apply at once, not a second ceiling later.
+    import attrs
+
+    from trioconf._converter import make_converter
+    from trioconf._live import Live
+    from trioconf._load import Loader, Options
+    from trioconf._sources import File
+    from trioconf._updater import run_updater
+
+    @attrs.frozen
+    class Config:
+        n: int
+
+    path = tmp_path / "a.json"
+    path.write_text('{"n": 0}')
+    loader = Loader(Config, [File(path)], make_converter(), Options())
+    await loader.refresh(None)
+    config, origins = loader.build()
+
+    async def reload() -> None:
+        raise NotImplementedError
+
+    live = Live(config, origins=origins, reload=reload)
+    send, receive = trio.open_memory_channel[WatchEvent](100)
+    inbox = Inbox()
+    debouncer = Debouncer(0.05, 0.5)
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_debouncer, receive, inbox, debouncer, live.counters)
+        nursery.start_soon(run_updater, inbox, loader, live, None, debouncer)
+        for i in range(1, 50):  # saves 1..49, every 10 ms; the last one is torn
+            path.write_text(f'{{"n": {i}}}' if i < 49 else '{"n": ')
+            await send.send(path)
+            await trio.sleep(0.01)
+        await trio.sleep(0.5 - (trio.current_time() - start))
+        await trio.sleep(0.001)  # the ceiling release has read the torn save
+        assert live.last_error is not None
+        assert live.current.n == 0
+        path.write_text('{"n": 50}')
+        await send.send(path)
+        await live.wait_value(lambda c: c.n == 50)
+        assert trio.current_time() - start < 0.502  # at once, not at ~1.0 s
+        nursery.cancel_scope.cancel()

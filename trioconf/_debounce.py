@@ -14,7 +14,12 @@ Rules, per path:
   ``max_window`` falls back to the base window. This is the design document's adaptive timeout,
   without its guesswork: the window only grows for paths that really churn;
 * ceiling: no path is held longer than ``max_window`` after its first event, so a continuous
-  storm of writes still applies at least that often;
+  storm of writes still applies at least that often. The first event is the oldest one not
+  applied yet: when the reload of a released path fails (a read that caught an in-place writer
+  between its truncate and its write, a bad save), the updater says so (``failed``), and the
+  path's next event is released at once if that oldest change already waited ``max_window``,
+  instead of waiting a second ceiling. Once: a retry that fails too waits the normal way, so a
+  file that stays broken in a storm of writes is not re-read on every event;
 * ``window == 0``: paths are released at once; the inbox merges whatever arrives while the
   updater is busy into the next batch.
 
@@ -51,6 +56,7 @@ class _Pending:
 class _Heat:
     window: float
     released: float
+    first: float  # the first event of that release's batch: its oldest change
 
 
 @attrs.define
@@ -60,6 +66,9 @@ class Debouncer:
     priority: Container[Path] = frozenset()
     _pending: dict[Path, _Pending] = attrs.field(factory=dict, init=False)
     _heat: dict[Path, _Heat] = attrs.field(factory=dict, init=False)
+    # Paths whose last reload failed → the time of their oldest change not applied yet.
+    _unapplied: dict[Path, float] = attrs.field(factory=dict, init=False)
+    _retrying: set[Path] = attrs.field(factory=set, init=False)  # released as a retry
 
     def window_for(self, path: Path, now: float) -> float:
         """The quiet window this path must observe now."""
@@ -72,9 +81,36 @@ class Debouncer:
     def note(self, path: Path, now: float) -> None:
         pending = self._pending.get(path)
         if pending is None:
-            self._pending[path] = _Pending(first=now, last=now)
+            first = self._unapplied.pop(path, None)
+            if first is None:
+                first = now
+            else:
+                self._retrying.add(path)
+            self._pending[path] = _Pending(first=first, last=now)
         else:
             pending.last = now
+
+    def failed(self, paths: frozenset[Path]) -> None:
+        """The reload that read ``paths`` failed: their oldest change is not applied yet."""
+        for path in paths:
+            if path in self._retrying:
+                self._retrying.discard(path)  # the retry failed too: no second one
+                continue
+            heat = self._heat.get(path)
+            if heat is None:
+                continue  # never held (debounce 0): nothing waited a ceiling
+            pending = self._pending.get(path)
+            if pending is None:
+                self._unapplied[path] = heat.first
+            else:  # written again during the attempt
+                pending.first = min(pending.first, heat.first)
+                self._retrying.add(path)
+
+    def applied(self, paths: frozenset[Path]) -> None:
+        """The reload that read ``paths`` succeeded (or changed nothing)."""
+        for path in paths:
+            self._unapplied.pop(path, None)
+            self._retrying.discard(path)
 
     def deadline(self, path: Path) -> float:
         pending = self._pending[path]
@@ -93,18 +129,18 @@ class Debouncer:
             return due
         due = {p for p in self._pending if self.deadline(p) <= now}
         for path in due:
-            del self._pending[path]
-            self._warm(path, now)
+            self._warm(path, now, self._pending.pop(path).first)
         return due
 
-    def _warm(self, path: Path, now: float) -> None:
+    def _warm(self, path: Path, now: float, first: float) -> None:
         heat = self._heat.get(path)
         if heat is not None and now - heat.released < self.max_window:
             grown = max(heat.window, self.window) * 2 if self.window > 0 else 0.0
             heat.window = min(grown, self.max_window)
             heat.released = now
+            heat.first = first
         else:
-            self._heat[path] = _Heat(window=self.window, released=now)
+            self._heat[path] = _Heat(window=self.window, released=now, first=first)
 
     def pending(self) -> frozenset[Path]:
         return frozenset(self._pending)

@@ -1,6 +1,11 @@
 """``open_reloader`` / ``run_reloader``: the supervisor that wires the pipeline in one nursery.
 
     watcher task ──memory channel──▶ debouncer task ──inbox──▶ updater task ──▶ Live
+                                          ▲                         │
+                                          └── failed / applied ─────┘
+
+(The updater reports each batch's outcome to the debouncer, whose ceiling counts from the
+oldest change not applied yet; see ``_debounce``.)
 
 Order matters at start-up. The watcher is started first and reports only once every watch is
 installed, so a write that lands while the initial load reads is queued, not lost. Then the
@@ -111,7 +116,7 @@ async def run_reloader(
             live = Live(config, origins=origins, history_size=history_size, reload=_reload(inbox))
             debouncer = Debouncer(debounce, max_debounce, loader.priority)
             nursery.start_soon(run_debouncer, receive, inbox, debouncer, live.counters)
-            nursery.start_soon(run_updater, inbox, loader, live, validate)
+            nursery.start_soon(run_updater, inbox, loader, live, validate, debouncer)
             task_status.started(live)
             await trio.sleep_forever()
     finally:

@@ -18,6 +18,7 @@ import cattrs
 import trio
 
 from ._converter import unstructure
+from ._debounce import Debouncer
 from ._errors import ConfigError, RejectedError
 from ._inbox import Batch, Inbox, settle_all
 from ._keyed import candidate as keyed_candidate
@@ -51,9 +52,17 @@ async def initial_load(
 
 
 async def run_updater(
-    inbox: Inbox, loader: Loader[T], live: Live[T], validate: Validate[T] | None
+    inbox: Inbox,
+    loader: Loader[T],
+    live: Live[T],
+    validate: Validate[T] | None,
+    debouncer: Debouncer | None = None,
 ) -> None:
-    """Apply batches until the inbox closes or the task is cancelled."""
+    """Apply batches until the inbox closes or the task is cancelled.
+
+    Each attempt's outcome goes back to the ``debouncer`` (the pipeline's one backward edge):
+    the ceiling on how long a change waits counts from its oldest change not applied yet.
+    """
     while True:
         try:
             batch = await inbox.take()
@@ -61,6 +70,8 @@ async def run_updater(
             return
         live.counters.batches += 1
         error = await _attempt(batch, loader, live, validate)
+        if debouncer is not None:
+            (debouncer.applied if error is None else debouncer.failed)(batch.paths)
         settle_all(batch, error)
 
 
