@@ -238,3 +238,25 @@ async def test_the_updater_reports_a_failed_reload_to_the_debouncer(
         await live.wait_value(lambda c: c.n == 50)
         assert trio.current_time() - start < 0.502  # at once, not at ~1.0 s
         nursery.cancel_scope.cancel()
+
+
+async def test_a_failure_brings_a_sleeping_debouncers_deadline_forward(
+    clock: trio.testing.MockClock,
+) -> None:
+    # A change noted while the failing attempt ran: the debouncer task already sleeps until
+    # that change's own deadline, and must wake at the older change's ceiling instead.
+    send, receive = trio.open_memory_channel[WatchEvent](100)
+    inbox = Inbox()
+    debouncer = Debouncer(0.05, 0.1)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_debouncer, receive, inbox, debouncer, Counters())
+        start = trio.current_time()
+        await send.send(A)
+        assert (await inbox.take()).paths == {A}  # quiet window: released at 0.05
+        await trio.sleep(0.01)
+        await send.send(A)  # during the attempt: due at 0.06 + the window, 0.11
+        await trio.sleep(0.001)  # the debouncer is asleep again
+        debouncer.failed(frozenset({A}))  # the attempt failed: the change of t=0 is not in
+        assert (await inbox.take()).paths == {A}
+        assert trio.current_time() - start == pytest.approx(0.1)  # its ceiling, not 0.11
+        nursery.cancel_scope.cancel()

@@ -69,6 +69,8 @@ class Debouncer:
     # Paths whose last reload failed → the time of their oldest change not applied yet.
     _unapplied: dict[Path, float] = attrs.field(factory=dict, init=False)
     _retrying: set[Path] = attrs.field(factory=set, init=False)  # released as a retry
+    # The debouncer task's wait for its next deadline, which ``failed`` may bring forward.
+    _wait: trio.CancelScope | None = attrs.field(default=None, init=False)
 
     def window_for(self, path: Path, now: float) -> float:
         """The quiet window this path must observe now."""
@@ -105,6 +107,9 @@ class Debouncer:
             else:  # written again during the attempt
                 pending.first = min(pending.first, heat.first)
                 self._retrying.add(path)
+                if self._wait is not None:
+                    # The task sleeps until the deadline it computed before: wake it sooner.
+                    self._wait.deadline = min(self._wait.deadline, self.deadline(path))
 
     def applied(self, paths: frozenset[Path]) -> None:
         """The reload that read ``paths`` succeeded (or changed nothing)."""
@@ -157,7 +162,9 @@ async def run_debouncer(
         while True:
             deadline = debouncer.next_deadline()
             # Nothing pending (always so at debounce 0): no cancel scope to set up.
-            with trio.move_on_at(deadline) if deadline < math.inf else contextlib.nullcontext():
+            wait = trio.move_on_at(deadline) if deadline < math.inf else None
+            debouncer._wait = wait
+            with wait if wait is not None else contextlib.nullcontext():
                 try:
                     event = await receive.receive()
                 except trio.EndOfChannel:
