@@ -131,6 +131,64 @@ def test_check_later_files_override_earlier_ones(
     assert "local.json" in err
 
 
+def test_check_a_folder_of_layers_in_name_order(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = project / "conf.d"
+    folder.mkdir()
+    (folder / "10-port.toml").write_text("[db]\nport = 6000\n")
+    (folder / "20-debug.yaml").write_text("debug: true\n")
+    (folder / "notes.txt").write_text("not a config")  # left out by --pattern
+    args = [str(project / "app.toml"), str(folder), "--pattern", "*.[ty]*ml"]
+    assert run_check(project, *args) == 0
+    assert capsys.readouterr().out == "ok\n"
+    (folder / "30-bad.toml").write_text('[db]\nport = "eighty"\n')  # the last layer wins
+    assert run_check(project, *args) == 1
+    _, err = capsys.readouterr()
+    assert "db.port" in err
+    assert "30-bad.toml" in err
+
+
+KEYED_SCHEMA = textwrap.dedent(
+    """\
+    from __future__ import annotations
+
+    import attrs
+
+
+    @attrs.frozen
+    class Tenant:
+        port: int
+
+
+    @attrs.frozen
+    class Config:
+        tenants: dict[str, Tenant] = attrs.Factory(dict)
+    """
+)
+
+
+def test_check_a_folder_of_entries_with_key(
+    tmp_path: Path, isolated_imports: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "keyed.py").write_text(KEYED_SCHEMA)
+    folder = tmp_path / "tenants.d"
+    folder.mkdir()
+    (folder / "alpha.toml").write_text("port = 1\n")
+    (folder / "beta.json").write_text('{\n  "port": "two"\n}\n')
+    schema = ["--schema", f"{tmp_path / 'keyed.py'}:Config"]
+    assert main(["check", str(folder), "--key", "tenants", *schema]) == 1
+    _, err = capsys.readouterr()
+    assert "tenants.beta.port" in err
+    assert f"{folder / 'beta.json'}:2" in err  # the file and the line of the bad value
+    (folder / "beta.json").write_text('{"port": 2}')
+    assert main(["check", str(folder), "--key", "tenants", *schema]) == 0
+    assert capsys.readouterr().out == "ok\n"
+    # A key that names no dict field is a usage error, before anything is read.
+    assert main(["check", str(folder), "--key", "nothing", *schema]) == 2
+    assert "has no field 'nothing'" in capsys.readouterr().err
+
+
 def test_check_env_prefix(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,9 +23,10 @@ import trio
 
 from . import load, open_reloader
 from ._errors import ConfigError, ParseError, SourceError
+from ._keyed import entry_type
 from ._live import Live
 from ._records import Failure, Update
-from ._sources import File
+from ._sources import Directory, File
 
 
 class UsageError(Exception):
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         schema = _import_schema(args.schema)
-        files = [_file(path) for path in args.files]
+        files = [_source(schema, path, args) for path in args.files]
         if args.command == "check":
             return _check(schema, files, args)
         return _watch(schema, files, args)
@@ -70,7 +71,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Watch FILE... and print each applied change and each rejected reload.",
     )
     for sub in (check, watch):
-        sub.add_argument("files", nargs="+", metavar="FILE", help="config files, lowest first")
+        sub.add_argument(
+            "files",
+            nargs="+",
+            metavar="FILE",
+            help="config files, lowest first; a folder counts as a trioconf.Directory "
+            "(its files layered in name order, or entries with --key)",
+        )
         sub.add_argument(
             "--schema",
             required=True,
@@ -88,6 +95,18 @@ def _parser() -> argparse.ArgumentParser:
             "--allow-unknown", action="store_true", help="ignore unknown keys in files"
         )
         sub.add_argument("--allow-nan", action="store_true", help="accept NaN and infinity")
+        sub.add_argument(
+            "--pattern",
+            default="*",
+            metavar="GLOB",
+            help="for folders: the file names that count (default: every file)",
+        )
+        sub.add_argument(
+            "--key",
+            metavar="FIELD",
+            help="for folders: each file becomes an entry of the dict field FIELD, keyed by "
+            "its name without the extension, instead of a layer",
+        )
     watch.add_argument(
         "--debounce", type=_seconds, default=0.05, metavar="S", help="quiet window in seconds"
     )
@@ -176,6 +195,18 @@ def _import_path(path: Path) -> Any:
     return module
 
 
+def _source(schema: type[Any], path: str, args: argparse.Namespace) -> File | Directory:
+    if not os.path.isdir(path):
+        return _file(path)
+    try:
+        folder = Directory(path, pattern=args.pattern, key=args.key)
+        if folder.key is not None:
+            entry_type(schema, folder)  # the key must name a dict[str, X] field
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    return folder
+
+
 def _file(path: str) -> File:
     source = File(path)
     try:
@@ -185,7 +216,7 @@ def _file(path: str) -> File:
     return source
 
 
-def _check(schema: type[Any], files: Sequence[File], args: argparse.Namespace) -> int:
+def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.Namespace) -> int:
     # A load stops at the first file it cannot read or parse, so each file is first loaded
     # on its own: one broken file must not hide another's syntax error. Alone, a file may
     # well be incomplete; its field errors are judged only in the full load below.
@@ -210,7 +241,7 @@ def _check(schema: type[Any], files: Sequence[File], args: argparse.Namespace) -
     return 0
 
 
-def _unreadable(schema: type[Any], source: File) -> ConfigError | None:
+def _unreadable(schema: type[Any], source: File | Directory) -> ConfigError | None:
     """The error that stops ``source`` from being read or parsed at all, if any."""
     try:
         load(schema, source, forbid_unknown=False)
@@ -221,7 +252,7 @@ def _unreadable(schema: type[Any], source: File) -> ConfigError | None:
     return None
 
 
-def _watch(schema: type[Any], files: Sequence[File], args: argparse.Namespace) -> int:
+def _watch(schema: type[Any], files: Sequence[File | Directory], args: argparse.Namespace) -> int:
     args.max_debounce = _max_debounce(args)
     try:
         return trio.run(_watch_until_signal, schema, files, args)
@@ -231,7 +262,7 @@ def _watch(schema: type[Any], files: Sequence[File], args: argparse.Namespace) -
 
 
 async def _watch_until_signal(
-    schema: type[Any], files: Sequence[File], args: argparse.Namespace
+    schema: type[Any], files: Sequence[File | Directory], args: argparse.Namespace
 ) -> int:
     # The signal receiver is installed before the reloader starts, so a Ctrl-C or SIGTERM
     # always ends the command here instead of raising KeyboardInterrupt in a task. It is read
