@@ -202,22 +202,6 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-@attrs.frozen
-class Single:
-    """The single-file case: one File holding one tenant document."""
-
-    name: str
-    host: str
-    port: int
-    workers: int
-    timeout: float
-    ratio: float
-    enabled: bool
-    debug: bool
-    tags: list[str]
-    version: int
-
-
 async def _block_dir(
     folder: Path, count: int, n: int, version: int, rng: random.Random
 ) -> tuple[list[float], int]:
@@ -240,7 +224,8 @@ async def _block_dir(
 
 async def _block_file(path: Path, n: int, version: int) -> tuple[list[float], int]:
     samples = []
-    async with trioconf.open_reloader(Single, path, debounce=0, backend="inotify") as live:
+    # The single-file case: one File holding one tenant document, of the same class.
+    async with trioconf.open_reloader(TenantConfig, path, debounce=0, backend="inotify") as live:
         for k in range(n + 3):
             version += 1
             write_atomic(path, document(7, version))

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pytest
 import trio
 
 from trioconf._watch._libc import Libc
@@ -66,3 +67,22 @@ class RefusingLibc(Libc):
 
     def fs_type(self, path: str) -> int:
         return NFS_MAGIC if path in self.nfs_dirs else super().fs_type(path)
+
+
+def record_c_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make the YAML C loader record every document it builds; returns that list.
+
+    Proof of which loader ran that does not depend on errors (a document the C parser refuses
+    is parsed again by the pure one, so errors never carry C marks).
+    """
+    from trioconf._formats import _yaml
+
+    built: list[str] = []
+
+    class Recording(_yaml._CSafeLoader):  # type: ignore[misc, name-defined]
+        def __init__(self, stream: str) -> None:
+            built.append(stream)
+            super().__init__(stream)
+
+    monkeypatch.setattr(_yaml, "_CSafeLoader", Recording)
+    return built

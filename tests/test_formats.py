@@ -363,14 +363,9 @@ def test_yaml_recursive_alias_is_an_error() -> None:
 
 @needs_c_loader
 def test_yaml_c_loader_is_really_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    built: list[str] = []
+    from support import record_c_loads
 
-    class Recording(formats_yaml._CSafeLoader):  # type: ignore[misc, name-defined]
-        def __init__(self, stream: str) -> None:
-            built.append(stream)
-            super().__init__(stream)
-
-    monkeypatch.setattr(formats_yaml, "_CSafeLoader", Recording)
+    built = record_c_loads(monkeypatch)
     # A plain YAML 1.2 document is built by the C loader...
     assert parse(b"a: 1\n", "yaml", "x.yaml") == {"a": 1}
     assert built == ["a: 1\n"]

@@ -316,14 +316,9 @@ def test_same_error_line(raw: bytes) -> None:
 
 def test_pure_is_really_pure_and_c_really_c(monkeypatch: pytest.MonkeyPatch) -> None:
     # The two paths compared above must be the two loaders: count what the C loader builds.
-    built: list[str] = []
+    from support import record_c_loads
 
-    class Recording(formats_yaml._CSafeLoader):  # type: ignore[misc, name-defined]
-        def __init__(self, stream: str) -> None:
-            built.append(stream)
-            super().__init__(stream)
-
-    monkeypatch.setattr(formats_yaml, "_CSafeLoader", Recording)
+    built = record_c_loads(monkeypatch)
     assert outcome(b"a: 1\n")[0] == "data"
     assert built == ["a: 1\n"]
     _, pure_loader = both(b"b: 2\n")
