@@ -58,7 +58,6 @@ _FLOCK_FIRST_DELAY = 0.001
 _FLOCK_MAX_DELAY = 0.02
 # The sidecar cannot be created here: a read-only filesystem or a directory we may not write.
 _READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
-_O_PATH: int | None = getattr(os, "O_PATH", None)  # Linux only
 
 
 class LockTimeout(ConfigError):
@@ -147,20 +146,22 @@ def _fingerprint_of(st: os.stat_result) -> Fingerprint:
 
 def lock_path_for(path: StrPath) -> Path:
     """The sidecar lock file of ``path``: ``.<name>.lock`` beside the resolved file."""
-    real = _resolve(os.fspath(path))
-    directory, name = os.path.split(real)
-    return Path(directory, f".{name}.lock")
+    return Path(_sidecar_beside(_resolve(os.fspath(path))))
 
 
 def has_sidecar(real: str) -> bool:
     """Whether a sidecar lock file stands beside the resolved file ``real``: a cooperating
     writer created it, so readers must take its shared lock (see ``shared_lock_if_present``)."""
-    directory, name = os.path.split(real)
     try:
-        os.lstat(f"{directory}/.{name}.lock")
+        os.lstat(_sidecar_beside(real))
     except OSError:
         return False
     return True
+
+
+def _sidecar_beside(real: str) -> str:
+    directory, name = os.path.split(real)
+    return os.path.join(directory, f".{name}.lock")
 
 
 class LockedFile:
@@ -473,25 +474,8 @@ async def shared_lock_if_present(path: StrPath, lock_timeout: float) -> AsyncIte
 
 
 def _resolve(path: str) -> str:
-    # The reloader resolves before every read, so this is on the reload's hot path. On Linux
-    # the kernel resolves the whole chain in one open (O_PATH needs no access to the file) and
-    # /proc names where it landed: a third of realpath's cost, which is an lstat and Python
-    # string work per component. A path that does not resolve (a dangling symlink, a missing
-    # file) and systems without O_PATH or /proc take realpath, which resolves what exists.
-    if _O_PATH is not None:
-        try:
-            fd = os.open(path, _O_PATH | os.O_CLOEXEC)
-        except OSError:
-            return os.path.realpath(path)
-        try:
-            real = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            real = ""
-        finally:
-            os.close(fd)
-        # Replaced since the open (" (deleted)"), or not a path at all: resolve by name.
-        if real.startswith("/") and not real.endswith(" (deleted)"):
-            return real
+    # A few lstat calls: cheaper than a thread hop. Not on the reload's hot path: the loader
+    # reads first and looks for the sidecar beside the file its descriptor names.
     return os.path.realpath(path)
 
 

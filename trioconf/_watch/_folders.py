@@ -46,7 +46,7 @@ from ._libc import (
     REMOTE_FS_TYPES,
     Libc,
 )
-from ._poll import Fingerprint, take_fingerprint
+from ._poll import Fingerprint, check_interval, take_fingerprint
 
 FOLDER_MASK = (
     IN_CLOSE_WRITE
@@ -257,9 +257,7 @@ class FolderPoller:
     """Lists each folder and fingerprints its matching files every ``interval`` seconds."""
 
     def __init__(self, send: trio.MemorySendChannel[WatchEvent], interval: float) -> None:
-        if interval <= 0:
-            msg = f"poll_interval must be positive, not {interval!r}"
-            raise ValueError(msg)
+        check_interval(interval)
         self._send = send
         self._interval = interval
         self._listings: dict[Path, _Listing] = {}

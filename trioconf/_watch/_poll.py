@@ -103,6 +103,13 @@ def _hash(path: Path) -> bytes | None:
         return None
 
 
+def check_interval(interval: float) -> None:
+    """The poll interval every poller needs: a positive number of seconds."""
+    if interval <= 0:
+        msg = f"poll_interval must be positive, not {interval!r}"
+        raise ValueError(msg)
+
+
 class Poller:
     """Polls a growing set of paths and sends each one whose fingerprint changed.
 
@@ -111,9 +118,7 @@ class Poller:
     """
 
     def __init__(self, send: trio.MemorySendChannel[WatchEvent], interval: float) -> None:
-        if interval <= 0:
-            msg = f"poll_interval must be positive, not {interval!r}"
-            raise ValueError(msg)
+        check_interval(interval)
         self._send = send
         self._interval = interval
         self._prints: dict[Path, Fingerprint] = {}
