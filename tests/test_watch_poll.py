@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -14,6 +15,7 @@ import trio
 import trio.testing
 
 from trioconf._watch import WatchEvent, run_watcher
+from trioconf._watch._events import HOLD_LIMIT, Hold
 from trioconf._watch._poll import RACY_WINDOW_NS, Poller, take_fingerprint
 
 INTERVAL = 1.0
@@ -32,10 +34,11 @@ async def polling(paths: Sequence[Path]) -> AsyncIterator[trio.MemoryReceiveChan
 
 
 async def next_event(receive: trio.MemoryReceiveChannel[WatchEvent]) -> tuple[WatchEvent, float]:
-    """The next event and how many (virtual) seconds it took."""
+    """The next report (holds skipped) and how many (virtual) seconds it took."""
     start = trio.current_time()
     with trio.fail_after(10 * INTERVAL):
-        event = await receive.receive()
+        while isinstance(event := await receive.receive(), Hold):
+            pass
     return event, trio.current_time() - start
 
 
@@ -71,9 +74,61 @@ async def test_change_detected(tmp_path: Path, autojump_clock: trio.testing.Mock
     async with polling([path]) as receive:
         assert await nothing_for(receive, 3)
         path.write_text("a = 22\n")
+        start = trio.current_time()
+        with trio.fail_after(10 * INTERVAL):
+            held = await receive.receive()
+        assert held == Hold(path)  # seen at the next poll, held until it settles
+        assert trio.current_time() - start <= INTERVAL * 1.01
         event, took = await next_event(receive)
         assert event is path
-        assert took <= INTERVAL * 1.01
+        assert took == pytest.approx(INTERVAL)  # unchanged for one whole interval
+
+
+async def test_a_file_still_changing_is_held_until_it_settles(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    # A slow writer: the first half of a document that parses on its own, a pause shorter
+    # than the interval, then the rest. The half must never be reported as settled.
+    path = tmp_path / "app.yaml"
+    path.write_text("name: old\n")
+    async with polling([path]) as receive, trio.open_nursery() as nursery:
+
+        async def slow_writer() -> None:
+            with open(path, "w") as f:
+                f.write("name: new\nitems:\n  - one\n")
+                f.flush()
+                await trio.sleep(INTERVAL * 0.8)
+                f.write("  - two\n")
+                f.flush()
+                await trio.sleep(INTERVAL * 0.8)
+                f.write("  - three\n")
+
+        nursery.start_soon(slow_writer)
+        event, _ = await next_event(receive)
+        assert event == path
+        assert path.read_text().endswith("three\n")  # reported only once it was whole
+
+
+async def test_a_file_that_never_settles_is_reported_after_the_hold_limit(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "app.toml"
+    path.write_text("n = 0\n")
+    async with polling([path]) as receive, trio.open_nursery() as nursery:
+
+        async def appender() -> None:
+            for i in itertools.count(1):
+                with open(path, "a") as f:
+                    f.write(f"# {i}\n")
+                await trio.sleep(INTERVAL / 3)
+
+        nursery.start_soon(appender)
+        start = trio.current_time()
+        event, _ = await next_event(receive)
+        assert event == path
+        assert HOLD_LIMIT <= trio.current_time() - start <= HOLD_LIMIT + 2 * INTERVAL
+        assert "changed on every poll" in caplog.text
+        nursery.cancel_scope.cancel()
 
 
 async def test_racy_same_size_same_mtime_rewrite_caught_by_hash(
@@ -177,7 +232,7 @@ async def test_added_path_reported_on_next_round(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(poller.run)
         poller.add(path, report=True)
-        assert (await next_event(receive))[0] == path
+        assert await receive.receive() == path  # reported as is: no hold
         assert await nothing_for(receive, 3)
         nursery.cancel_scope.cancel()
 

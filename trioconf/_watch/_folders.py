@@ -26,8 +26,8 @@ from pathlib import Path
 import attrs
 import trio
 
-from ._events import RESCAN, WatchEvent
-from ._inotify import OPEN_WRITER_GRACE, Unwatchable, decode_events
+from ._events import RESCAN, Hold, WatchEvent
+from ._inotify import OPEN_WRITER_GRACE, VANISH_SETTLE, Unwatchable, decode_events
 from ._libc import (
     IN_ATTRIB,
     IN_CLOSE_WRITE,
@@ -62,7 +62,9 @@ FOLDER_MASK = (
     | IN_EXCL_UNLINK
 )
 # A completed change to a file in the folder: report it.
-_REPORT_MASK = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB
+_REPORT_MASK = IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB
+# The file left: report it only if nothing takes its place soon (``VANISH_SETTLE``).
+_VANISH_MASK = IN_MOVED_FROM | IN_DELETE
 _SELF_MASK = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT
 # Kubernetes mounts a ConfigMap as symlinks through ``..data``, swapped in one rename: no
 # event names the files themselves, so a swap re-lists the folder.
@@ -104,6 +106,7 @@ class FolderWatcher:
         self._folders = {f.path: f for f in folders}
         self._wd: dict[int, Folder] = {}
         self._pending: dict[Path, float] = {}  # created or modified, not closed yet
+        self._vanished: dict[Path, float] = {}  # deleted or moved away, maybe replaced soon
 
     @property
     def folders(self) -> list[Path]:
@@ -152,15 +155,16 @@ class FolderWatcher:
     async def run(self, send: trio.MemorySendChannel[WatchEvent]) -> None:
         """Report until cancelled. Call ``install()`` first."""
         while True:
-            deadline = min(self._pending.values(), default=math.inf)
+            deadline = min([*self._pending.values(), *self._vanished.values()], default=math.inf)
             with trio.move_on_at(deadline):
                 await trio.lowlevel.wait_readable(self._fd)
             now = trio.current_time()
             out = self.process(self._read(), now)
-            expired = [p for p, due in self._pending.items() if due <= now]
-            for path in expired:
-                del self._pending[path]
-            out.extend(expired)
+            for table in (self._vanished, self._pending):
+                expired = [p for p, due in table.items() if due <= now]
+                for path in expired:
+                    del table[path]
+                out.extend(expired)
             for event in out:
                 # Room almost always: no scheduler trip on every save's path (as the file
                 # watcher does).
@@ -184,10 +188,12 @@ class FolderWatcher:
     def process(self, buf: bytes, now: float) -> list[WatchEvent]:
         """Apply a buffer of events; return what to send, each path at most once."""
         reports: dict[Path, None] = {}
+        holds: dict[Path, None] = {}
         for event in decode_events(buf):
             if event.mask & IN_Q_OVERFLOW:
-                self._pending.clear()
-                return [RESCAN]
+                # The held files stay held, so the rescan waits for their writers (as the
+                # file watcher does).
+                return [*map(Hold, holds), RESCAN]
             folder = self._wd.get(event.wd)
             if folder is None:
                 continue
@@ -210,15 +216,32 @@ class FolderWatcher:
             path = folder.path / event.name
             if event.mask & _REPORT_MASK:
                 reports[path] = None
+            elif event.mask & _VANISH_MASK:
+                # ``git checkout`` and rename saves take the file away and put a new one in
+                # its place: the entry must not drop out of a snapshot in between.
+                _hold(self._vanished, path, now + VANISH_SETTLE, holds)
                 self._pending.pop(path, None)
             elif event.mask & IN_CREATE:
+                self._vanished.pop(path, None)
                 if _complete_on_create(path):
                     reports[path] = None
                 else:
-                    self._pending.setdefault(path, now + OPEN_WRITER_GRACE)
+                    _hold(self._pending, path, now + OPEN_WRITER_GRACE, holds)
             elif event.mask & IN_MODIFY:
-                self._pending.setdefault(path, now + OPEN_WRITER_GRACE)
-        return list(reports)
+                _hold(self._pending, path, now + OPEN_WRITER_GRACE, holds)
+        for path in reports:
+            self._pending.pop(path, None)
+            self._vanished.pop(path, None)
+        out: list[WatchEvent] = [Hold(p) for p in holds if p not in reports]
+        out.extend(reports)
+        return out
+
+
+def _hold(table: dict[Path, float], path: Path, deadline: float, holds: dict[Path, None]) -> None:
+    """Hold ``path`` back until ``deadline`` at the latest; say so once per hold."""
+    if path not in table:
+        table[path] = deadline
+        holds[path] = None
 
 
 def _complete_on_create(path: Path) -> bool:

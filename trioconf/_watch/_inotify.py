@@ -28,7 +28,7 @@ from typing import TypeVar
 import attrs
 import trio
 
-from ._events import RESCAN, WatchEvent
+from ._events import HOLD_LIMIT, RESCAN, Hold, WatchEvent
 from ._libc import (
     IN_ATTRIB,
     IN_CLOSE_WRITE,
@@ -75,7 +75,7 @@ _STRUCTURE_MASK = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
 # The watched directory itself is gone or moved: its watch no longer means its path.
 _SELF_MASK = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT
 
-OPEN_WRITER_GRACE = 2.0
+OPEN_WRITER_GRACE = HOLD_LIMIT
 """Seconds after an IN_MODIFY (or the creation of a file) without IN_CLOSE_WRITE after which the
 path is reported anyway: a writer that keeps its descriptor open never closes."""
 
@@ -269,6 +269,8 @@ class InotifyWatcher:
         # Paths whose file was deleted or renamed away → when to report them if not replaced.
         self._vanished: dict[Path, float] = {}
         self._warned_open: set[Path] = set()
+        # The paths ``process`` put on hold in the batch of events it is applying.
+        self._holds: dict[Path, None] = {}
 
     @property
     def paths(self) -> list[Path]:
@@ -325,14 +327,16 @@ class InotifyWatcher:
         """Apply a batch of events; return what to send, each path at most once."""
         reports: dict[Path, None] = {}
         resync: dict[Path, None] = {}
+        holds: dict[Path, None] = {}
+        self._holds = holds
         for event in events:
             if event.mask & IN_Q_OVERFLOW:
                 # Events were lost, the structural ones too: rebuild every chain, re-read all.
+                # The paths held stay held (the rescan waits for them); a writer that started
+                # among the lost events cannot be known: a documented limit.
                 logger.warning("inotify queue overflowed; rescanning every configured file")
-                self._pending.clear()
-                self._vanished.clear()
                 self._resync(list(self._abs))
-                return [RESCAN]
+                return [*map(Hold, holds), RESCAN]
             dirs = self._wd_dirs.get(event.wd)
             if dirs is None:
                 continue  # a watch already dropped (its IN_IGNORED, or events queued before)
@@ -359,7 +363,16 @@ class InotifyWatcher:
         for path in reports:
             self._pending.pop(path, None)
             self._vanished.pop(path, None)
-        return list(reports)
+        out: list[WatchEvent] = [Hold(p) for p in holds if p not in reports]
+        out.extend(reports)
+        return out
+
+    def _hold(self, table: dict[Path, float], path: Path, deadline: float) -> None:
+        """Hold ``path`` back until ``deadline`` (its report comes then at the latest), and
+        tell the debouncer, once per hold, that a change to it is under way."""
+        if path not in table:
+            table[path] = deadline
+            self._holds[path] = None
 
     def _classify(
         self,
@@ -378,7 +391,7 @@ class InotifyWatcher:
             resync[path] = None
         if is_final and event.mask & (IN_DELETE | IN_MOVED_FROM):
             # Maybe replaced in a moment (see VANISH_SETTLE): report it only if not.
-            self._vanished.setdefault(path, now + VANISH_SETTLE)
+            self._hold(self._vanished, path, now + VANISH_SETTLE)
         elif event.mask & _REPORT_MASK:
             reports[path] = None
         elif not is_final:
@@ -386,7 +399,7 @@ class InotifyWatcher:
         elif event.mask & IN_CREATE:
             self._created(path, os.path.join(d, event.name), now, reports)
         elif event.mask & IN_MODIFY:
-            self._pending.setdefault(path, now + OPEN_WRITER_GRACE)
+            self._hold(self._pending, path, now + OPEN_WRITER_GRACE)
 
     @staticmethod
     def _file_renamed_over(final: Entry, event: RawEvent) -> bool:
@@ -418,7 +431,7 @@ class InotifyWatcher:
         if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
             # A new file: its writer's close reports it; if it never closes, the grace does.
             # It replaces a file that just vanished: that one needs no report of its own.
-            self._pending.setdefault(path, now + OPEN_WRITER_GRACE)
+            self._hold(self._pending, path, now + OPEN_WRITER_GRACE)
             self._vanished.pop(path, None)
             return
         # A symlink, or a hard link to an existing (complete) file: no close will follow.

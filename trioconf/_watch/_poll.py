@@ -1,5 +1,12 @@
 """The polling watcher: a stat fingerprint of every path each ``poll_interval`` seconds.
 
+A poll cannot see a writer close its file, so it waits for the file to settle instead: a path
+whose fingerprint changed is held (``Hold``) and reported only once a whole interval went by
+without a further change. A writer that pauses for less than the interval mid-write (a slow
+``cp``, a large ``write_text``) is waited out; one that pauses longer cannot be told from a
+finished save (docs/watching says so). A file that never stops changing is reported anyway
+once it has been held for ``HOLD_LIMIT``, as inotify does with a writer that never closes.
+
 A stat fingerprint misses a rewrite that keeps the size and lands within the filesystem's
 timestamp granularity of the previous one. Git's "racy clean" rule closes that hole: while a
 file's mtime is close to the moment it was fingerprinted, its content hash is kept too, and a
@@ -10,6 +17,7 @@ enough are never read.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import stat
 import time
@@ -19,7 +27,9 @@ from pathlib import Path
 import attrs
 import trio
 
-from ._events import WatchEvent
+from ._events import HOLD_LIMIT, Hold, WatchEvent
+
+logger = logging.getLogger("trioconf")
 
 # Filesystem timestamp granularity (2 s on FAT, 1 s on ext3 and HFS+, coarse kernel ticks
 # elsewhere) plus some clock slack: an mtime this close to "now" may hide a later write.
@@ -111,7 +121,8 @@ def check_interval(interval: float) -> None:
 
 
 class Poller:
-    """Polls a growing set of paths and sends each one whose fingerprint changed.
+    """Polls a growing set of paths; holds each one whose fingerprint changed and reports it
+    once it settled (see the module's docstring).
 
     ``add`` is synchronous and fingerprints at once, so a path added before the watcher reports
     itself started has a baseline, and nothing written afterwards is missed.
@@ -124,6 +135,7 @@ class Poller:
         self._prints: dict[Path, Fingerprint] = {}
         self._report_next: set[Path] = set()
         self._has_paths = trio.Event()
+        self._settling = Settling()
 
     @property
     def paths(self) -> list[Path]:
@@ -149,15 +161,52 @@ class Poller:
         await self._has_paths.wait()
         while True:
             await trio.sleep(self._interval)
-            for path in self._poll_once():
-                await self._send.send(path)
+            for event in self._poll_once(trio.current_time()):
+                await self._send.send(event)
 
-    def _poll_once(self) -> list[Path]:
-        changed = []
+    def _poll_once(self, now: float) -> list[WatchEvent]:
+        out: list[WatchEvent] = []
+        settling = self._settling
         for path, previous in self._prints.items():
             current, differs = take_fingerprint(path, previous)
             self._prints[path] = current
-            if differs or path in self._report_next:
-                changed.append(path)
+            settling.observe(path, differs, now, out)
+            if path in self._report_next and path not in out:
+                out.append(path)
         self._report_next.clear()
-        return changed
+        return out
+
+
+class Settling:
+    """The settle rule shared by the pollers: which changed paths are held, which settled."""
+
+    def __init__(self) -> None:
+        self._since: dict[Path, float] = {}  # held path → when it was first seen changing
+        self._warned: set[Path] = set()
+
+    def observe(self, path: Path, differs: bool, now: float, out: list[WatchEvent]) -> None:
+        """One poll's look at ``path``: append its ``Hold`` or its report to ``out``."""
+        since = self._since.get(path)
+        if not differs:
+            if since is not None:
+                del self._since[path]
+                out.append(path)  # unchanged for a whole interval: settled
+            return
+        if since is None:
+            self._since[path] = now
+            out.append(Hold(path))
+        elif now - since >= HOLD_LIMIT:
+            # Rewritten on every poll for this long: report it anyway (a log appended to
+            # without pause never settles); its next change is held anew.
+            del self._since[path]
+            out.append(path)
+            if path not in self._warned:
+                self._warned.add(path)
+                logger.warning(
+                    "%s changed on every poll for %.0f s; reloading it anyway", path, HOLD_LIMIT
+                )
+
+    def forget(self, path: Path) -> None:
+        """``path`` is no longer polled (a file gone from a polled folder)."""
+        self._since.pop(path, None)
+        self._warned.discard(path)
