@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,24 +10,29 @@ import pytest
 import trio
 import trio.testing
 
-from trioconf._debounce import Debouncer, run_debouncer
+from trioconf._debounce import Debouncer, DebouncerInput, Release, run_debouncer
 from trioconf._inbox import Batch, Inbox
 from trioconf._records import Counters
-from trioconf._watch._events import RESCAN, WatchEvent
+from trioconf._tickets import Tickets
+from trioconf._watch._events import RESCAN, Hold, WatchEvent
 
 A = Path("/etc/app/a.toml")
 B = Path("/etc/app/b.toml")
 
 
 class Rig:
-    def __init__(self, send: trio.MemorySendChannel[WatchEvent], inbox: Inbox) -> None:
+    def __init__(self, send: trio.MemorySendChannel[DebouncerInput], inbox: Inbox) -> None:
         self.send = send
         self.inbox = inbox
         self.counters = Counters()
+        self.tickets = Tickets()
 
     async def take(self) -> tuple[float, Batch]:
         batch = await self.inbox.take()
         return trio.current_time(), batch
+
+    def inbox_is_empty(self) -> bool:
+        return not self.inbox._ready.is_set()
 
 
 @pytest.fixture
@@ -35,13 +41,16 @@ def clock() -> trio.testing.MockClock:
 
 
 async def _rig(
-    window: float, max_window: float, priority: frozenset[Path] = frozenset()
+    window: float,
+    max_window: float,
+    priority: frozenset[Path] = frozenset(),
+    commit: Path | None = None,
 ) -> AsyncIterator[Rig]:
-    send, receive = trio.open_memory_channel[WatchEvent](100)
+    send, receive = trio.open_memory_channel[DebouncerInput](100)
     inbox = Inbox()
     rig = Rig(send, inbox)
     async with trio.open_nursery() as nursery:
-        debouncer = Debouncer(window, max_window, priority)
+        debouncer = Debouncer(window, max_window, priority, commit, hold_limit=10.0)
         nursery.start_soon(run_debouncer, receive, inbox, debouncer, rig.counters)
         yield rig
         nursery.cancel_scope.cancel()
@@ -83,14 +92,147 @@ async def test_ceiling_releases_a_continuous_storm(clock: trio.testing.MockClock
 
 async def test_priority_path_waits_half_the_window(clock: trio.testing.MockClock, rig: Rig) -> None:
     start = trio.current_time()
-    await rig.send.send(A)
     await rig.send.send(B)
     when, batch = await rig.take()
     assert batch.paths == {B}
     assert when - start == pytest.approx(0.5)
+
+
+async def test_a_batch_waits_the_largest_window_of_its_paths(
+    clock: trio.testing.MockClock, rig: Rig
+) -> None:
+    # B alone would go after half the window; changed together with A, both wait A's window,
+    # in one batch: the quiet window belongs to the batch.
+    start = trio.current_time()
+    await rig.send.send(A)
+    await rig.send.send(B)
+    when, batch = await rig.take()
+    assert batch.paths == {A, B}
+    assert when - start == pytest.approx(1.0)
+
+
+async def test_an_event_for_any_path_extends_the_batch(
+    clock: trio.testing.MockClock, rig: Rig
+) -> None:
+    # A deploy: A, then B 0.8 s later (inside A's window), then A again. One batch, released
+    # one window after the last write, whichever file it touched.
+    start = trio.current_time()
+    await rig.send.send(A)
+    await trio.sleep(0.8)
+    await rig.send.send(B)
+    await trio.sleep(0.8)
+    await rig.send.send(A)
+    when, batch = await rig.take()
+    assert batch.paths == {A, B}
+    assert when - start == pytest.approx(2.6)
+
+
+async def test_a_held_path_keeps_the_batch_open(clock: trio.testing.MockClock, rig: Rig) -> None:
+    # git checkout: A is rewritten and closed; B was unlinked (held: maybe replaced) and is
+    # being written. A must wait for B, past its own window and past the ceiling.
+    start = trio.current_time()
+    await rig.send.send(Hold(B))
+    await rig.send.send(A)
+    await trio.sleep(1.5)
+    assert rig.inbox_is_empty()
+    await trio.sleep(5.0)  # past the ceiling too (max_window 5.0, hold limit 10.0)
+    assert rig.inbox_is_empty()
+    await rig.send.send(B)  # the writer closed B
+    when, batch = await rig.take()
+    assert batch.paths == {A, B}
+    assert when - start == pytest.approx(6.5)  # past the ceiling: at once, once nothing is held
+
+
+async def test_a_hold_that_is_never_reported_lapses(
+    clock: trio.testing.MockClock, rig: Rig
+) -> None:
+    start = trio.current_time()
+    await rig.send.send(Hold(B))
+    await rig.send.send(A)
     when, batch = await rig.take()
     assert batch.paths == {A}
-    assert when - start == pytest.approx(1.0)
+    assert when - start == pytest.approx(10.0)  # the hold limit
+
+
+async def test_a_hold_alone_opens_no_batch(clock: trio.testing.MockClock, rig: Rig) -> None:
+    await rig.send.send(Hold(A))
+    await trio.sleep(20.0)
+    assert rig.inbox_is_empty()
+    start = trio.current_time()
+    await rig.send.send(B)  # the hold lapsed long ago: B waits its own window only
+    when, batch = await rig.take()
+    assert batch.paths == {B}
+    assert when - start == pytest.approx(0.5)
+
+
+async def test_a_reload_joins_the_open_batch(clock: trio.testing.MockClock, rig: Rig) -> None:
+    start = trio.current_time()
+    await rig.send.send(A)
+    await trio.sleep(0.2)
+    ticket = rig.tickets.issue()
+    await rig.send.send(ticket)
+    when, batch = await rig.take()
+    assert (batch.paths, batch.rescan, batch.tickets) == ({A}, True, (ticket,))
+    assert when - start == pytest.approx(1.0)  # A's window, not at once around it
+
+
+async def test_a_reload_waits_for_held_paths_and_goes_at_once_otherwise(
+    clock: trio.testing.MockClock, rig: Rig
+) -> None:
+    start = trio.current_time()
+    ticket = rig.tickets.issue()
+    await rig.send.send(ticket)
+    when, batch = await rig.take()
+    assert (batch.paths, batch.rescan, batch.tickets) == (frozenset(), True, (ticket,))
+    assert when == pytest.approx(start)
+    await rig.send.send(Hold(A))  # a writer has A open
+    ticket = rig.tickets.issue()
+    await rig.send.send(ticket)
+    await trio.sleep(3.0)
+    assert rig.inbox_is_empty()  # a rescan would read A mid-write
+    await rig.send.send(A)
+    when, batch = await rig.take()
+    assert (batch.paths, batch.rescan, batch.tickets) == ({A}, True, (ticket,))
+    assert when - start == pytest.approx(3.0 + 1.0)
+
+
+async def test_commit_trigger_releases_the_batch(clock: trio.testing.MockClock) -> None:
+    stamp = Path("/etc/app/.deployed")
+    async for rig in _rig(1.0, 5.0, commit=stamp):
+        start = trio.current_time()
+        await rig.send.send(A)
+        await trio.sleep(30.0)  # a slow deploy: far past the window and the ceiling
+        await rig.send.send(B)
+        await trio.sleep(30.0)
+        assert rig.inbox_is_empty()
+        await rig.send.send(stamp)  # the deploy tool's last step
+        when, batch = await rig.take()
+        assert batch.paths == {A, B}  # the trigger itself is no source
+        assert when - start == pytest.approx(61.0)
+        # A trigger with nothing changed commits nothing, and leaves nothing open.
+        await rig.send.send(stamp)
+        await trio.sleep(2.0)
+        assert rig.inbox_is_empty()
+        await rig.send.send(A)
+        await trio.sleep(10.0)
+        assert rig.inbox_is_empty()
+
+
+async def test_a_ceiling_release_of_several_files_warns_possibly_torn(
+    clock: trio.testing.MockClock, rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with trio.open_nursery() as nursery:
+
+        async def storm() -> None:
+            for path in itertools.cycle([A, B]):
+                await rig.send.send(path)
+                await trio.sleep(0.25)
+
+        nursery.start_soon(storm)
+        _, batch = await rig.take()
+        assert batch.paths == {A, B}
+        nursery.cancel_scope.cancel()
+    assert "may mix two deploys" in caplog.text
 
 
 async def test_window_grows_for_a_churning_file_and_resets_after_rest(
@@ -150,44 +292,59 @@ def test_debouncer_table_rules() -> None:
     deb = Debouncer(1.0, 3.0, frozenset({B}))
     deb.note(A, 10.0)
     deb.note(A, 12.5)
-    assert deb.deadline(A) == pytest.approx(13.0)  # ceiling: first event + max_window
-    deb.note(B, 10.0)
-    assert deb.deadline(B) == pytest.approx(10.5)
-    assert deb.release_due(10.5) == {B}
-    assert deb.pending() == {A}
+    assert deb.next_deadline(12.5) == pytest.approx(13.0)  # ceiling: first event + max_window
+    assert deb.release_due(12.9) is None
+    assert deb.release_due(13.0) == Release(frozenset({A}))
+    deb.note(B, 20.0)
+    assert deb.next_deadline(20.0) == pytest.approx(20.5)
+    assert deb.release_due(20.5) == Release(frozenset({B}))
+    assert deb.pending() == frozenset()
+
+
+def test_tables_are_pruned_when_paths_rest() -> None:
+    # A folder of many files, each changed once: the per-path tables must not keep them all.
+    deb = Debouncer(0.05, 0.5)
+    for i in range(1000):
+        path = Path(f"/etc/app/conf.d/tenant{i}.toml")
+        deb.note(path, i * 1.0)
+        assert deb.release_due(i * 1.0 + 0.05) is not None
+        deb.failed(frozenset({path}), i * 1.0 + 0.06)  # a bad save, never written again
+    assert len(deb._heat) <= 1
+    assert len(deb._unapplied) <= 1
+    assert not deb._released
 
 
 def test_a_failed_reload_does_not_make_its_changes_wait_a_second_ceiling() -> None:
     deb = Debouncer(0.05, 0.5)
     for i in range(50):  # a storm, one event every 10 ms from t=0
         deb.note(A, i * 0.01)
-    assert deb.release_due(0.5) == {A}  # the ceiling: 0.5 s after the first event
+    assert deb.release_due(0.5) == Release(frozenset({A}))  # the ceiling: 0.5 s after the first
     # That reload failed (a read between an in-place writer's truncate and its write): the
     # changes since t=0 are still not applied, and have waited the whole ceiling already.
-    deb.failed(frozenset({A}))
+    deb.failed(frozenset({A}), 0.505)
     deb.note(A, 0.51)
-    assert deb.release_due(0.51) == {A}
+    assert deb.release_due(0.51) == Release(frozenset({A}))
     # The retry failed too: no second retry, the next change waits the normal way.
-    deb.failed(frozenset({A}))
+    deb.failed(frozenset({A}), 0.515)
     deb.note(A, 0.52)
-    assert deb.release_due(0.52) == set()
-    assert deb.deadline(A) > 0.52
+    assert deb.release_due(0.52) is None
+    assert deb.next_deadline(0.52) > 0.52
 
 
 def test_a_success_or_a_rewrite_during_the_attempt() -> None:
     deb = Debouncer(0.05, 0.5)
     deb.note(A, 0.0)
     deb.note(A, 0.45)
-    assert deb.release_due(0.5) == {A}
+    assert deb.release_due(0.5) == Release(frozenset({A}))
     deb.note(A, 0.501)  # written again while the updater read the file
-    deb.failed(frozenset({A}))
-    assert deb.release_due(0.502) == {A}  # that change is due at once, with the old ones
+    deb.failed(frozenset({A}), 0.502)
+    assert deb.release_due(0.502) == Release(frozenset({A}))  # due at once, with the old ones
     deb.applied(frozenset({A}))
     deb.note(A, 0.6)
-    assert deb.release_due(0.6) == set()  # applied: nothing carried, a normal window
-    deb.failed(frozenset({B}))  # never released: nothing to carry
+    assert deb.release_due(0.6) is None  # applied: nothing carried, a normal window
+    deb.failed(frozenset({B}), 0.6)  # never released: nothing to carry
     deb.note(B, 0.6)
-    assert deb.release_due(0.6) == set()
+    assert deb.release_due(0.6) is None
 
 
 async def test_the_updater_reports_a_failed_reload_to_the_debouncer(
@@ -256,7 +413,25 @@ async def test_a_failure_brings_a_sleeping_debouncers_deadline_forward(
         await trio.sleep(0.01)
         await send.send(A)  # during the attempt: due at 0.06 + the window, 0.11
         await trio.sleep(0.001)  # the debouncer is asleep again
-        debouncer.failed(frozenset({A}))  # the attempt failed: the change of t=0 is not in
+        debouncer.failed(frozenset({A}), trio.current_time())  # the change of t=0 is not in
         assert (await inbox.take()).paths == {A}
         assert trio.current_time() - start == pytest.approx(0.1)  # its ceiling, not 0.11
         nursery.cancel_scope.cancel()
+
+
+async def test_zero_window_gives_up_atomicity_but_not_for_rescans(
+    clock: trio.testing.MockClock,
+) -> None:
+    async for rig in _rig(0.0, 0.5):
+        await rig.send.send(Hold(B))  # B is being written
+        await rig.send.send(A)
+        when, batch = await rig.take()
+        assert batch.paths == {A}  # debounce=0: at once, B or not
+        assert when == pytest.approx(trio.current_time())
+        ticket = rig.tickets.issue()
+        await rig.send.send(ticket)
+        await trio.sleep(1.0)
+        assert rig.inbox_is_empty()  # a reload would read B mid-write: it waits
+        await rig.send.send(B)
+        _, batch = await rig.take()
+        assert (batch.paths, batch.rescan, batch.tickets) == ({B}, True, (ticket,))

@@ -11,12 +11,15 @@ from pathlib import Path
 import attrs
 import pytest
 import trio
+import trio.testing
 import trio_parallel
 
 import trioconf
 from trioconf._converter import make_converter
 from trioconf._formats import INLINE_LIMITS
+from trioconf._inbox import Batch, Inbox
 from trioconf._load import Loader, Options
+from trioconf._updater import refresh
 
 
 @attrs.frozen
@@ -75,7 +78,7 @@ async def test_parse_error_in_worker_crosses_back_with_its_position(tmp_path: Pa
 
 
 async def test_missing_optional_drops_and_missing_required_waits_out_the_grace(
-    tmp_path: Path,
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     base = tmp_path / "base.toml"
     base.write_text('name = "base"\n')
@@ -85,10 +88,41 @@ async def test_missing_optional_drops_and_missing_required_waits_out_the_grace(
     assert load.build()[0].name == "base"
     base.unlink()
     start = trio.current_time()
-    await load.refresh(None)
-    assert trio.current_time() - start >= 0.2
+    await refresh(Batch(frozenset({base})), load, Inbox())  # no report comes
+    assert trio.current_time() - start == pytest.approx(0.2)
     with pytest.raises(trioconf.MissingSourceError):
         load.build()
+
+
+async def test_the_grace_ends_with_the_files_next_report_not_a_timer(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    # A delete-then-write save whose new file's first half parses: only the watcher's report
+    # (its writer closed it) may end the wait; a read on a timer would apply that half.
+    base = tmp_path / "base.toml"
+    base.write_text('name = "base"\n[items]\na = 1\nb = 2\n')
+    load = loader(trioconf.File(base), missing_grace=1.0)
+    await load.refresh(None)
+    base.unlink()
+    inbox = Inbox()
+    async with trio.open_nursery() as nursery:
+
+        async def writer() -> None:
+            await trio.sleep(0.1)
+            with base.open("w") as f:  # the replacement, written slowly
+                f.write('name = "new"\n[items]\na = 1\n')
+                f.flush()
+                await trio.sleep(0.3)
+                f.write("b = 2\n")
+            inbox.put([base])  # its close is what the watcher reports
+
+        nursery.start_soon(writer)
+        start = trio.current_time()
+        batch, changed = await refresh(Batch(frozenset({base})), load, inbox)
+    assert trio.current_time() - start == pytest.approx(0.4)
+    assert changed
+    assert batch.paths == {base}
+    assert load.build()[0] == Config("new", {"a": 1, "b": 2})
 
 
 def test_load_is_a_one_shot_sync_load(tmp_path: Path) -> None:

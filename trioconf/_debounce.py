@@ -1,27 +1,45 @@
 """The debouncer: turns a stream of "this path may have changed" into batches worth reading.
 
 Editors and deploy tools touch a file several times per save (truncate, write, chmod, rename),
-and some writers rewrite a file in a loop. Reading after every event would parse half-written
-states and apply needless versions. So the debouncer holds each dirty path until it has been
-quiet for the window, and hands the updater whole batches.
+deploys and ``git checkout`` rewrite several files a few milliseconds apart, and some writers
+rewrite a file in a loop. Reading after every event would parse half-written states, apply
+combinations of old and new files that nobody wrote, and publish needless versions. So the
+debouncer collects changes into one open **batch** and hands the updater the whole batch once
+every watched path has been quiet for the batch's window.
 
-Rules, per path:
+Rules:
 
-* quiet window: the path is released once no event has named it for ``window`` seconds
-  (half of that for priority sources);
-* adaptive: a path released again within ``max_window`` of its previous release is a file that
-  changes often, so its window doubles (up to ``max_window``); a path that rests for
+* one quiet window for the batch: an event naming any watched path (a report, or a hold: see
+  below) while the batch is open extends it; the batch is released once no watched path has had
+  an event for the batch's window. The window is the largest among its dirty paths: the base
+  window, half of it for priority sources, more for paths that churn (next rule);
+* adaptive, per path: a path released again within ``max_window`` of its previous release is a
+  file that changes often, so its window doubles (up to ``max_window``); a path that rests for
   ``max_window`` falls back to the base window. This is the design document's adaptive timeout,
   without its guesswork: the window only grows for paths that really churn;
-* ceiling: no path is held longer than ``max_window`` after its first event, so a continuous
-  storm of writes still applies at least that often. The first event is the oldest one not
-  applied yet: when the reload of a released path fails (a read that caught an in-place writer
-  between its truncate and its write, a bad save), the updater says so (``failed``), and the
-  path's next event is released at once if that oldest change already waited ``max_window``,
-  instead of waiting a second ceiling. Once: a retry that fails too waits the normal way, so a
-  file that stays broken in a storm of writes is not re-read on every event;
-* ``window == 0``: paths are released at once; the inbox merges whatever arrives while the
-  updater is busy into the next batch.
+* held paths: a watcher sends ``Hold(path)`` while a change to that path is visibly under way (a
+  writer has it open, it was deleted a moment ago and may be replaced, a polled file has not
+  settled) and the path's report ends the hold. A batch is never released while a path is held:
+  ``git checkout`` unlinks and re-creates each file, and releasing the files it finished while
+  it still writes another would publish a mix. A hold lasts ``hold_limit`` at most (watchers
+  report a held path by then anyway);
+* ceiling: a batch is released ``max_window`` after its first event even while writes keep
+  arriving (at the first moment no path is held), so a continuous storm still applies at least
+  that often. A batch of several paths released that way may mix writes of two deploys: it is
+  logged at warning as possibly torn. The first event is the oldest change not applied yet:
+  when a reload fails (a read that caught a writer mid-save, a bad save), the updater says so
+  (``failed``), and the next batch holding that path counts its ceiling from that older change,
+  so it is not made to wait a second ceiling. Once: a retry that fails too waits the normal
+  way, so a file that stays broken in a storm of writes is not re-read on every event;
+* commit trigger (opt-in): with ``commit`` set, a batch waits for that path's change (a stamp
+  file a deploy tool touches last) and then for quiet; the ceiling counts from the trigger.
+  This is the promise for writers further apart than any window;
+* ``reload()`` requests and rescans (queue overflow, a backend switch) join the open batch and
+  are released with it; they wait for held paths, so a rescan never reads a file mid-write.
+  A request with no batch open and nothing held is released at once;
+* ``window == 0``: reported paths are released at once, holds or not (``debounce=0`` means
+  "apply as soon as the updater is idle", and gives up multi-file atomicity); the inbox merges
+  whatever arrives while the updater is busy into the next batch.
 
 It forwards paths, never contents: the updater reads the disk when it is ready, so the state it
 applies is the newest one, not the one that triggered the event.
@@ -30,6 +48,7 @@ applies is the newest one, not the one that triggered the event.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import Container
 from pathlib import Path
@@ -39,24 +58,41 @@ import trio
 
 from ._inbox import Inbox
 from ._records import Counters
-from ._watch._events import RESCAN, WatchEvent
+from ._tickets import Ticket
+from ._watch._events import HOLD_LIMIT, RESCAN, Hold, WatchEvent
 
-# A key in the pending table that stands for "rescan everything" (queue overflow, backend
+logger = logging.getLogger("trioconf")
+
+# A key among a batch's paths that stands for "rescan everything" (queue overflow, backend
 # switch): it is debounced like a path, since an overflow means a storm is under way.
 _RESCAN_KEY = Path("/\0rescan")
 
+DebouncerInput = WatchEvent | Ticket
+
 
 @attrs.define
-class _Pending:
-    first: float
-    last: float
+class _Batch:
+    first: float  # its oldest change not applied yet: the ceiling counts from here
+    last: float  # its latest event naming a watched path: the quiet window counts from here
+    paths: dict[Path, None] = attrs.field(factory=dict)
+    tickets: list[Ticket] = attrs.field(factory=list)
+    committed: float | None = None  # when the commit trigger changed, in trigger mode
+
+
+@attrs.frozen
+class Release:
+    """What a batch gives the updater: the paths to read, whether to re-read everything, and
+    the ``reload()`` callers waiting for that attempt."""
+
+    paths: frozenset[Path]
+    rescan: bool = False
+    tickets: tuple[Ticket, ...] = ()
 
 
 @attrs.define
 class _Heat:
     window: float
     released: float
-    first: float  # the first event of that release's batch: its oldest change
 
 
 @attrs.define
@@ -64,103 +100,216 @@ class Debouncer:
     window: float
     max_window: float
     priority: Container[Path] = frozenset()
-    _pending: dict[Path, _Pending] = attrs.field(factory=dict, init=False)
+    commit: Path | None = None
+    hold_limit: float = HOLD_LIMIT
+    _batch: _Batch | None = attrs.field(default=None, init=False)
+    _held: dict[Path, float] = attrs.field(factory=dict, init=False)  # → when the hold lapses
     _heat: dict[Path, _Heat] = attrs.field(factory=dict, init=False)
-    # Paths whose last reload failed → the time of their oldest change not applied yet.
-    _unapplied: dict[Path, float] = attrs.field(factory=dict, init=False)
+    # Released paths → their batch's first change, until the updater says how the read went.
+    _released: dict[Path, float] = attrs.field(factory=dict, init=False)
+    # Paths whose last reload failed → (their oldest change not applied yet, when it failed).
+    _unapplied: dict[Path, tuple[float, float]] = attrs.field(factory=dict, init=False)
     _retrying: set[Path] = attrs.field(factory=set, init=False)  # released as a retry
     # The debouncer task's wait for its next deadline, which ``failed`` may bring forward.
     _wait: trio.CancelScope | None = attrs.field(default=None, init=False)
 
+    # -- what the watchers, reload() and the updater tell it ------------------------------
+
+    def note(self, path: Path, now: float) -> None:
+        """A completed change to ``path`` (it also ends the path's hold)."""
+        self._held.pop(path, None)
+        batch = self._open(now)
+        batch.last = now
+        if path == self.commit:
+            batch.committed = now
+            return
+        batch.paths[path] = None
+        unapplied = self._unapplied.pop(path, None)
+        if unapplied is not None:
+            batch.first = min(batch.first, unapplied[0])
+            self._retrying.add(path)
+
+    def hold(self, path: Path, now: float) -> None:
+        """A change to ``path`` is under way; its report follows."""
+        self._held[path] = now + self.hold_limit
+        if self._batch is not None:
+            self._batch.last = now
+
+    def request(self, ticket: Ticket, now: float) -> None:
+        """A ``reload()`` caller: it joins the open batch (or opens one), which re-reads all."""
+        self._open(now).tickets.append(ticket)
+
+    def failed(self, paths: frozenset[Path], now: float) -> None:
+        """The reload that read ``paths`` failed: their oldest change is not applied yet."""
+        for path in paths:
+            first = self._released.pop(path, None)
+            if path in self._retrying:
+                self._retrying.discard(path)  # the retry failed too: no second one
+                continue
+            if first is None:
+                continue  # never held (debounce 0): nothing waited a ceiling
+            batch = self._batch
+            if batch is not None and path in batch.paths:  # written again during the attempt
+                batch.first = min(batch.first, first)
+                self._retrying.add(path)
+                if self._wait is not None:
+                    # The task sleeps until the deadline it computed before: wake it sooner.
+                    self._wait.deadline = min(self._wait.deadline, first + self.max_window)
+            else:
+                self._unapplied[path] = (first, now)
+
+    def applied(self, paths: frozenset[Path]) -> None:
+        """The reload that read ``paths`` succeeded (or changed nothing)."""
+        for path in paths:
+            self._released.pop(path, None)
+            self._unapplied.pop(path, None)
+            self._retrying.discard(path)
+
+    # -- deciding --------------------------------------------------------------------------
+
     def window_for(self, path: Path, now: float) -> float:
-        """The quiet window this path must observe now."""
+        """The quiet window this path asks of its batch now."""
+        if path == _RESCAN_KEY:
+            return self.window
         base = self.window / 2 if path in self.priority else self.window
         heat = self._heat.get(path)
         if heat is None or now - heat.released >= self.max_window:
             return base
         return max(base, heat.window)
 
-    def note(self, path: Path, now: float) -> None:
-        pending = self._pending.get(path)
-        if pending is None:
-            first = self._unapplied.pop(path, None)
-            if first is None:
-                first = now
-            else:
-                self._retrying.add(path)
-            self._pending[path] = _Pending(first=first, last=now)
-        else:
-            pending.last = now
+    def next_deadline(self, now: float) -> float:
+        """When the open batch may be due (it is checked again then), or ``inf``."""
+        batch = self._batch
+        if batch is None:
+            return math.inf
+        if self.window == 0 and _has_files(batch):
+            return now
+        holds = self._live_holds(now)
+        if holds:
+            # Nothing is released while a path is held; its report wakes the task, and a
+            # hold that lapses without one ends the wait.
+            return min(holds)
+        if self.window == 0 or not batch.paths:
+            return now  # requests (and, at debounce 0, rescans) go once nothing is held
+        if self.commit is not None and batch.committed is None and not _forced(batch):
+            return math.inf  # trigger mode: the batch waits for the trigger
+        start = batch.first if batch.committed is None else batch.committed
+        quiet = batch.last + max(self.window_for(p, batch.last) for p in batch.paths)
+        return min(quiet, start + self.max_window)
 
-    def failed(self, paths: frozenset[Path]) -> None:
-        """The reload that read ``paths`` failed: their oldest change is not applied yet."""
-        for path in paths:
-            if path in self._retrying:
-                self._retrying.discard(path)  # the retry failed too: no second one
-                continue
-            heat = self._heat.get(path)
-            if heat is None:
-                continue  # never held (debounce 0): nothing waited a ceiling
-            pending = self._pending.get(path)
-            if pending is None:
-                self._unapplied[path] = heat.first
-            else:  # written again during the attempt
-                pending.first = min(pending.first, heat.first)
-                self._retrying.add(path)
-                if self._wait is not None:
-                    # The task sleeps until the deadline it computed before: wake it sooner.
-                    self._wait.deadline = min(self._wait.deadline, self.deadline(path))
+    def release_due(self, now: float) -> Release | None:
+        """The batch, if it is due at ``now``."""
+        batch = self._batch
+        if batch is None:
+            return None
+        if self.window == 0 and _has_files(batch):
+            # debounce=0: what was reported goes now, held paths or not (a request or a
+            # rescan waits for them). The fast path matters: at debounce 0 this runs once per
+            # event, on the reload's path.
+            files = frozenset(batch.paths) - {_RESCAN_KEY}
+            if _forced(batch) and self._live_holds(now):
+                for path in files:
+                    del batch.paths[path]
+                return Release(files)
+            self._batch = None
+            return _release(batch)
+        if self.next_deadline(now) > now:
+            return None
+        self._batch = None
+        paths = frozenset(batch.paths)
+        if not (paths or batch.tickets):
+            return None  # a trigger with nothing to commit
+        if len(paths) > 1 and now < batch.last + self.window:
+            # The ceiling cut a batch while writes kept arriving: a deploy slower than the
+            # window may be half applied now (its remaining files follow in the next batch).
+            logger.warning(
+                "released %d changed files while writes were still arriving (%.0f ms after "
+                "the first): the snapshot may mix two deploys; a commit trigger makes slow "
+                "deploys atomic",
+                len(paths),
+                (now - batch.first) * 1000,
+            )
+        if self.window > 0:
+            self._cool(now)
+            for path in paths:
+                self._warm(path, now)
+                self._released[path] = batch.first
+        return _release(batch)
 
-    def applied(self, paths: frozenset[Path]) -> None:
-        """The reload that read ``paths`` succeeded (or changed nothing)."""
-        for path in paths:
-            self._unapplied.pop(path, None)
-            self._retrying.discard(path)
-
-    def deadline(self, path: Path) -> float:
-        pending = self._pending[path]
-        quiet = pending.last + self.window_for(path, pending.last)
-        return min(quiet, pending.first + self.max_window)
-
-    def next_deadline(self) -> float:
-        return min((self.deadline(p) for p in self._pending), default=math.inf)
-
-    def release_due(self, now: float) -> set[Path]:
-        if self.window == 0:
-            # No quiet window, so no heat to track either: all that was noted is due. The
-            # fast path matters: at debounce 0 this runs once per event, on the reload's path.
-            due = set(self._pending)
-            self._pending.clear()
-            return due
-        due = {p for p in self._pending if self.deadline(p) <= now}
-        for path in due:
-            self._warm(path, now, self._pending.pop(path).first)
-        return due
-
-    def _warm(self, path: Path, now: float, first: float) -> None:
-        heat = self._heat.get(path)
-        if heat is not None and now - heat.released < self.max_window:
-            grown = max(heat.window, self.window) * 2 if self.window > 0 else 0.0
-            heat.window = min(grown, self.max_window)
-            heat.released = now
-            heat.first = first
-        else:
-            self._heat[path] = _Heat(window=self.window, released=now, first=first)
+    def flush(self) -> Release | None:
+        """Whatever is open, released now (the watchers are gone: nothing more will come)."""
+        batch, self._batch = self._batch, None
+        return None if batch is None else _release(batch)
 
     def pending(self) -> frozenset[Path]:
-        return frozenset(self._pending)
+        """The paths of the open batch."""
+        return frozenset() if self._batch is None else frozenset(self._batch.paths)
+
+    def held(self) -> frozenset[Path]:
+        return frozenset(self._held)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _open(self, now: float) -> _Batch:
+        if self._batch is None:
+            self._batch = _Batch(first=now, last=now)
+        return self._batch
+
+    def _live_holds(self, now: float) -> list[float]:
+        if not self._held:
+            return []
+        for path in [p for p, lapse in self._held.items() if lapse <= now]:
+            del self._held[path]
+        return list(self._held.values())
+
+    def _warm(self, path: Path, now: float) -> None:
+        heat = self._heat.get(path)
+        if heat is not None and now - heat.released < self.max_window:
+            heat.window = min(max(heat.window, self.window) * 2, self.max_window)
+            heat.released = now
+        else:
+            self._heat[path] = _Heat(window=self.window, released=now)
+
+    def _cool(self, now: float) -> None:
+        """Forget what no longer matters: the heat of paths that rested ``max_window`` (they
+        are back at the base window) and failures older than that (the storm they were part
+        of is over). Paths that left the configuration (a file removed from a folder) leave
+        these tables this way too."""
+        rest = self.max_window
+        for path in [p for p, h in self._heat.items() if now - h.released >= rest]:
+            del self._heat[path]
+        for path in [p for p, (_, at) in self._unapplied.items() if now - at >= rest]:
+            del self._unapplied[path]
+            self._retrying.discard(path)
+
+
+def _has_files(batch: _Batch) -> bool:
+    """Whether the batch holds a reported file (not only a rescan or requests)."""
+    return len(batch.paths) > (_RESCAN_KEY in batch.paths)
+
+
+def _forced(batch: _Batch) -> bool:
+    """A ``reload()`` request or a rescan: everything is re-read, trigger or not."""
+    return bool(batch.tickets) or _RESCAN_KEY in batch.paths
+
+
+def _release(batch: _Batch) -> Release:
+    paths = frozenset(batch.paths)
+    if not _forced(batch):
+        return Release(paths)
+    return Release(paths - {_RESCAN_KEY}, True, tuple(batch.tickets))
 
 
 async def run_debouncer(
-    receive: trio.MemoryReceiveChannel[WatchEvent],
+    receive: trio.MemoryReceiveChannel[DebouncerInput],
     inbox: Inbox,
     debouncer: Debouncer,
     counters: Counters,
 ) -> None:
-    """Run until the watcher side closes or the task is cancelled."""
+    """Run until every sender is closed or the task is cancelled."""
     async with receive:
         while True:
-            deadline = debouncer.next_deadline()
+            deadline = debouncer.next_deadline(trio.current_time())
             # Nothing pending (always so at debounce 0): no cancel scope to set up.
             wait = trio.move_on_at(deadline) if deadline < math.inf else None
             debouncer._wait = wait
@@ -168,7 +317,7 @@ async def run_debouncer(
                 try:
                     event = await receive.receive()
                 except trio.EndOfChannel:
-                    _hand_over(inbox, debouncer.release_due(math.inf))
+                    _hand_over(inbox, debouncer.flush())
                     return
                 now = trio.current_time()
                 _note(debouncer, event, now, counters)
@@ -183,14 +332,20 @@ async def run_debouncer(
             _hand_over(inbox, debouncer.release_due(trio.current_time()))
 
 
-def _note(debouncer: Debouncer, event: WatchEvent, now: float, counters: Counters) -> None:
-    counters.events += 1
-    debouncer.note(_RESCAN_KEY if event is RESCAN else event, now)
+def _note(debouncer: Debouncer, event: DebouncerInput, now: float, counters: Counters) -> None:
+    if isinstance(event, Path):
+        counters.events += 1
+        debouncer.note(event, now)
+    elif isinstance(event, Hold):
+        counters.events += 1
+        debouncer.hold(event.path, now)
+    elif event is RESCAN:
+        counters.events += 1
+        debouncer.note(_RESCAN_KEY, now)
+    else:
+        debouncer.request(event, now)
 
 
-def _hand_over(inbox: Inbox, due: set[Path]) -> None:
-    if not due:
-        return
-    rescan = _RESCAN_KEY in due
-    due.discard(_RESCAN_KEY)
-    inbox.put(due, rescan=rescan)
+def _hand_over(inbox: Inbox, release: Release | None) -> None:
+    if release is not None and (release.paths or release.rescan):
+        inbox.put(release.paths, rescan=release.rescan, tickets=release.tickets)

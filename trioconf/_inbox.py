@@ -1,41 +1,25 @@
 """The hand-off between the debouncer and the updater: a mailbox that coalesces.
 
 A memory channel would freeze each batch at the moment it was sent: while the updater is busy
-parsing, the debouncer's next ready paths would queue up as separate batches and be applied one
-after another. The inbox instead merges everything that becomes ready while the updater works
-into the single next batch, which is what "events that arrive during an update form the next
-batch" asks for, and it lets ``debounce=0`` mean "apply as soon as the updater is idle".
+parsing, the debouncer's next ready batches would queue up and be applied one after another.
+The inbox instead merges everything that becomes ready while the updater works into the single
+next batch, which is what "events that arrive during an update form the next batch" asks for,
+and it lets ``debounce=0`` mean "apply as soon as the updater is idle".
 
-Reload requests from ``Live.reload()`` travel the same way, as tickets that the updater settles
-when the batch that carried them has been processed.
+``reload()`` callers travel in the batches as tickets (``_tickets``), which the updater settles
+when the attempt that carried them is over.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
 import trio
 
 from ._errors import ConfigError
-
-
-@attrs.define(eq=False)
-class Ticket:
-    """A ``reload()`` caller waiting for the attempt that includes its request."""
-
-    done: trio.Event = attrs.field(factory=trio.Event)
-    error: BaseException | None = None
-
-    def settle(self, error: BaseException | None) -> None:
-        if not self.done.is_set():
-            self.error = error
-            self.done.set()
-
-    async def wait(self) -> None:
-        await self.done.wait()
-        if self.error is not None:
-            raise self.error
+from ._tickets import Ticket
 
 
 @attrs.frozen
@@ -46,6 +30,12 @@ class Batch:
     rescan: bool = False
     tickets: tuple[Ticket, ...] = ()
 
+    def joined(self, later: Batch) -> Batch:
+        """This batch and one that arrived while it was being read, as one attempt."""
+        return Batch(
+            self.paths | later.paths, self.rescan or later.rescan, self.tickets + later.tickets
+        )
+
 
 class Inbox:
     def __init__(self) -> None:
@@ -55,27 +45,22 @@ class Inbox:
         self._ready = trio.Event()
         self._closed = False
 
-    def put(self, paths: frozenset[Path] | set[Path], *, rescan: bool = False) -> None:
-        """Add paths (sync: the debouncer never waits for the updater)."""
+    def put(
+        self, paths: Iterable[Path], *, rescan: bool = False, tickets: Iterable[Ticket] = ()
+    ) -> None:
+        """Add a released batch (sync: the debouncer never waits for the updater)."""
         if self._closed:
             return
-        self._paths |= paths
+        self._paths.update(paths)
         self._rescan = self._rescan or rescan
+        self._tickets.extend(tickets)
         if self._paths or self._rescan:
             self._ready.set()
 
-    def request_reload(self) -> Ticket:
-        ticket = Ticket()
-        if self._closed:
-            ticket.settle(trio.ClosedResourceError("the reloader is closed"))
-            return ticket
-        self._tickets.append(ticket)
-        self._rescan = True
-        self._ready.set()
-        return ticket
-
     async def take(self) -> Batch:
-        """Wait until something is ready, then take all of it as one batch."""
+        """Wait until something is ready, then take all of it as one batch.
+
+        Cancel-safe: a cancellation while waiting takes nothing."""
         await self._ready.wait()
         if self._closed:
             raise trio.EndOfChannel
@@ -87,11 +72,9 @@ class Inbox:
         return batch
 
     def close(self) -> None:
-        """Refuse new work and fail the tickets nobody will settle."""
+        """Refuse new work; a waiting ``take`` ends (its tickets are settled by the reloader's
+        ticket registry, which closes after this)."""
         self._closed = True
-        for ticket in self._tickets:
-            ticket.settle(trio.ClosedResourceError("the reloader closed before reloading"))
-        self._tickets = []
         self._ready.set()
 
 

@@ -30,7 +30,7 @@ import trio_parallel
 from ._converter import make_converter
 from ._directory import DirectoryState, Pacer
 from ._env import env_layer
-from ._errors import ConfigError, MissingSourceError, ParseError, SourceError
+from ._errors import ConfigError, MissingSourceError, SourceError
 from ._formats import INLINE_LIMITS, parse
 from ._guard import LockTimeout, has_sidecar, shared_lock_if_present
 from ._keyed import KeyedOrigins, check_keys, entry_type
@@ -43,10 +43,6 @@ from ._structure import structure
 
 T = TypeVar("T")
 logger = logging.getLogger("trioconf")
-
-# A missing required file is re-checked this often during the grace period: a rename save
-# leaves the name absent for microseconds, a delete-then-write for milliseconds.
-_MISSING_RECHECK = 0.02
 
 
 @attrs.frozen
@@ -81,6 +77,19 @@ class _FileState:
 def _absent(state: _FileState) -> bool:
     """An optional file found missing: no bytes and no error (see ``_settle_error``)."""
     return state.digest is None and state.error is None
+
+
+def _gone(state: _FileState) -> bool:
+    return isinstance(state.error, MissingSourceError) or _absent(state)
+
+
+def _has_settings(state: _FileState) -> bool:
+    return state.layer is not None and bool(state.layer.data)
+
+
+def _emptied(state: _FileState) -> bool:
+    """The file reads as a document that sets nothing: empty, or only comments."""
+    return state.layer is not None and not state.layer.data
 
 
 class Deferred(enum.Enum):
@@ -144,6 +153,8 @@ class Loader(Generic[T]):
         self._files = {s.path: _FileState(s) for s in sources if isinstance(s, File)}
         for state in self._files.values():
             state.source.resolved_format  # noqa: B018 (an unknown extension fails here, plainly)
+        # Files whose newest read found them gone or emptied, in their grace (see ``refresh``).
+        self.waiting: set[Path] = set()
         self._env: dict[str, Layer] = {}
         self._env_error: ConfigError | None = None
         dirs = [s for s in sources if isinstance(s, Directory)]
@@ -195,42 +206,45 @@ class Loader(Generic[T]):
             folder.relist_sync(options.max_size, options.allow_nan)
 
     async def refresh(self, paths: frozenset[Path] | None) -> bool:
-        """Re-read the given files (``None``: every source, env included).
+        """Re-read the given files (``None``: every source, env included), once.
 
-        Returns True when any source's outcome changed. A required file found missing is
-        given ``missing_grace`` seconds to come back before it counts as missing; so is an
-        optional file that was there, before its layer drops out (a delete-then-write save
-        must not apply the config without that layer for an instant).
+        Returns True when any source's outcome changed. A file this read found gone (a
+        required file missing, an optional one that was there) or emptied (it had settings and
+        has none now) joins ``waiting``, unless it was reported missing already: a rename
+        save, a delete-then-write or an in-place writer's truncate leave exactly that state
+        for a moment. The updater then waits for that file's next report, for at most
+        ``missing_grace``, before it builds anything (``_updater.refresh``); only a report, or
+        the grace running out, settles it (``grace_over``).
         """
         if paths is None:
             self._refresh_env()
         states = [s for p, s in self._files.items() if paths is None or p in paths]
         before = [s.outcome() for s in states]
-        present = [s for s in states if s.source.optional and not _absent(s)]
+        present = {s for s in states if s.source.optional and not _absent(s)}
         # A file already reported missing gets no second grace: it is not in the middle of a
         # save, and each event for it (a poll seeing its directory change) would hold every
         # other source's reload back for the whole grace.
-        reported = [s for s in states if isinstance(s.error, MissingSourceError)]
+        reported = {s for s in states if isinstance(s.error, MissingSourceError)}
+        filled = {s for s in states if _has_settings(s)}
         for state in states:
             await self._refresh_one(state)
-
-        def gone(s: _FileState) -> bool:
-            return isinstance(s.error, MissingSourceError) or (s in present and _absent(s))
-
-        def unsettled(s: _FileState) -> bool:
-            # Back, but not parseable yet: a writer that deleted the file and is writing
-            # its replacement slowly. Keep looking until the grace ends.
-            return gone(s) or isinstance(s.error, ParseError)
-
-        waiting = [s for s in states if gone(s) and s not in reported]
-        deadline = trio.current_time() + self.options.missing_grace
-        while waiting and trio.current_time() < deadline:
-            await trio.sleep(_MISSING_RECHECK)
-            for state in waiting:
-                await self._refresh_one(state)
-            waiting = [s for s in waiting if unsettled(s)]
+        for state in states:
+            path = state.source.path
+            if path in self.waiting:
+                if not (_gone(state) or _emptied(state)):
+                    self.waiting.discard(path)  # back, whole: its writer closed it
+            elif state not in reported and (
+                isinstance(state.error, MissingSourceError)
+                or (state in present and _absent(state))
+                or (state in filled and _emptied(state))
+            ):
+                self.waiting.add(path)
         folders = await self._refresh_directories(paths) if self._dirs else False
         return [s.outcome() for s in states] != before or folders
+
+    def grace_over(self) -> None:
+        """The files still ``waiting`` stay as they were read: missing, absent or empty."""
+        self.waiting.clear()
 
     async def _refresh_directories(self, paths: frozenset[Path] | None) -> bool:
         """Directory sources: re-list a folder named itself (or all, for ``None``), re-read a

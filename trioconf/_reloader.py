@@ -16,6 +16,7 @@ ExceptionGroup. Only then do the debouncer and updater start.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -29,15 +30,17 @@ if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
 from ._converter import make_converter
-from ._debounce import Debouncer, run_debouncer
+from ._debounce import Debouncer, DebouncerInput, run_debouncer
 from ._errors import ConfigError
 from ._inbox import Inbox
 from ._live import Live
 from ._load import Loader, Options
-from ._sources import Directory, Env, File, as_source
+from ._records import Counters
+from ._sources import Directory, Env, File, absolute, as_source
+from ._tickets import Tickets
 from ._updater import Validate, initial_load, run_updater
 from ._watch import run_watcher
-from ._watch._events import WatchEvent
+from ._watch._events import HOLD_LIMIT
 
 T = TypeVar("T")
 Backend = Literal["auto", "inotify", "poll"]
@@ -67,6 +70,7 @@ async def run_reloader(
     lock_timeout: float = 5.0,
     history_size: int = 64,
     environ: Mapping[str, str] | None = None,
+    commit_trigger: str | os.PathLike[str] | None = None,
     task_status: trio.TaskStatus[Live[T]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a reloader in a nursery you own: ``live = await nursery.start(run_reloader, ...)``.
@@ -89,47 +93,70 @@ async def run_reloader(
         missing_grace=missing_grace,
         lock_timeout=lock_timeout,
     )
+    trigger = None if commit_trigger is None else absolute(commit_trigger)
     converter = make_converter(allow_nan=allow_nan, forbid_unknown=forbid_unknown)
     loader = Loader(cls, specs, converter, options, environ)
-    send, receive = trio.open_memory_channel[WatchEvent](_EVENT_BUFFER)
+    send, receive = trio.open_memory_channel[DebouncerInput](_EVENT_BUFFER)
     inbox = Inbox()
+    tickets = Tickets()
+    counters = Counters()
     failure: ConfigError | None = None
     live: Live[T] | None = None
     try:
         async with trio.open_nursery() as nursery:
-            if loader.paths or loader.directories:
+            watched = [*loader.paths, *([] if trigger is None else [trigger])]
+            if watched or loader.directories:
                 watcher = functools.partial(
                     run_watcher,
-                    loader.paths,
+                    watched,
                     send,
                     directories=loader.directories,
                     backend=backend,
                     poll_interval=poll_interval,
                 )
                 await nursery.start(watcher)
+            # A poll holds a changed file for an interval before it reports it settled.
+            hold_limit = max(HOLD_LIMIT, 2 * poll_interval)
+            debouncer = Debouncer(debounce, max_debounce, loader.priority, trigger, hold_limit)
+            nursery.start_soon(run_debouncer, receive, inbox, debouncer, counters)
             try:
-                config, origins = await initial_load(loader, validate)
+                config, origins = await initial_load(loader, validate, inbox)
             except ConfigError as exc:
                 failure = exc
                 nursery.cancel_scope.cancel()
                 return
-            live = Live(config, origins=origins, history_size=history_size, reload=_reload(inbox))
-            debouncer = Debouncer(debounce, max_debounce, loader.priority)
-            nursery.start_soon(run_debouncer, receive, inbox, debouncer, live.counters)
+            reload = _reload(tickets, send)
+            live = Live(config, origins=origins, history_size=history_size, reload=reload)
+            live.counters = counters
             nursery.start_soon(run_updater, inbox, loader, live, validate, debouncer)
             task_status.started(live)
             await trio.sleep_forever()
     finally:
         inbox.close()
+        # Last: whichever task held a reload() caller's ticket (the debouncer's open batch,
+        # the inbox, an attempt cancelled mid-parse), it is settled now.
+        tickets.close()
         if live is not None:
             live._close()
         if failure is not None:
             raise failure
 
 
-def _reload(inbox: Inbox) -> Callable[[], Awaitable[None]]:
+def _reload(
+    tickets: Tickets, send: trio.MemorySendChannel[DebouncerInput]
+) -> Callable[[], Awaitable[None]]:
     async def reload() -> None:
-        await inbox.request_reload().wait()
+        ticket = tickets.issue()
+        # Through the debouncer, like a watcher's report: the request joins the batch that is
+        # open, so it waits for a change under way instead of reading around it.
+        try:
+            send.send_nowait(ticket)
+        except trio.WouldBlock:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await send.send(ticket)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # closing: the registry settles the ticket
+        await ticket.wait()
 
     return reload
 
@@ -153,6 +180,7 @@ async def open_reloader(
     lock_timeout: float = 5.0,
     history_size: int = 64,
     environ: Mapping[str, str] | None = None,
+    commit_trigger: str | os.PathLike[str] | None = None,
 ) -> AsyncIterator[Live[T]]:
     """Load ``cls`` from ``sources`` and keep it current while the block runs.
 
@@ -217,6 +245,7 @@ async def open_reloader(
                 lock_timeout=lock_timeout,
                 history_size=history_size,
                 environ=environ,
+                commit_trigger=commit_trigger,
             )
             try:
                 live: Live[T] = await nursery.start(reloader)

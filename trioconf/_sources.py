@@ -22,7 +22,7 @@ _EXTENSIONS: dict[str, Format] = {
 }
 
 
-def _absolute(path: str | os.PathLike[str]) -> Path:
+def absolute(path: str | os.PathLike[str]) -> Path:
     # Absolute but not resolved: the path as written is what the watcher follows, so a
     # symlink swap (Kubernetes ``..data``) is seen as a change of what the name points to.
     return Path(os.path.abspath(os.fspath(path)))
@@ -37,7 +37,7 @@ class File:
     ``priority``: changes to this file wait only half the debounce window.
     """
 
-    path: Path = attrs.field(converter=_absolute)
+    path: Path = attrs.field(converter=absolute)
     optional: bool = False
     format: Format | None = None
     priority: bool = False
@@ -147,7 +147,7 @@ class Directory:
     half the debounce window.
     """
 
-    path: Path = attrs.field(converter=_absolute)
+    path: Path = attrs.field(converter=absolute)
     pattern: str = "*"
     key: str | None = attrs.field(default=None, converter=_dotted_key)
     format: Format | None = None

@@ -9,6 +9,7 @@ reloader, not a crash. Only trioconf's own bugs (anything that is not a ConfigEr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable, Mapping
@@ -42,13 +43,47 @@ def check(config: T, old: T | None, validate: Validate[T] | None) -> None:
 
 
 async def initial_load(
-    loader: Loader[T], validate: Validate[T] | None
+    loader: Loader[T], validate: Validate[T] | None, inbox: Inbox
 ) -> tuple[T, Mapping[str, str]]:
-    """The first snapshot: every source read, built and validated, or a ConfigError."""
-    await loader.refresh(None)
+    """The first snapshot: every source read, built and validated, or a ConfigError.
+
+    The watcher and the debouncer already run, so a required file that is missing right now
+    (in the middle of a rename save) is waited for like any other: until its next report."""
+    await refresh(Batch(frozenset(), rescan=True), loader, inbox)
     config, origins = loader.build()
     check(config, None, validate)
     return config, origins
+
+
+async def refresh(batch: Batch, loader: Loader[T], inbox: Inbox) -> tuple[Batch, bool]:
+    """Read what ``batch`` names; give files found gone or emptied their grace.
+
+    A file that vanished or was emptied is waited for until its next report (the watcher's
+    word that a writer is done with it), for at most ``missing_grace``; the batches that come
+    meanwhile join this attempt, so one attempt applies them all. Only a report re-reads such a
+    file: a timer would read a replacement that is still being written. Returns the batch
+    that was read, with whatever joined it, and whether any source's outcome changed.
+    """
+    changed = await loader.refresh(None if batch.rescan else batch.paths)
+    grace = loader.options.missing_grace
+    deadline = trio.current_time() + grace
+    waiting = set(loader.waiting)
+    while waiting:
+        more = None
+        with trio.move_on_at(deadline):
+            # EndOfChannel: the reloader is closing, and this attempt is about to be cancelled.
+            with contextlib.suppress(trio.EndOfChannel):
+                more = await inbox.take()
+        if more is None:
+            break
+        batch = batch.joined(more)
+        changed |= await loader.refresh(None if more.rescan else more.paths)
+        if loader.waiting - waiting:
+            # A file of the joined batch vanished too: it gets its grace from now.
+            deadline = max(deadline, trio.current_time() + grace)
+        waiting = set(loader.waiting)
+    loader.grace_over()
+    return batch, changed
 
 
 async def run_updater(
@@ -69,23 +104,26 @@ async def run_updater(
         except trio.EndOfChannel:
             return
         live.counters.batches += 1
-        error = await _attempt(batch, loader, live, validate)
+        batch, error = await _attempt(batch, inbox, loader, live, validate)
         if debouncer is not None:
-            (debouncer.applied if error is None else debouncer.failed)(batch.paths)
+            if error is None:
+                debouncer.applied(batch.paths)
+            else:
+                debouncer.failed(batch.paths, trio.current_time())
         settle_all(batch, error)
 
 
 async def _attempt(
-    batch: Batch, loader: Loader[T], live: Live[T], validate: Validate[T] | None
-) -> ConfigError | None:
+    batch: Batch, inbox: Inbox, loader: Loader[T], live: Live[T], validate: Validate[T] | None
+) -> tuple[Batch, ConfigError | None]:
     live.counters.reloads += 1
-    touched = await loader.refresh(None if batch.rescan else batch.paths)
+    batch, touched = await refresh(batch, loader, inbox)
     if not touched and not batch.rescan:
         # The bytes on disk are what they were (a touch, an identical rewrite, an editor's
         # extra event). If that state was bad it was reported already; if good, it stays.
         if loader.error is None:
             live.counters.noops += 1
-        return loader.error
+        return batch, loader.error
     old = live.current
     try:
         if loader.heavy:
@@ -101,7 +139,7 @@ async def _attempt(
         if candidate is None:
             live.counters.noops += 1
             live._succeed_noop()
-            return None
+            return batch, None
         config, origins, diff = candidate
         check(config, old, validate)
     except ConfigError as exc:
@@ -110,7 +148,7 @@ async def _attempt(
         logger.warning(
             "configuration change not applied, keeping version %d: %s", live.version, exc
         )
-        return exc
+        return batch, exc
     update = live._publish(config, diff, origins)
     live.counters.applied += 1
     if logger.isEnabledFor(logging.INFO):
@@ -118,7 +156,7 @@ async def _attempt(
         logger.info(
             "configuration version %d applied: %s", update.version, _summary(update.changed)
         )
-    return None
+    return batch, None
 
 
 def _summary(paths: frozenset[str], most: int = 10) -> str:

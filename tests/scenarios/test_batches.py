@@ -1,0 +1,121 @@
+"""Files changed together apply as one version (issue 8, item 1).
+
+A deploy tool, a configuration manager or ``git checkout`` rewrites several layered files a few
+milliseconds apart, with the reader's event loop running in between. Every snapshot published
+must be a combination somebody wrote: all the files of one release, never the new ``base.toml``
+beside the old ``local.yaml``.
+
+The documents have valid prefixes on purpose (every field has a default and nothing else is
+checked), so nothing but the batching itself keeps a torn combination out. Each file carries the
+release it belongs to in a field of its own; a snapshot is a state somebody wrote exactly when
+all those fields agree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Literal
+
+import attrs
+import pytest
+import trio
+from support import PATIENCE, write_atomic
+
+import trioconf
+
+Backend = Literal["inotify", "poll"]
+RELEASES = ("r1", "r2", "r3", "r4")
+
+
+@attrs.frozen
+class Service:
+    host: str = "localhost"
+    port: int = 0
+
+
+@attrs.frozen
+class Layered:
+    # One release marker per file: base.toml sets ``base``, local.yaml ``local``, and
+    # override.json ``override``. Defaults everywhere, so every prefix of a file parses.
+    base: str = "none"
+    local: str = "none"
+    override: str = "none"
+    service: Service = attrs.Factory(Service)
+    features: list[str] = attrs.Factory(list)
+
+
+def base_toml(release: str) -> str:
+    features = "".join(f'    "{release}-feature-{i}",\n' for i in range(20))
+    return (
+        f'base = "{release}"\nfeatures = [\n{features}]\n\n'
+        f'[service]\nhost = "db-{release}.internal"\nport = 5432\n'
+    )
+
+
+def local_yaml(release: str) -> str:
+    return f"local: {release}\nservice:\n  host: db-{release}.local\n"
+
+
+def override_json(release: str) -> str:
+    return f'{{\n  "override": "{release}",\n  "service": {{"port": 6432}}\n}}\n'
+
+
+FILES: dict[str, Callable[[str], str]] = {
+    "base.toml": base_toml,
+    "local.yaml": local_yaml,
+    "override.json": override_json,
+}
+
+
+def markers(config: Layered, names: list[str]) -> set[str]:
+    fields = {"base.toml": config.base, "local.yaml": config.local, "override.json": config.override}
+    return {fields[name] for name in names}
+
+
+async def in_place(path: Path, text: str) -> None:
+    # One open with O_TRUNC, one write, one close, as most programs save.
+    path.write_text(text)
+
+
+async def by_rename(path: Path, text: str) -> None:
+    write_atomic(path, text)
+
+
+Save = Callable[[Path, str], Awaitable[None]]
+
+
+async def collect(live: trioconf.Live[Layered], seen: list[Layered]) -> None:
+    async for config in live.updates():
+        seen.append(config)
+
+
+@pytest.mark.parametrize("backend", ["inotify", "poll"])
+@pytest.mark.parametrize("save", [in_place, by_rename], ids=["in-place", "rename"])
+@pytest.mark.parametrize("count", [2, 3])
+@pytest.mark.parametrize("gap", [0.005, 0.02, 0.03])
+async def test_files_saved_together_apply_as_one_version(
+    tmp_path: Path, backend: Backend, save: Save, count: int, gap: float
+) -> None:
+    names = list(FILES)[:count]
+    paths = [tmp_path / name for name in names]
+    for name, path in zip(names, paths):
+        path.write_text(FILES[name]("r0"))
+    seen: list[Layered] = []
+    async with trioconf.open_reloader(
+        Layered, *paths, backend=backend, poll_interval=0.05
+    ) as live, trio.open_nursery() as nursery:
+        nursery.start_soon(collect, live, seen)
+        for release in RELEASES:
+            for i, (name, path) in enumerate(zip(names, paths)):
+                if i:
+                    await trio.sleep(gap)  # the reader's loop runs between the writes
+                await save(path, FILES[name](release))
+            with trio.fail_after(PATIENCE):
+                await live.wait_value(lambda c, r=release: markers(c, names) == {r})
+        nursery.cancel_scope.cancel()
+    torn = [markers(c, names) for c in seen if len(markers(c, names)) != 1]
+    assert not torn, f"snapshots mixing releases were published: {torn}"
+    # Each release once, in order: one snapshot per deploy, not one per file.
+    assert [markers(c, names).pop() for c in seen] == ["r0", *RELEASES]
