@@ -13,7 +13,6 @@ all those fields agree.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal
@@ -70,7 +69,11 @@ FILES: dict[str, Callable[[str], str]] = {
 
 
 def markers(config: Layered, names: list[str]) -> set[str]:
-    fields = {"base.toml": config.base, "local.yaml": config.local, "override.json": config.override}
+    fields = {
+        "base.toml": config.base,
+        "local.yaml": config.local,
+        "override.json": config.override,
+    }
     return {fields[name] for name in names}
 
 
@@ -100,15 +103,16 @@ async def test_files_saved_together_apply_as_one_version(
 ) -> None:
     names = list(FILES)[:count]
     paths = [tmp_path / name for name in names]
-    for name, path in zip(names, paths):
+    for name, path in zip(names, paths, strict=True):
         path.write_text(FILES[name]("r0"))
     seen: list[Layered] = []
-    async with trioconf.open_reloader(
-        Layered, *paths, backend=backend, poll_interval=0.05
-    ) as live, trio.open_nursery() as nursery:
+    async with (
+        trioconf.open_reloader(Layered, *paths, backend=backend, poll_interval=0.05) as live,
+        trio.open_nursery() as nursery,
+    ):
         nursery.start_soon(collect, live, seen)
         for release in RELEASES:
-            for i, (name, path) in enumerate(zip(names, paths)):
+            for i, (name, path) in enumerate(zip(names, paths, strict=True)):
                 if i:
                     await trio.sleep(gap)  # the reader's loop runs between the writes
                 await save(path, FILES[name](release))
