@@ -13,6 +13,7 @@ all those fields agree.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal
@@ -123,3 +124,108 @@ async def test_files_saved_together_apply_as_one_version(
     assert not torn, f"snapshots mixing releases were published: {torn}"
     # Each release once, in order: one snapshot per deploy, not one per file.
     assert [markers(c, names).pop() for c in seen] == ["r0", *RELEASES]
+
+
+async def git(repo: Path, *args: str) -> None:
+    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "gc.auto=0"]
+    await trio.run_process([*command, *args], cwd=repo, stdin=b"")
+
+
+@pytest.mark.parametrize("backend", ["inotify", "poll"])
+async def test_git_checkout_of_three_layered_files_applies_as_one_version(
+    tmp_path: Path, backend: Backend
+) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed (.ci/run installs it with apt-get)")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    names = list(FILES)
+    await git(repo, "init", "-q", "-b", "r0")
+    for i, release in enumerate(("r0", *RELEASES)):
+        if i:
+            await git(repo, "checkout", "-q", "-b", release)
+        for name in names:
+            (repo / name).write_text(FILES[name](release))
+        await git(repo, "add", *names)
+        await git(repo, "commit", "-q", "-m", release)
+    await git(repo, "checkout", "-q", "r0")
+    seen: list[Layered] = []
+    async with (
+        trioconf.open_reloader(
+            Layered, *(repo / name for name in names), backend=backend, poll_interval=0.05
+        ) as live,
+        trio.open_nursery() as nursery,
+    ):
+        nursery.start_soon(collect, live, seen)
+        for release in (*RELEASES, "r0", "r2"):
+            await git(repo, "checkout", "-q", release)  # unlinks and re-creates each file
+            with trio.fail_after(PATIENCE):
+                await live.wait_value(lambda c, r=release: markers(c, names) == {r})
+        nursery.cancel_scope.cancel()
+    torn = [markers(c, names) for c in seen if len(markers(c, names)) != 1]
+    assert not torn, f"snapshots mixing branches were published: {torn}"
+    assert [markers(c, names).pop() for c in seen] == ["r0", *RELEASES, "r0", "r2"]
+
+
+@attrs.frozen
+class Tenant:
+    plan: str = "free"
+    release: str = "none"
+
+
+@attrs.frozen
+class Tenants:
+    release: str = "none"
+    tenants: dict[str, Tenant] = attrs.Factory(dict)
+
+
+@pytest.mark.parametrize("backend", ["inotify", "poll"])
+@pytest.mark.parametrize("save", [in_place, by_rename], ids=["in-place", "rename"])
+async def test_folder_files_saved_together_apply_as_one_version(
+    tmp_path: Path, backend: Backend, save: Save
+) -> None:
+    # A keyed conf.d folder of tenants and a base file, all rewritten by one deploy, 10 ms
+    # apart: every snapshot has one release throughout.
+    base = tmp_path / "base.toml"
+    folder = tmp_path / "tenants.d"
+    folder.mkdir()
+    names = ("acme", "globex", "initech")
+
+    async def deploy(release: str) -> None:
+        await save(base, f'release = "{release}"\n')
+        for name in names:
+            await trio.sleep(0.01)
+            await save(folder / f"{name}.yaml", f"plan: pro\nrelease: {release}\n")
+
+    for name in names:
+        (folder / f"{name}.yaml").write_text("plan: pro\nrelease: r0\n")
+    base.write_text('release = "r0"\n')
+
+    def releases(c: Tenants) -> set[str]:
+        return {c.release, *(t.release for t in c.tenants.values())}
+
+    seen: list[Tenants] = []
+    async with (
+        trioconf.open_reloader(
+            Tenants,
+            base,
+            trioconf.Directory(folder, pattern="*.yaml", key="tenants"),
+            backend=backend,
+            poll_interval=0.05,
+        ) as live,
+        trio.open_nursery() as nursery,
+    ):
+
+        async def collect_tenants() -> None:
+            async for config in live.updates():
+                seen.append(config)
+
+        nursery.start_soon(collect_tenants)
+        for release in RELEASES:
+            await deploy(release)
+            with trio.fail_after(PATIENCE):
+                await live.wait_value(lambda c, r=release: releases(c) == {r})
+        nursery.cancel_scope.cancel()
+    torn = [releases(c) for c in seen if len(releases(c)) != 1]
+    assert not torn, f"snapshots mixing releases were published: {torn}"
+    assert [releases(c).pop() for c in seen] == ["r0", *RELEASES]
