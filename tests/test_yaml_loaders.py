@@ -211,6 +211,7 @@ BAD = {
     "bad-escape": doc(r'a: "\q"'),
     "undefined-alias": doc("a: *nowhere"),
     "recursive-alias": doc("a: &x [1, *x]"),
+    "recursive-alias-to-an-anchor-defined-again": doc("a: &x [&x [*x]]"),
     "duplicate-key": doc("a: 1", "b: 2", "a: 3"),
     "duplicate-key-nested": doc("a:", "  x: 1", "  x: 2"),
     "duplicate-key-flow": doc("a: {x: 1, x: 2}"),
@@ -413,6 +414,10 @@ C_REFUSES: dict[str, tuple[bytes, Any]] = {
             "x-next": {"image": "app:2"},
             "worker": {"image": "app:2"},
         },
+    ),
+    "anchor-defined-again-inside-its-node": (
+        doc("a: &x [&x 1, *x]", "b: &y {k: &y v, j: *y}", "c: *y"),
+        {"a": [1, 1], "b": {"k": "v", "j": "v"}, "c": "v"},
     ),
     "PW8X": (
         b"- &a\n- a\n-\n  &a : a\n  b: &b\n-\n  &c : &a\n-\n  ? &d\n-\n  ? &e\n  : &a\n",

@@ -176,7 +176,9 @@ def _yaml_prescan(text: str, source: str, pure: bool = False) -> tuple[int, int]
                 size = 1
             elif isinstance(event, CollectionEndEvent):
                 size, anchor = stack.pop()
-                if anchor is not None:
+                # An alias means the latest definition of its anchor, which the composer takes
+                # at a node's start: a node inside that defined the name again keeps it.
+                if anchor in open_anchors:
                     anchor_sizes[anchor] = size
                     open_anchors.discard(anchor)
                 if stack:
@@ -194,6 +196,7 @@ def _yaml_prescan(text: str, source: str, pure: bool = False) -> tuple[int, int]
             elif isinstance(event, ScalarEvent):
                 if event.anchor is not None:
                     anchor_sizes[event.anchor] = 1
+                    open_anchors.discard(event.anchor)  # `&x [&x 1, *x]`: *x is that 1
                 size = 1
                 if stack:
                     stack[-1][0] += 1
