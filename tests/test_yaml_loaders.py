@@ -251,6 +251,10 @@ BAD = {
     "directive-without-marker": doc("%YAML 1.2", "a: 1"),
     "unknown-yaml-version": doc("%YAML 2.0", "---", "a: 1"),
     "block-scalar-bad-indent": doc("a: |", "    four", "  two"),
+    # yaml-test-suite MUS6/00 and MUS6/03 (below): libyaml reads these %YAML 1.1 directives and
+    # the pure scanner does not; a 1.1 document goes to the pure loader, so both refuse.
+    "MUS6/00": b"%YAML 1.1#...\n---\n",
+    "MUS6/03": b"%YAML \t 1.1\n---\n",
 }
 
 # Documents with a %YAML 1.1 directive: only the pure loader honours it.
@@ -364,8 +368,10 @@ def test_yaml_1_1_errors_come_from_the_pure_parser() -> None:
 #
 # Documents from the YAML test suite (https://github.com/yaml/yaml-test-suite, its "data"
 # branch, MIT licence), named by its test ids ("/01": a variant of a test). All 402 of its
-# cases were run through both loaders (ruamel.yaml 0.19.1, ruamel.yaml.clib 0.2.15); these are
-# every disagreement found. The other names are the same cases as a config would write them.
+# cases were run through trioconf with both loaders (ruamel.yaml 0.19.1, ruamel.yaml.clib
+# 0.2.15); these are all that the two answer differently, in data, error or an error's place,
+# and all that libyaml alone refuses. The other names are the same cases as a config would
+# write them.
 # An answer is the data, or the ParseError's (reason, line, column).
 
 # libyaml refuses them; the pure loader reads them. trioconf gives the pure loader's answer,
@@ -527,6 +533,114 @@ C_REFUSES: dict[str, tuple[bytes, Any]] = {
 }
 
 
+# libyaml accepts them; the pure loader refuses them or reads them otherwise. trioconf keeps
+# libyaml's answer where ruamel.yaml.clib is installed: knowing that the pure loader disagrees
+# would take the pure parse of every document, the 10x the C loader is there to save. Where the
+# two answer differently, libyaml is the one that follows the spec, but for S98Z and X4QW
+# (invalid documents it accepts) and Y2GN (an anchor name with a colon). docs/sources.rst lists
+# them. Each entry: the document, the answer with the C loader, the answer without it.
+TAB = "while scanning for the next token: found character '\\t' that cannot start any token"
+MORE_INDENTED = "more indented follow up line than first in a block scalar"
+C_ACCEPTS: dict[str, tuple[bytes, Any, Any]] = {
+    # Tabs as separation: trailing a value, alone on a line, after indentation.
+    "DC7X": (
+        b"a: b\t\nseq:\t\n - a\t\nc: d\t#X\n",
+        {"a": "b", "seq": ["a"], "c": "d"},
+        (TAB, 1, 5),
+    ),
+    "tab-after-a-value": (
+        b"name: app\t\nport: 8080\n",
+        {"name": "app", "port": 8080},
+        (TAB, 1, 10),
+    ),
+    "DK95/05": (b"foo: 1\n \t\nbar: 2\n", {"foo": 1, "bar": 2}, (TAB, 2, 2)),
+    "NB6Z": (
+        b"key:\n  value\n  with\n  \t\n  tabs\n",
+        {"key": "value with\ntabs"},
+        (TAB, 4, 3),
+    ),
+    "J3BT": (
+        b'# Tabs and spaces\nquoted: "Quoted \t"\nblock:\t|\n'
+        b'  void main() {\n  \tprintf("Hello, world!\\n");\n  }\n',
+        {"quoted": "Quoted \t", "block": 'void main() {\n\tprintf("Hello, world!\\n");\n}\n'},
+        (TAB, 3, 7),
+    ),
+    "UV7Q": (b"x:\n - x\n  \tx\n", {"x": ["x x"]}, (TAB, 3, 3)),
+    "DK95/07": (
+        b"%YAML 1.2\n\t\n---\n",
+        ("the top level must be a mapping, not null", 4, 1),
+        (TAB, 2, 1),
+    ),
+    "DK95/07-as-a-config": (b"%YAML 1.2\n\t\n---\nkey: value\n", {"key": "value"}, (TAB, 2, 1)),
+    "HS5T": (
+        b"1st non-empty\n\n 2nd non-empty \n\t3rd non-empty\n",
+        ("the top level must be a mapping, not str", 1, 1),
+        (TAB, 4, 1),
+    ),
+    "K54U": (b"---\tscalar\n", ("the top level must be a mapping, not str", 1, 5), (TAB, 1, 4)),
+    # Block scalars whose first lines are empty, one of them indented more than the content.
+    "DWX9": (
+        b"|\n \n  \n  literal\n   \n  \n  text\n\n # Comment\n",
+        ("the top level must be a mapping, not str", 1, 1),
+        (MORE_INDENTED, 4, 3),
+    ),
+    "T26H": (
+        b"--- |\n \n  \n  literal\n   \n  \n  text\n\n # Comment\n",
+        ("the top level must be a mapping, not str", 1, 5),
+        (MORE_INDENTED, 4, 3),
+    ),
+    "DWX9-as-a-config": (
+        doc("text: |", " ", "  ", "  literal", "   ", "  ", "  text", "", " # Comment"),
+        {"text": "\n\nliteral\n \n\ntext\n"},
+        (MORE_INDENTED, 4, 3),
+    ),
+    "4QFQ": (
+        b"- |\n detected\n- >\n \n  \n  # detected\n- |1\n  explicit\n- >\n detected\n",
+        ("the top level must be a mapping, not list", 1, 1),
+        (MORE_INDENTED, 6, 3),
+    ),
+    "4QFQ-as-a-config": (
+        doc(
+            *("a: |", " detected", "b: >", " ", "  ", "  # detected"),
+            *("c: |1", "  explicit", "d: >", " detected"),
+        ),
+        {"a": "detected\n", "b": "\n\n# detected\n", "c": " explicit\n", "d": "detected\n"},
+        (MORE_INDENTED, 6, 3),
+    ),
+    # Invalid YAML that libyaml accepts.
+    "S98Z": (
+        b"empty block scalar: >\n \n  \n   \n # comment\n",
+        {"empty block scalar": ""},
+        (MORE_INDENTED, 5, 2),
+    ),
+    "X4QW": (
+        b"block: ># comment\n  scalar\n",
+        {"block": "scalar\n"},
+        (
+            "while scanning a block scalar (line 1): "
+            "expected chomping or indentation indicators, but found '#'",
+            1,
+            9,
+        ),
+    ),
+    # Read otherwise. libyaml ends an anchor name at `:`, the pure loader (and YAML 1.2) does not.
+    "Y2GN": (b"---\nkey: &an:chor value\n", {"key": ":chor value"}, {"key": "value"}),
+    # `!` alone, the non-specific tag, makes an empty scalar a string: "" (libyaml), not None.
+    "UKK6/02": (
+        b"!\n",
+        ("the top level must be a mapping, not str", 1, 1),
+        ("the top level must be a mapping, not null", 1, 1),
+    ),
+    "UKK6/02-as-a-config": (b"key: !\n", {"key": ""}, {"key": None}),
+    # libyaml places an empty key's node at the next token: the same error, on another line.
+    "DFF7": (
+        doc("{", "? explicit: entry,", "implicit: entry,", "?", "}"),
+        ("mapping key None in (top level) is not a string", 5, 1),
+        ("mapping key None in (top level) is not a string", 4, 2),
+    ),
+}
+
+
 def answer(raw: bytes, allow_nan: bool = True) -> Any:
     """trioconf's answer for ``raw``: its data, or its error's (reason, line, column)."""
     try:
@@ -651,3 +765,14 @@ def test_a_field_is_located_in_a_document_libyaml_refuses(tmp_path: Path) -> Non
         trioconf.load(AppConfig, path)
     (error,) = info.value.errors
     assert (error.path, error.source, error.line, error.column) == ("server.port", str(path), 4, 3)
+
+
+@pytest.mark.parametrize(
+    ("raw", "c_answer", "pure_answer"), C_ACCEPTS.values(), ids=C_ACCEPTS.keys()
+)
+def test_what_libyaml_accepts_keeps_its_answer(raw: bytes, c_answer: Any, pure_answer: Any) -> None:
+    assert not libyaml_refuses(raw)
+    with_c, without_c = answers(raw)
+    assert with_c == c_answer
+    assert without_c == pure_answer
+    assert with_c != without_c
