@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 import pytest
+import trio
 from ruamel.yaml import YAML
 from ruamel.yaml import main as yaml_main
 from ruamel.yaml.error import YAMLError
@@ -776,3 +777,20 @@ def test_what_libyaml_accepts_keeps_its_answer(raw: bytes, c_answer: Any, pure_a
     assert with_c == c_answer
     assert without_c == pure_answer
     assert with_c != without_c
+
+
+async def test_a_save_libyaml_refuses_is_applied(tmp_path: Path) -> None:
+    # End to end, a real file and a real watcher: the recipe with its tab is a new snapshot
+    # where ruamel.yaml.clib is installed too, not a ParseError that keeps the old one.
+    from support import PATIENCE, write_atomic
+
+    path = tmp_path / "app.yaml"
+    path.write_bytes(doc("makefile: build", "server:", "  port: 80"))
+    async with trioconf.open_reloader(AppConfig, path, debounce=0) as live:
+        saved = doc("makefile: |", "  \tcc -o app main.c", "server:", "  port: 81")
+        assert libyaml_refuses(saved)
+        with trio.fail_after(PATIENCE):
+            write_atomic(path, saved.decode())
+            config = await live.wait_value(lambda config: config.server.port == 81)
+        assert config.makefile == "\tcc -o app main.c\n"
+        assert live.last_error is None
