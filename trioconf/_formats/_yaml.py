@@ -1,14 +1,21 @@
-"""YAML: which loader runs (C or pure Python), and the event pre-pass that enforces the limits.
+"""YAML: which loader answers (C or pure Python), and the event pre-pass that enforces the limits.
 
 ruamel.yaml builds objects without limits, and aliases make a tiny document expand into an
 enormous tree only once something walks it; the C composer also crashes on deep nesting. So
 every YAML document is first walked as an event stream (``_yaml_prescan``), counting depth,
 aliases and expanded nodes, and only then loaded, by the C loader when ``ruamel.yaml.clib`` is
 installed (about 4x faster), else by the pure one.
+
+A document the C path does not accept gets the pure path's answer, value or error, with its
+own pre-pass: libyaml refuses some valid YAML 1.2 (a tab in a block scalar, an anchor defined
+twice), and a file must not load on one install and fail on another. The C path keeps the
+documents it accepts, for speed; the few of those the pure loader refuses or reads otherwise
+are listed in docs/sources.rst and pinned in tests/test_yaml_loaders.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator
 from typing import Any, NoReturn
 
@@ -53,6 +60,9 @@ def _yaml_load(text: str, pure: bool, compose: bool = False) -> Any:
         # Both are the defaults of 0.19; set them so a future default cannot change behaviour.
         yaml.allow_duplicate_keys = False
         yaml.version = None  # YAML 1.2 unless the document has a %YAML directive
+        # An anchor defined again is valid YAML (an alias means the latest definition), and
+        # the pre-pass sizes it so; the composer would warn about it on every reload.
+        yaml.composer.warn_double_anchors = False
         return yaml.compose(text) if compose else yaml.load(text)
     # The C loader class directly: YAML(typ="safe").load() builds a new loader class on every
     # call, which made it 25-30% slower on a typical config. Same parser, same constructor.
@@ -83,25 +93,33 @@ def _yaml_events(text: str, pure: bool) -> Generator[Any, None, None]:
 
 def _parse_yaml(text: str, source: str) -> Any:
     try:
-        return _checked_load(text, source, pure=False)
+        return _yaml_answer(text, source)
     except YAMLError as exc:
-        error: YAMLError = exc
-        if _CSafeLoader is not None:
-            # libyaml words some syntax errors differently from the pure parser, and places a
-            # few a column apart: parse a document already known to be bad once more, purely,
-            # so that an error reads the same whether or not ruamel.yaml.clib is installed.
-            try:
-                _checked_load(text, source, pure=True)
-            except YAMLError as pure_exc:
-                error = pure_exc
-        raise _parse_error(error, text, source) from error
+        raise _parse_error(exc, text, source) from exc
 
 
-def _checked_load(text: str, source: str, pure: bool) -> Any:
+def _yaml_answer(text: str, source: str, compose: bool = False) -> Any:
+    """The document's data (or node tree): the C path's when it accepts, else the pure path's.
+
+    Whatever the C path does not accept, a libyaml syntax error or one of the pre-pass's
+    limits on libyaml's events alike, the pure path answers from the start, limits included:
+    so a document's value or error is the one a machine without ruamel.yaml.clib gets. Only
+    a refused document is parsed twice (the pure loader is what answers it, and its speed is
+    what that costs); a document the C path accepts costs what it did.
+    """
+    if _CSafeLoader is not None:
+        # Any refusal, a YAMLError or not (a list as a mapping key is a TypeError): the pure
+        # path below raises its own.
+        with contextlib.suppress(Exception):
+            return _checked_load(text, source, pure=False, compose=compose)
+    return _checked_load(text, source, pure=True, compose=compose)
+
+
+def _checked_load(text: str, source: str, pure: bool, compose: bool = False) -> Any:
     version = _yaml_prescan(text, source, pure)
     # The C parser ignores a %YAML 1.1 directive for implicit types (`yes` stays a string);
     # the pure one honours it. Send such documents where they are understood.
-    return _yaml_load(text, pure or version == (1, 1))
+    return _yaml_load(text, pure or version == (1, 1), compose)
 
 
 def _parse_error(exc: YAMLError, text: str, source: str) -> ParseError:
@@ -158,7 +176,9 @@ def _yaml_prescan(text: str, source: str, pure: bool = False) -> tuple[int, int]
                 size = 1
             elif isinstance(event, CollectionEndEvent):
                 size, anchor = stack.pop()
-                if anchor is not None:
+                # An alias means the latest definition of its anchor, which the composer takes
+                # at a node's start: a node inside that defined the name again keeps it.
+                if anchor in open_anchors:
                     anchor_sizes[anchor] = size
                     open_anchors.discard(anchor)
                 if stack:
@@ -176,6 +196,7 @@ def _yaml_prescan(text: str, source: str, pure: bool = False) -> tuple[int, int]
             elif isinstance(event, ScalarEvent):
                 if event.anchor is not None:
                     anchor_sizes[event.anchor] = 1
+                    open_anchors.discard(event.anchor)  # `&x [&x 1, *x]`: *x is that 1
                 size = 1
                 if stack:
                     stack[-1][0] += 1

@@ -11,7 +11,7 @@ from typing import Any
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ._position import Path
-from ._yaml import _yaml_load, _yaml_prescan
+from ._yaml import _yaml_answer
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STRING_KEY_TAGS = {"tag:yaml.org,2002:str", _MERGE_TAG}
@@ -40,10 +40,10 @@ def _yaml_odd_key(text: str, parent: Path) -> tuple[int, int] | None:
 
 
 def _yaml_node(text: str, target: Path) -> tuple[Node, Any] | None:
-    # The prescan refuses what would crash the C composer (deep nesting) or make the walk
-    # explode (alias bombs); a document that fails it has nothing to point into.
-    _yaml_prescan(text, "")
-    node: Node | None = _yaml_load(text, pure=False, compose=True)
+    # The node tree of the loader whose data parse gave (the pure one for a document libyaml
+    # refuses), after the same pre-pass: it refuses what would crash the C composer (deep
+    # nesting) or make the walk explode (alias bombs); such a document has nothing to point into.
+    node: Node | None = _yaml_answer(text, "", compose=True)
     if node is None:
         return None
     mark = node.start_mark
