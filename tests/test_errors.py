@@ -6,10 +6,13 @@ import copy
 import importlib
 import pickle
 import pkgutil
+from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import trio
+from support import wait_until, write_atomic
 
 import trioconf
 from trioconf import (
@@ -200,3 +203,45 @@ def test_clone_of_user_subclasses() -> None:
     new = NewError(7).clone()
     assert (type(new), str(new), new.code) == (NewError, "code 7", 7)
     assert copy.copy(AppError("db", attempts=1)).attempts == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# last_error describes what is on disk
+
+
+@attrs.frozen
+class Service:
+    name: str
+    port: int = 8080
+
+
+def _port_is_fixed(new: Service, old: Service | None) -> None:
+    if old is not None and new.port != old.port:
+        msg = f"port cannot change without a restart ({old.port} -> {new.port})"
+        raise ValueError(msg)
+
+
+async def test_a_rejection_stays_the_last_error_after_an_identical_rewrite(tmp_path: Path) -> None:
+    path = tmp_path / "service.toml"
+    path.write_text('name = "one"\nport = 8080\n')
+    rejected = 'name = "two"\nport = 9090\n'
+    async with trioconf.open_reloader(Service, path, debounce=0, validate=_port_is_fixed) as live:
+        write_atomic(path, rejected)
+        await wait_until(lambda: live.last_error is not None)
+        error = live.last_error
+        assert isinstance(error, RejectedError)
+        assert "8080 -> 9090" in str(error)
+
+        # The same bytes again, saved the way editors save. Nothing on disk changed, so the
+        # error still describes it: a rejection is not forgotten because the file was saved.
+        reloads = live.statistics().reloads
+        write_atomic(path, rejected)
+        await wait_until(lambda: live.statistics().reloads > reloads)
+        assert isinstance(live.last_error, RejectedError)
+        assert str(live.last_error) == str(error)
+        assert live.current == Service(name="one")
+
+        # A change that passes clears it, even one whose snapshot equals the current one.
+        write_atomic(path, 'name = "one"\nport = 8080\n')
+        await wait_until(lambda: live.last_error is None)
+        assert live.version == 1
