@@ -348,3 +348,44 @@ async def test_checkpoints_sees_a_blocked_loop() -> None:
     with Checkpoints() as quiet:
         await trio.sleep(0.01)
     assert quiet.longest < 0.06
+
+
+@attrs.frozen
+class Listener:
+    name: str
+    port: int = attrs.field(default=8080, validator=attrs.validators.in_(range(1, 65536)))
+
+
+# Each document sets the port on its line 2; the value is located at its key.
+LISTENERS = {
+    "json": ('{{\n  "port": {port},\n  "name": "{name}"\n}}\n', 3),
+    "toml": ('# listener\nport = {port}\nname = "{name}"\n', 1),
+    "yaml": ("# listener\nport: {port}\nname: {name}\n", 1),
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_a_validator_failure_reads_like_any_field_error(tmp_path: Path, fmt: str) -> None:
+    # attrs validators run inside the class's constructor; their failure used to be reported
+    # as "(top level)" with attrs' raw argument tuple and no line.
+    text, column = LISTENERS[fmt]
+    path = tmp_path / f"listener.{fmt}"
+    path.write_text(text.format(port=8000, name="one"))
+    expected = f"{path}:2:{column}: port: 70000 is not in range(1, 65536)"
+    async with trioconf.open_reloader(Listener, path, debounce=0) as live:
+        write_bytes_atomic(path, text.format(port=70000, name="two").encode())
+        await wait_until(lambda: live.last_error is not None)
+        error = live.last_error
+        assert isinstance(error, trioconf.ValidationError)
+        assert str(error) == f"1 invalid field:\n  {expected}"
+        assert live.current == Listener(name="one", port=8000)
+        write_bytes_atomic(path, text.format(port=8001, name="three").encode())
+        with trio.fail_after(PATIENCE):
+            await live.wait_value(lambda c: c.port == 8001)
+        assert live.last_error is None
+    # The same from the one-shot load, which the CLI's check uses.
+    path.write_text(text.format(port=0, name="four"))
+    with pytest.raises(trioconf.ValidationError) as info:
+        trioconf.load(Listener, path)
+    [field] = info.value.errors
+    assert str(field) == f"{path}:2:{column}: port: 0 is not in range(1, 65536)"

@@ -6,17 +6,22 @@ import dataclasses
 import datetime as dt
 import enum
 import math
+import types
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 import attrs
 import pytest
+from attrs import validators as v
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from trioconf import _converter
 from trioconf._converter import make_converter, unstructure
 from trioconf._errors import FieldError, ValidationError
+from trioconf._formats import parse
 from trioconf._layer import Layer
 from trioconf._merge import merge
 from trioconf._structure import structure
@@ -286,24 +291,266 @@ def test_keys_are_attribute_names() -> None:
     assert error.message == "unknown key 'secret' (did you mean '_secret'?)"
 
 
-@attrs.frozen
-class Checked:
-    port: int = attrs.field(validator=attrs.validators.gt(0))
+# ---------------------------------------------------------------------------------------------
+# The user's code that runs while classes are built: validators, converters, post-init hooks.
+# Its failures are bad data, reported where the exception points; trioconf's own are bugs.
+
+
+def toml_layer(text: str, name: str = "v.toml") -> Layer:
+    raw = text.encode()
+    return Layer(name, parse(raw, "toml", name), raw=raw, format="toml")
+
+
+def normalized_url(text: str) -> str:
+    scheme, sep, rest = text.partition("://")
+    if not sep or not scheme.isalpha():
+        msg = f"not a URL: {text!r}"
+        raise ValueError(msg)
+    return f"{scheme.lower()}://{rest}"
 
 
 @attrs.frozen
-class HoldsChecked:
-    checked: Checked
+class Limits:
+    low: int = 1
+    high: int = 10
+
+    def __attrs_post_init__(self) -> None:
+        if self.low > self.high:
+            msg = f"low ({self.low}) must not exceed high ({self.high})"
+            raise ValueError(msg)
 
 
-def test_attrs_validators_become_field_errors_with_the_cause_kept() -> None:
+@dataclasses.dataclass(frozen=True)
+class Dsn:
+    url: str = "pg://localhost"
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith("pg://"):
+            msg = f"url must start with pg://, got {self.url!r}"
+            raise ValueError(msg)
+
+
+PLANS = {"free": 0, "team": 10}
+
+
+@attrs.frozen
+class RangedServer:
+    port: int = attrs.field(validator=v.in_(range(1, 65536)))
+    host: str = "localhost"
+
+
+@attrs.frozen
+class Guarded:
+    port: int = attrs.field(default=8080, validator=v.in_(range(1, 65536)))
+    mode: int | str = attrs.field(default=1, validator=v.instance_of(int))
+    host: str = attrs.field(default="localhost", validator=v.matches_re(r"[a-z.]+"))
+    workers: int = attrs.field(default=1, validator=v.ge(1))
+    name: str = attrs.field(default="app", validator=v.max_len(8))
+    tags: list[str] = attrs.field(factory=list, validator=v.deep_iterable(v.in_(["a", "b"])))
+    level: int | None = attrs.field(default=None, validator=v.optional(v.in_([1, 2])))
+    either: int = attrs.field(default=1, validator=v.or_(v.in_([1]), v.in_([2])))
+    url: str = attrs.field(default="http://localhost", converter=normalized_url)
+    _even: int = attrs.field(default=0)
+    plan: str = attrs.field(default="free")
+    limits: Limits = Limits()
+    dsn: Dsn = Dsn()
+    servers: list[RangedServer] = attrs.Factory(list)
+
+    @_even.validator
+    def _check_even(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if value % 2:
+            msg = "must be even"
+            raise ValueError(msg)
+
+    @plan.validator
+    def _check_plan(self, attribute: attrs.Attribute[str], value: str) -> None:
+        PLANS[value]  # a lookup, and its KeyError
+
+
+# Each bad value on line 2, after a comment: a file with other lines, not a one-liner.
+USER_CODE_FAILURES = [
+    # attrs' validators whose exception carries the Attribute and the value: house wording.
+    ("port = 70000", "v.toml:2:1: port: 70000 is not in range(1, 65536)"),
+    ('mode = "x"', "v.toml:2:1: mode: expected an int, got a string 'x'"),
+    ('host = "Bad Host"', "v.toml:2:1: host: 'Bad Host' does not match '[a-z.]+'"),
+    ('tags = ["a", "zz"]', "v.toml:2:1: tags: 'zz' is not in ['a', 'b']"),
+    ("level = 3", "v.toml:2:1: level: 3 is not in [1, 2]"),
+    # Those that raise a message alone, placed by the generated __init__'s running line.
+    ("workers = 0", "v.toml:2:1: workers: must be >= 1: 0"),
+    ('name = "much too long"', "v.toml:2:1: name: Length of 'name' must be <= 8: 13"),
+    (
+        "either = 3",
+        "v.toml:2:1: either: None of (<in_ validator with options [1]>, "
+        "<in_ validator with options [2]>) satisfied for value 3",
+    ),
+    # A user's validators and converter: their own messages, at their field.
+    ("_even = 3", "v.toml:2:1: _even: must be even"),
+    ('plan = "gold"', "v.toml:2:1: plan: KeyError: 'gold'"),
+    ('url = "localhost:80"', "v.toml:2:1: url: not a URL: 'localhost:80'"),
+    # Post-init hooks name no field: the class's own table, at its header line.
+    ("[limits]\nlow = 5\nhigh = 1", "v.toml:2:1: limits: low (5) must not exceed high (1)"),
+    ('[dsn]\nurl = "my://x"', "v.toml:2:1: dsn: url must start with pg://, got 'my://x'"),
+    (
+        "[[servers]]\nport = 1\n[[servers]]\nport = 0\nhost = 'h'",
+        "v.toml:5:1: servers[1].port: 0 is not in range(1, 65536)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "line"), USER_CODE_FAILURES)
+def test_user_code_failures_are_field_errors_where_they_point(text: str, line: str) -> None:
+    layer = toml_layer(f"# service\n{text}\n")
     with pytest.raises(ValidationError) as info:
-        structure(make_converter(), HoldsChecked, merge([Layer("f", {"checked": {"port": 0}})]))
+        structure(make_converter(), Guarded, merge([layer]))
     [error] = info.value.errors
-    assert error.path == "checked"
-    assert "port" in error.message
-    assert error.source == "f"
-    assert info.value.__cause__ is not None
+    assert str(error) == line
+    assert info.value.__cause__ is not None  # the validator's traceback, for debugging
+
+
+@attrs.frozen
+class Ranged:
+    server: RangedServer
+
+
+def test_attrs_validator_values_and_layers() -> None:
+    base = Layer("base.json", {"server": {"port": 80, "host": "h"}})
+    local = toml_layer('[server]\nhost = "h2"\nport = 70000\n', "local.toml")
+    with pytest.raises(ValidationError) as info:
+        structure(make_converter(), Ranged, merge([base, local]))
+    [error] = info.value.errors
+    assert (error.path, error.value, error.source, error.line) == (
+        "server.port",
+        70000,
+        "local.toml",
+        3,
+    )
+    # The default failing its own validator: the enclosing table is pointed at.
+    [error] = errors_of(Ranged, {"server": {"host": "h"}})
+    assert (error.path, error.message) == ("server.port", "missing required field")
+
+
+@attrs.frozen
+class Window:
+    start: int = 0
+    end: int = 10
+
+    def __attrs_post_init__(self) -> None:
+        if self.start >= self.end:
+            msg = "the window is empty"
+            raise RuntimeError(msg)
+
+
+def test_the_config_class_itself_at_the_top_level() -> None:
+    # No table to point at: the highest-precedence source that supplied any of it.
+    base, local = Layer("base.toml", {"start": 1}), toml_layer("# local\nend = 1\n", "l.toml")
+    with pytest.raises(ValidationError) as info:
+        structure(make_converter(), Window, merge([base, local, Layer("empty", {})]))
+    [error] = info.value.errors
+    assert str(error) == "l.toml: (top level): RuntimeError: the window is empty"
+    assert (error.path, error.line) == ("", None)
+
+
+class Unrelated(Exception):
+    pass
+
+
+@attrs.frozen
+class Hand:
+    """A hand-written __init__, as cattrs calls it."""
+
+    port: int
+
+    def __init__(self, port: int) -> None:
+        if port == 0:
+            raise Unrelated
+        self.__attrs_init__(port)
+
+
+def test_a_hand_written_init_and_an_exception_without_message() -> None:
+    error = one(holder(Hand), {"v": {"port": 0}})
+    assert (error.path, error.message) == ("v", "Unrelated")
+
+
+def test_a_message_of_several_lines_stays_on_one() -> None:
+    # Each error is one ``file:line:col: path: message`` line in the ValidationError's list.
+    @attrs.frozen
+    class Wordy:
+        a: int = attrs.field(default=0)
+
+        @a.validator
+        def _check(self, attribute: attrs.Attribute[int], value: int) -> None:
+            if value:
+                msg = f"a must be 0:\n  got {value}\n\n  (see the manual)\n"
+                raise ValueError(msg)
+
+    error = one(Wordy, {"a": 3})
+    assert error.message == "a must be 0: got 3 (see the manual)"
+
+
+def test_a_validator_that_names_its_attribute_is_believed() -> None:
+    # A cross-field check on ``end`` that blames ``start``, the documented attrs way.
+    @attrs.frozen
+    class Span:
+        start: int = 0
+        end: int = attrs.field(default=1)
+
+        @end.validator
+        def _after(self, attribute: attrs.Attribute[int], value: int) -> None:
+            if value <= self.start:
+                msg = f"start must be below end ({value})"
+                raise ValueError(msg, attrs.fields(Span).start)
+
+    error = one(Span, {"start": 5, "end": 2})
+    assert (error.path, error.message, error.value) == ("start", "start must be below end (2)", 5)
+
+
+def test_a_union_member_whose_validator_fails() -> None:
+    @attrs.frozen
+    class Either:
+        a: RangedServer | int
+
+    error = one(Either, {"a": {"port": 0}})
+    assert (error.path, error.message) == ("a.port", "0 is not in range(1, 65536)")
+
+
+def test_a_bug_in_a_hook_propagates_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A hook that hits an AttributeError is trioconf's bug, not a bad value: reporting it as
+    # "invalid field" would send the user hunting for a typo that is not there. Everywhere a
+    # hook runs: a field, a union member, a list item, a mapping value.
+    @attrs.frozen
+    class Celsius:
+        celsius: float
+
+    @attrs.frozen
+    class Kelvin:
+        kelvin: float
+
+    monkeypatch.setattr(_converter, "math", types.SimpleNamespace())
+    for tp, value in [
+        (Celsius | Kelvin, {"kelvin": 1.5}),  # both members fail deep inside
+        (float, 1.5),
+        (float | str, 1.5),
+        (list[float], [1.5]),
+        (dict[str, float], {"k": 1.5}),
+    ]:
+        with pytest.raises(AttributeError, match="isfinite") as info:
+            structure(make_converter(), holder(tp), merge([Layer("f", {"v": value})]))
+        tb = info.value.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        assert tb is not None
+        assert tb.tb_frame.f_globals["__name__"] == "trioconf._converter"
+
+
+def test_a_type_cattrs_cannot_structure_is_reported_not_raised() -> None:
+    # The schema's fault, not the document's; it stays a ValidationError naming the type
+    # (the reloader keeps running), without cattrs' advice to register a hook.
+    error = one(holder(uuid.UUID), {"v": "x"})
+    assert error.message.startswith("unsupported field type UUID")
+    assert "hook" not in error.message
+    assert load(holder(uuid.UUID | None), {"v": None}).v is None
+    error = one(holder(uuid.UUID | None), {"v": "x"})
+    assert (error.path, error.message[:28]) == ("v", "unsupported field type UUID:")
 
 
 @attrs.frozen
@@ -460,3 +707,21 @@ def test_tuple_item_errors() -> None:
     ]
     error = one(holder(set[Any]), {"v": [[1], [2]]})
     assert error.message.startswith("set items must be hashable")
+
+
+def test_an_attribute_of_another_class_is_not_blamed() -> None:
+    # A validator that builds another class: its failure names *that* class's ``port``.
+    @attrs.frozen
+    class Upstream:
+        port: int = attrs.field(validator=v.in_(range(1024, 65536)))
+
+    def _reachable(instance: Any, attribute: Any, value: str) -> None:
+        Upstream(port=int(value.rpartition(":")[2]))
+
+    @attrs.frozen
+    class Proxy:
+        port: int = 8080
+        upstream: str = attrs.field(default="localhost:8081", validator=_reachable)
+
+    error = one(Proxy, {"upstream": "localhost:80"})
+    assert (error.path, error.message) == ("upstream", "80 is not in range(1024, 65536)")

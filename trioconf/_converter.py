@@ -47,6 +47,35 @@ class _Invalid(ValueError):
     """A value our hooks reject; the message is meant for the user as is."""
 
 
+def is_bug(exc: BaseException) -> bool:
+    """Raised by trioconf's own code and not one of its deliberate rejections (``_Invalid``).
+
+    Such an exception is a bug in a hook, never a fact about the document: it must propagate
+    as it is rather than be reported as a bad value. Whatever else fails while structuring
+    was raised elsewhere: cattrs (an unknown key, a missing field), the user's classes
+    (validators, converters, post-init hooks) or the constructors of their field types. A
+    hook that calls the converter again (a union's members) passes those through.
+    """
+    if isinstance(exc, _Invalid):
+        return False
+    tb = exc.__traceback__
+    if tb is None:  # built and collected, never raised: someone's deliberate report
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "")
+    return isinstance(module, str) and (module == "trioconf" or module.startswith("trioconf."))
+
+
+def _raise_bugs(exc: BaseException) -> None:
+    """Raise the first bug (``is_bug``) in a tree of cattrs validation errors, if any."""
+    if isinstance(exc, BaseValidationError):
+        for sub in exc.exceptions:
+            _raise_bugs(sub)
+    elif is_bug(exc):
+        raise exc
+
+
 class Prebuilt:
     """A mapping whose values are structured already: the mapping hook takes it as it is.
 
@@ -240,11 +269,15 @@ def _union_hook(conv: cattrs.Converter, tp: Any) -> Hook:
                 return conv.structure(obj, member)
             except BaseValidationError as exc:
                 deep.append(exc)
-            except Exception:  # the next member may accept it
-                continue
+            except Exception as exc:
+                if is_bug(exc):
+                    raise
+                continue  # the next member may accept it
         # One member took the value's shape and failed inside: its errors say more.
         if len(deep) == 1:
             raise deep[0]
+        for failed in deep:  # about to be summed up in one line: no bug may hide in them
+            _raise_bugs(failed)
         raise _reject(tp, obj)
 
     return structure_union

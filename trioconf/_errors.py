@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 import attrs
+
+E = TypeVar("E", bound="ConfigError")
 
 
 class ConfigError(Exception):
@@ -13,6 +16,36 @@ class ConfigError(Exception):
     Every error trioconf raises or records is an instance of this class, so an application
     needs one ``except`` clause. The subclasses carry the details (file, line, column, field).
     """
+
+    def clone(self: E) -> E:
+        """A new instance of the same class, with the same fields and message, and no traceback.
+
+        ``__cause__``, ``__context__`` and ``__suppress_context__`` are kept (the same objects),
+        so the clone prints the same chain; ``__notes__`` are copied. Raising one error object
+        in several tasks, or raising one that is also kept in ``live.history``, grows a single
+        ``__traceback__`` with every task's frames; raise a clone instead.
+        """
+        cls = type(self)
+        # State is copied, __init__ is not called: the subclasses' __init__ take their own
+        # arguments (copy.copy fails on them for that reason), and a user's subclass may take
+        # anything. BaseException.__new__ rather than cls.__new__, which a subclass may have
+        # given a signature of its own; it is what pickle's default protocol does too.
+        clone = BaseException.__new__(cls)
+        clone.args = self.args
+        clone.__dict__.update(self.__dict__)
+        for name in _slot_names(cls):
+            if hasattr(self, name):
+                setattr(clone, name, getattr(self, name))
+        notes = getattr(self, "__notes__", None)
+        if isinstance(notes, list):
+            clone.__notes__ = list(notes)  # type: ignore[attr-defined]  # add_note is 3.11+
+        clone.__cause__ = self.__cause__
+        clone.__context__ = self.__context__
+        clone.__suppress_context__ = self.__suppress_context__
+        return clone
+
+    def __copy__(self: E) -> E:
+        return self.clone()
 
 
 class SourceError(ConfigError):
@@ -100,6 +133,19 @@ class RejectedError(ConfigError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.reason,))
+
+
+def _slot_names(cls: type) -> list[str]:
+    """Attributes a subclass keeps in ``__slots__`` (outside ``__dict__``)."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__"):
+                # A private slot is stored mangled (``__x`` of class C is ``_C__x``).
+                private = name.startswith("__") and not name.endswith("__")
+                names.append(f"_{klass.__name__.lstrip('_')}{name}" if private else name)
+    return names
 
 
 def _rebuild_parse_error(

@@ -19,9 +19,15 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 import cattrs
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.errors import (
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    StructureHandlerNotFoundError,
+)
 
-from ._converter import _MAX_ITEM_ERRORS, _Invalid
+from ._constructor import blamed_field, failure_message
+from ._converter import _MAX_ITEM_ERRORS, _Invalid, is_bug
 from ._errors import FieldError, ValidationError
 from ._formats import INLINE_LIMITS
 from ._layer import Layer
@@ -29,6 +35,9 @@ from ._merge import Merged, dotted
 
 T = TypeVar("T")
 _MISSING = object()
+# A leaf of cattrs' error tree: its path, the exception, and the class whose constructor raised
+# it (None when a hook or cattrs raised it while structuring a value).
+Leaf = tuple[tuple[Any, ...], BaseException, type | None]
 # Positions are a courtesy, and each lookup re-reads the layer's text (about 2 µs a byte for
 # YAML), in the updater's task: a file with 20,000 wrong items blocked the event loop for
 # minutes when every error was located. So errors are located in order until this much time
@@ -53,47 +62,76 @@ def structure(converter: cattrs.Converter, cls: type[T], merged: Merged) -> T:
 
     Raises ``ValidationError`` holding every ``FieldError`` of the document, each with its
     dotted path, a message, the offending value, the source that supplied it and, when the
-    source can tell, its line and column.
+    source can tell, its line and column. The user's own code that runs while the classes are
+    built (validators, converters, post-init hooks) reports bad data the same way. An exception
+    raised by trioconf's own hooks is a bug, not bad data: it propagates unchanged.
     """
     try:
         return converter.structure(merged.data, cls)
     except Exception as exc:
-        found: list[tuple[tuple[Any, ...], BaseException]] = []
-        _walk(exc, (), found)
-        deadline = time.perf_counter() + _LOCATE_BUDGET
-        errors = [e for path, leaf in found for e in _field_errors(path, leaf, merged, deadline)]
-        # Our own rejections and cattrs' bookkeeping need no traceback; anything else (an
-        # attrs validator, a schema cattrs cannot handle) is kept as the cause for debugging.
-        expected = all(isinstance(leaf, _Invalid | ForbiddenExtraKeysError) for _, leaf in found)
-        raise ValidationError(errors) from (None if expected else exc)
+        failure = exc
+    # Out of the ``except`` block: a bug re-raised inside it would chain the whole tree to it.
+    found: list[Leaf] = []
+    _walk(failure, (), found)
+    for _, leaf, built in found:
+        if built is None and is_bug(leaf):
+            raise leaf
+    deadline = time.perf_counter() + _LOCATE_BUDGET
+    errors = [e for leaf in found for e in _field_errors(leaf, merged, deadline)]
+    # Our own rejections and cattrs' bookkeeping need no traceback; anything else (the user's
+    # validators, a schema cattrs cannot handle) is kept as the cause for debugging.
+    expected = all(
+        built is None and isinstance(leaf, _Invalid | ForbiddenExtraKeysError)
+        for _, leaf, built in found
+    )
+    raise ValidationError(errors) from (None if expected else failure)
 
 
 # ---------------------------------------------------------------------------------------------
 # From cattrs' exception tree to FieldErrors
 
 
-def _walk(
-    exc: BaseException, path: tuple[Any, ...], out: list[tuple[tuple[Any, ...], BaseException]]
-) -> None:
-    """Flatten cattrs' exception tree into (path tuple, leaf exception) pairs."""
+def _walk(exc: BaseException, path: tuple[Any, ...], out: list[Leaf]) -> None:
+    """Flatten cattrs' exception tree into (path tuple, leaf exception, class) triples."""
     if isinstance(exc, ClassValidationError):
         with_name, without = exc.group_exceptions()
         for sub, attr_note in with_name:
             _walk(sub, (*path, attr_note.name), out)
+        for sub in without:
+            # cattrs notes each field's failure with the field's name and raises before the
+            # constructor runs if any field failed. Un-noted, besides the unknown keys, is only
+            # the failure of ``cl(**values)`` (cattrs.gen: ``except Exception as exc: raise
+            # __c_cve(..., [exc], __cl)``): the user's code that the constructor ran.
+            built = None if isinstance(sub, ForbiddenExtraKeysError) else exc.cl
+            out.append((path, sub, built))
     elif isinstance(exc, IterableValidationError):
         with_index, without = exc.group_exceptions()
         for sub, item_note in with_index:
             _walk(sub, (*path, item_note.index), out)
+        for sub in without:
+            _walk(sub, path, out)
     else:
-        out.append((path, exc))
-        return
-    for sub in without:
-        _walk(sub, path, out)
+        out.append((path, exc, None))
 
 
-def _field_errors(
-    path: tuple[Any, ...], exc: BaseException, merged: Merged, deadline: float
-) -> list[FieldError]:
+def _field_errors(leaf: Leaf, merged: Merged, deadline: float) -> list[FieldError]:
+    path, exc, built = leaf
+    if built is not None:
+        field = blamed_field(exc, built)
+        message = failure_message(exc, field)
+        if field is not None:
+            return [_field_error((*path, field), message, merged, deadline)]
+        # The class as a whole: its own table, or for the config class itself the document,
+        # named by the layer of highest precedence that supplied any of it (as ``Merged``
+        # names an inner table's origin).
+        layer = None if path else _top_layer(merged)
+        return [_field_error(path, message, merged, deadline, layer=layer)]
+    if isinstance(exc, StructureHandlerNotFoundError):
+        # The class, not the document, is wrong; cattrs' advice to register a hook is for
+        # cattrs users, and the converter is trioconf's own.
+        name = getattr(exc.type_, "__name__", repr(exc.type_))
+        message = f"unsupported field type {name}: the config class must change, not the value"
+        return [_field_error(path, message, merged, deadline)]
     if isinstance(exc, ForbiddenExtraKeysError):
         # Capped like the converter's per-container errors: each unknown key costs a difflib
         # search, and 20,000 of them blocked the event loop for seconds.
@@ -130,13 +168,24 @@ def _fields(cl: type) -> tuple[Any, ...]:
     return ()
 
 
+def _top_layer(merged: Merged) -> Layer | None:
+    return next((layer for layer in reversed(merged.layers) if layer.data), None)
+
+
 def _field_error(
-    path: tuple[Any, ...], message: str, merged: Merged, deadline: float
+    path: tuple[Any, ...],
+    message: str,
+    merged: Merged,
+    deadline: float,
+    *,
+    layer: Layer | None = None,
 ) -> FieldError:
+    """``layer``: the source to blame, if not the one that supplied ``path`` (or its table)."""
     value = _lookup(merged.data, path)
-    layer = merged.origin(path)
+    layer = layer or merged.origin(path)
     line = column = None
-    if layer is not None and _locatable(layer) and time.perf_counter() < deadline:
+    # The root has no line of its own to point at (its first key would be arbitrary).
+    if path and layer is not None and _locatable(layer) and time.perf_counter() < deadline:
         position = layer.locate(path)
         if position is None:
             # A missing field or an unlocatable item: point at the nearest enclosing value
