@@ -22,15 +22,6 @@ import trio
 from ._errors import ConfigError
 
 
-def _clone(error: ConfigError) -> ConfigError:
-    # TEMPORARY until ConfigError.clone() lands (errors branch).
-    import copy
-
-    twin = copy.copy(error)
-    twin.__traceback__ = None
-    return twin
-
-
 def _closed() -> trio.ClosedResourceError:
     return trio.ClosedResourceError("the reloader closed before that reload was done")
 
@@ -64,7 +55,7 @@ class Ticket:
         if self._closed:
             raise _closed()
         if self._error is not None:
-            raise _clone(self._error)
+            raise self._error.clone()
 
 
 class Tickets:
