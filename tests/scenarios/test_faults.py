@@ -183,25 +183,79 @@ async def test_symlink_loop_then_fixed(tmp_path: Path, backend: str) -> None:
         await expect_converged(live, Cfg("fixed", 2))
 
 
-@pytest.mark.parametrize("how", ["truncate", "atomic"])
-async def test_file_shrinks_to_zero_bytes(tmp_path: Path, backend: str, how: str) -> None:
+@pytest.mark.parametrize("how", ["truncate", "atomic", "whitespace", "comments"])
+async def test_a_file_emptied_for_good_applies_as_no_settings_after_the_grace(
+    tmp_path: Path, backend: str, how: str
+) -> None:
+    # Issue 8.7: emptied on purpose (its settings moved elsewhere), and still empty after
+    # missing_grace: its values vanish like removed keys. Never before the grace, and never
+    # as an error.
     cfg = tmp_path / "app.toml"
     cfg.write_text(GOOD)
     async with reloader(cfg, backend) as live:
-        good = live.current
+        emptied = trio.current_time()
         if how == "truncate":
             cfg.write_bytes(b"")
-        else:
+        elif how == "atomic":
             write_atomic(cfg, "")
-        await expect_fault(live, cfg, trioconf.ParseError, "empty document", good)
-        # Whitespace only is no document either.
-        cfg.write_text("\n  \n")
-        await wait_until(lambda: live.statistics().rejected >= 2)
-        assert live.current == good
+        elif how == "whitespace":
+            cfg.write_text("\n  \n")
+        else:
+            cfg.write_text("# moved to /etc/app/conf.d\n")
+        await expect_converged(live, Cfg())
+        assert trio.current_time() - emptied >= 0.2  # missing_grace
+        assert live.version == 2
+        assert live.statistics().rejected == 0
         cfg.write_text(FIXED)
         await expect_converged(live, Cfg("fixed", 2))
-        # No record ever held the empty config.
-        assert all(r.config != Cfg() for r in live.history if isinstance(r, trioconf.Update))
+
+
+@pytest.mark.parametrize("shell", ["truncate-then-append", "append-line-by-line"])
+async def test_a_file_emptied_for_a_moment_never_applies_empty(
+    tmp_path: Path, backend: str, shell: str
+) -> None:
+    # The in-place writer's race: the file is empty between its truncate and its write (and
+    # here a reader sees that state: two programs, each closing the file). Every prefix of
+    # the new document is a valid config, so only the emptied-file rule keeps ``Cfg()`` out.
+    cfg = tmp_path / "app.toml"
+    cfg.write_text(GOOD)
+    scripts = {
+        # ``: > f`` and ``>>`` are two programs, each closing the file: both are reported.
+        "truncate-then-append": """
+            : > "$1"
+            sleep 0.1
+            printf 'name = "fixed"\\nport = 2\\n' >> "$1"
+        """,
+        "append-line-by-line": """
+            : > "$1"
+            sleep 0.05
+            echo 'name = "fixed"' >> "$1"
+            sleep 0.05
+            echo 'port = 2' >> "$1"
+        """,
+    }
+    async with reloader(cfg, backend, missing_grace=1.0) as live:
+        await trio.run_process(["sh", "-c", scripts[shell], "sh", str(cfg)])
+        await expect_converged(live, Cfg("fixed", 2))
+        applied = [r.config for r in live.history if isinstance(r, trioconf.Update)]
+    assert Cfg() not in applied, applied
+
+
+async def test_an_empty_file_at_the_start_is_a_layer_that_sets_nothing(
+    tmp_path: Path, backend: str
+) -> None:
+    base = tmp_path / "base.toml"
+    base.write_text(GOOD)
+    local = tmp_path / "local.yaml"
+    local.write_text("")  # the override file, nothing in it yet
+    async with trioconf.open_reloader(Cfg, base, local, backend=backend) as live:
+        assert live.current == Cfg("good", 1)
+        local.write_text("port: 7\n")
+        await expect_converged(live, Cfg("good", 7))
+    empty_json = tmp_path / "local.json"
+    empty_json.write_text("")
+    with pytest.raises(trioconf.ParseError, match="empty document"):
+        trioconf.load(Cfg, base, empty_json)
 
 
 _HOLDER = """\

@@ -34,14 +34,21 @@ def parse(raw: bytes, fmt: Format, source: str, allow_nan: bool = False) -> dict
     """Parse a document into plain Python data.
 
     Values are dict/list/str/int/float/bool/None, plus the datetime/date/time values TOML and
-    YAML produce. Raises ``ParseError`` (and nothing else) on bad encoding, bad syntax, an
-    empty document, a top level that is not a mapping, duplicate or non-string keys, NaN or
+    YAML produce; an empty TOML or YAML document (whitespace or comments only) is ``{}``.
+    Raises ``ParseError`` (and nothing else) on bad encoding, bad syntax, an empty JSON
+    document, a top level that is not a mapping, duplicate or non-string keys, NaN or
     infinity (unless ``allow_nan``), nesting deeper than ``MAX_DEPTH`` and YAML alias bombs.
     """
     try:
         text = _decode(raw, source)
         if not text.strip():
-            raise ParseError(source, "empty document")
+            # An empty TOML or YAML file is a layer that sets nothing, as other config loaders
+            # read it (an override file with nothing in it yet). A JSON file is no document.
+            # The reloader does not apply a file emptied under it at once: that is also what
+            # an in-place writer leaves between its truncate and its write (``Loader.refresh``).
+            if fmt == "json":
+                raise ParseError(source, "empty document")
+            return {}
         parser = _PARSERS.get(fmt)
         if parser is None:
             raise ParseError(source, f"unknown format {fmt!r}")

@@ -115,11 +115,33 @@ def _yaml_answer(text: str, source: str, compose: bool = False) -> Any:
     return _checked_load(text, source, pure=True, compose=compose)
 
 
+class _NoDocument(Exception):
+    """The stream holds no document: only comments (or directives)."""
+
+
 def _checked_load(text: str, source: str, pure: bool, compose: bool = False) -> Any:
-    version = _yaml_prescan(text, source, pure)
+    try:
+        version = _yaml_prescan(text, source, pure)
+    except _NoDocument:
+        # A file of comments sets nothing, like an empty one (``parse``): an empty layer.
+        return None if compose else {}
     # The C parser ignores a %YAML 1.1 directive for implicit types (`yes` stays a string);
     # the pure one honours it. Send such documents where they are understood.
-    return _yaml_load(text, pure or version == (1, 1), compose)
+    data = _yaml_load(text, pure or version == (1, 1), compose)
+    if data is None and not compose and _only_markers(text):
+        # A document with no content (``---`` and comments: a file with only its header
+        # written yet) sets nothing either; an explicit ``~`` is a null, refused later.
+        return {}
+    return data
+
+
+def _only_markers(text: str) -> bool:
+    """Whether every line is blank, a comment, a directive or a document marker."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "%")) and line not in ("---", "..."):
+            return False
+    return True
 
 
 def _parse_error(exc: YAMLError, text: str, source: str) -> ParseError:
@@ -209,5 +231,5 @@ def _yaml_prescan(text: str, source: str, pure: bool = False) -> tuple[int, int]
     finally:
         events.close()
     if documents == 0:
-        raise ParseError(source, "empty document")
+        raise _NoDocument
     return version
