@@ -65,23 +65,22 @@ async def test_reload_settles_when_the_reloader_closes_with_its_batch_open(
     path = tmp_path / "app.json"
     path.write_text(json.dumps({"name": "one"}))
     with trio.fail_after(PATIENCE):
-        async with trio.open_nursery() as callers:
-            async with trio.open_nursery() as nursery:
-                live = await nursery.start(
-                    functools.partial(
-                        trioconf.run_reloader, Config, path, debounce=60, max_debounce=120
-                    )
+        async with trio.open_nursery() as callers, trio.open_nursery() as nursery:
+            live = await nursery.start(
+                functools.partial(
+                    trioconf.run_reloader, Config, path, debounce=60, max_debounce=120
                 )
-                path.write_text(json.dumps({"name": "two"}))
-                await wait_until(lambda: live.statistics().events > 0)
+            )
+            path.write_text(json.dumps({"name": "two"}))
+            await wait_until(lambda: live.statistics().events > 0)
 
-                async def caller() -> None:
-                    with pytest.raises(trio.ClosedResourceError):
-                        await live.reload()
+            async def caller() -> None:
+                with pytest.raises(trio.ClosedResourceError):
+                    await live.reload()
 
-                callers.start_soon(caller)
-                await trio.testing.wait_all_tasks_blocked()
-                nursery.cancel_scope.cancel()
+            callers.start_soon(caller)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
 
 
 async def test_reload_after_close_raises_closed(tmp_path: Path) -> None:
