@@ -197,10 +197,13 @@ async def open_reloader(
             :class:`Env`, lowest precedence first.
         env_prefix: shorthand for a final ``Env(env_prefix)`` source: ``APP_DB__PORT=5433``
             overrides ``db.port`` after every file.
-        debounce: quiet window in seconds before a changed file is read (half of it for
-            ``File(..., priority=True)``; it grows for files that change often). ``0``: read
-            as soon as the updater is idle.
-        max_debounce: ceiling: no change waits longer than this, even in a storm of writes.
+        debounce: quiet window in seconds: changes are read once no watched file has changed
+            for this long, all together, so that files saved together apply as one version
+            (half of it when only ``File(..., priority=True)`` files changed; it grows for files
+            that change often). ``0``: read each change as soon as the updater is idle, giving
+            up that atomicity.
+        max_debounce: ceiling: a batch of changes is read this long after its first change
+            even in a storm of writes (at the first moment no file is being written).
         backend: ``"auto"`` (inotify on Linux, polling where inotify cannot serve),
             ``"inotify"`` or ``"poll"``.
         poll_interval: seconds between two stat passes of the poll backend.
@@ -221,6 +224,9 @@ async def open_reloader(
             :class:`LockTimeout`, the last good snapshot stays, and the next change retries.
         history_size: how many update and failure records ``live.history`` keeps.
         environ: the environment to read instead of ``os.environ`` (for tests and embedding).
+        commit_trigger: a path (a stamp file) whose change releases the changes made since the
+            last one, together, however long they took: for deploy tools that write several
+            files further apart than ``max_debounce``. The file is watched, never read.
     """
     body_error: BaseException | None = None
     start_error: ConfigError | None = None

@@ -229,3 +229,43 @@ async def test_folder_files_saved_together_apply_as_one_version(
     torn = [releases(c) for c in seen if len(releases(c)) != 1]
     assert not torn, f"snapshots mixing releases were published: {torn}"
     assert [releases(c).pop() for c in seen] == ["r0", *RELEASES]
+
+
+@pytest.mark.parametrize("backend", ["inotify", "poll"])
+async def test_a_commit_trigger_makes_a_slow_deploy_atomic(
+    tmp_path: Path, backend: Backend
+) -> None:
+    # The deploy writes its files 0.7 s apart, further apart than max_debounce (0.5 s), then
+    # touches its stamp. Without the trigger that is two versions; with it, one.
+    names = ["base.toml", "local.yaml"]
+    paths = [tmp_path / name for name in names]
+    stamp = tmp_path / ".deployed"
+    for name, path in zip(names, paths, strict=True):
+        path.write_text(FILES[name]("r0"))
+    seen: list[Layered] = []
+    async with (
+        trioconf.open_reloader(
+            Layered, *paths, backend=backend, poll_interval=0.05, commit_trigger=stamp
+        ) as live,
+        trio.open_nursery() as nursery,
+    ):
+        nursery.start_soon(collect, live, seen)
+        for release in RELEASES[:2]:
+            for name, path in zip(names, paths, strict=True):
+                await save_and_wait(path, FILES[name](release), 0.7)
+            assert markers(live.current, names) != {release}  # nothing until the trigger
+            stamp.write_text(release)
+            with trio.fail_after(PATIENCE):
+                await live.wait_value(lambda c, r=release: markers(c, names) == {r})
+        # reload() does not wait for the trigger: it reads what is there.
+        paths[0].write_text(FILES[names[0]]("r9"))
+        await live.reload()
+        assert live.current.base == "r9"
+        nursery.cancel_scope.cancel()
+    torn = [markers(c, names) for c in seen if len(markers(c, names)) != 1]
+    assert torn == [{"r9", "r2"}]  # only the reload's, on purpose
+
+
+async def save_and_wait(path: Path, text: str, seconds: float) -> None:
+    await in_place(path, text)
+    await trio.sleep(seconds)  # a slow deploy: the loop runs, the window passes
