@@ -126,9 +126,13 @@ def typing(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the Sphinx docs with warnings as errors."""
+    """Build the Sphinx docs with warnings as errors, and run their examples."""
     session.install(".", *SPHINX)
     session.run("sphinx-build", "-W", "--keep-going", "-E", "-b", "html", "docs", "docs/_build")
+    # Runs every ``testcode`` example against the installed trioconf, with real files.
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-E", "-b", "doctest", "docs", "docs/_build/doctest"
+    )
 
 
 @nox.session

@@ -12,8 +12,9 @@ release = importlib.metadata.version("trioconf")
 version = release
 
 # napoleon reads the "Args:" sections of docstrings (it ships with Sphinx: no extra dependency).
-# myst_parser reads docs/performance.md, which python -m bench generates.
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "myst_parser"]
+# myst_parser reads docs/performance.md, which python -m bench generates. doctest runs the
+# ``testcode`` examples (``nox -s docs`` builds with it too), so they cannot drift from the code.
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.doctest", "sphinx.ext.napoleon", "myst_parser"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 
 # Documented in the order the source defines things: the class docstrings read top-down.
