@@ -22,7 +22,8 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Literal, TypeVar
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 import trio
 
@@ -36,7 +37,7 @@ from ._inbox import Inbox
 from ._live import Live
 from ._load import Loader, Options
 from ._records import Counters
-from ._sources import Directory, Env, File, absolute, as_source
+from ._sources import Directory, Env, File, absolute, as_source, matcher
 from ._tickets import Tickets
 from ._updater import Validate, initial_load, run_updater
 from ._watch import run_watcher
@@ -96,6 +97,8 @@ async def run_reloader(
     trigger = None if commit_trigger is None else absolute(commit_trigger)
     converter = make_converter(allow_nan=allow_nan, forbid_unknown=forbid_unknown)
     loader = Loader(cls, specs, converter, options, environ)
+    if trigger is not None:
+        _check_trigger(trigger, loader)
     send, receive = trio.open_memory_channel[DebouncerInput](_EVENT_BUFFER)
     inbox = Inbox()
     tickets = Tickets()
@@ -140,6 +143,20 @@ async def run_reloader(
             live._close()
         if failure is not None:
             raise failure
+
+
+def _check_trigger(trigger: Path, loader: Loader[Any]) -> None:
+    """A trigger is watched, never read: one that is also a source would never be read."""
+    if trigger in loader.paths:
+        msg = f"commit_trigger {trigger} is also a source; use a file of its own (a stamp)"
+        raise ValueError(msg)
+    for directory in loader.directories:
+        if trigger.parent == directory.path and matcher(directory.pattern)(trigger.name):
+            msg = (
+                f"commit_trigger {trigger} matches the pattern of Directory({directory.path}); "
+                "name it so that the folder does not read it (a dot file is never read)"
+            )
+            raise ValueError(msg)
 
 
 def _reload(
@@ -229,7 +246,7 @@ async def open_reloader(
             files further apart than ``max_debounce``. The file is watched, never read.
     """
     body_error: BaseException | None = None
-    start_error: ConfigError | None = None
+    start_error: Exception | None = None
     try:
         async with trio.open_nursery() as nursery:
             reloader = functools.partial(
@@ -255,8 +272,9 @@ async def open_reloader(
             )
             try:
                 live: Live[T] = await nursery.start(reloader)
-            except ConfigError as exc:
-                # Raised below, outside the nursery, so that it arrives plain.
+            except (ConfigError, ValueError, TypeError) as exc:
+                # Raised below, outside the nursery, so that it arrives plain: the initial
+                # load's error, or a usage mistake found before any task started.
                 start_error = exc
             else:
                 try:

@@ -269,3 +269,22 @@ async def test_a_commit_trigger_makes_a_slow_deploy_atomic(
 async def save_and_wait(path: Path, text: str, seconds: float) -> None:
     await in_place(path, text)
     await trio.sleep(seconds)  # a slow deploy: the loop runs, the window passes
+
+
+async def test_a_trigger_that_is_also_a_source_is_a_plain_usage_error(tmp_path: Path) -> None:
+    base = tmp_path / "base.toml"
+    base.write_text(base_toml("r0"))
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    with pytest.raises(ValueError, match="also a source"):
+        async with trioconf.open_reloader(Layered, base, commit_trigger=base):
+            pass
+    with pytest.raises(ValueError, match="matches the pattern"):
+        async with trioconf.open_reloader(
+            Layered, trioconf.Directory(folder), commit_trigger=folder / "zz-commit.toml"
+        ):
+            pass
+    async with trioconf.open_reloader(
+        Layered, trioconf.Directory(folder), commit_trigger=folder / ".commit"
+    ) as live:
+        assert live.version == 1
