@@ -22,6 +22,9 @@ Delivery semantics, side by side:
 ``records()``                 every record, in order, none skipped while the consumer stays
                               within ``history_size`` of the newest (see ``_Records``).
 ============================  ===========================================================
+
+Failures are stored with a copy of their error that has no tracebacks (``detached``): a
+traceback's frames hold the updater's locals, whole merged documents.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import trio
 
 from ._errors import ConfigError
 from ._paths import leaf_paths, lookup
-from ._records import Counters, Failure, Statistics, Update
+from ._records import Counters, Failure, Statistics, Update, detached
 from ._view import View, open_view
 from ._wake import closed_error
 
@@ -114,7 +117,11 @@ class Live(Generic[T]):
 
     @property
     def last_error(self) -> ConfigError | None:
-        """The error of the latest reload attempt; ``None`` once an attempt succeeds."""
+        """The error of the latest reload attempt; ``None`` once an attempt succeeds.
+
+        The error the failed ``Failure`` record holds: a copy of the one the attempt raised
+        (same class, fields and message, its ``__cause__`` chain copied too), without
+        tracebacks, so that it keeps nothing of the attempt alive."""
         return self._last_error
 
     @property
@@ -236,9 +243,12 @@ class Live(Generic[T]):
         return update
 
     def _fail(self, error: ConfigError) -> Failure:
-        """Record a failed attempt; the current snapshot stays."""
-        failure = Failure(error, self._version, time.time())
-        self._last_error = error
+        """Record a failed attempt; the current snapshot stays.
+
+        The record (and ``last_error``) holds a traceback-free copy of ``error``; ``error``
+        itself is left as it is, for the updater to hand to ``reload()`` callers."""
+        failure = Failure(detached(error), self._version, time.time())
+        self._last_error = failure.error
         self._append_record(failure)
         return failure
 

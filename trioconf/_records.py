@@ -4,16 +4,25 @@
 ``Statistics`` is the frozen answer of ``Live.statistics()``; ``Counters`` is the mutable tally
 that the debouncer and the updater increment as they work (plain attribute increments: sync, no
 checkpoint, no lock needed in a single Trio thread).
+
+Records are kept for a while, so they must not keep more than they say: a failure's error is
+stored without tracebacks (``detached``), whose frames would keep the updater's locals alive:
+whole merged documents and candidate configs.
 """
 
 from __future__ import annotations
 
+import copy
+import sys
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import attrs
 
 from ._errors import ConfigError
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 T = TypeVar("T")
 
@@ -53,11 +62,94 @@ class Update(Generic[T]):
 
 @attrs.frozen
 class Failure:
-    """A reload attempt that failed; ``version`` is the snapshot that stayed current."""
+    """A reload attempt that failed; ``version`` is the snapshot that stayed current.
+
+    ``error`` is a copy of the error the attempt raised, without tracebacks: the same class,
+    fields, message and notes, and its ``__cause__`` / ``__context__`` chain copied the same way
+    (``detached``). It is also what ``Live.last_error`` returns.
+    """
 
     error: ConfigError
     version: int
     timestamp: float  # time.time() when the failure was recorded
+
+
+def detached(error: ConfigError) -> ConfigError:
+    """A copy of ``error`` and of every exception in its chain, none with a traceback.
+
+    A traceback's frames keep their locals alive: for a reload attempt, the merged documents,
+    the candidate config and the previous one, for as long as the error is stored. The error
+    itself is not changed: the updater hands that very object to ``reload()`` callers, whose
+    tracebacks are theirs. A built-in exception, or one whose class defines ``__reduce__``
+    (trioconf's), is rebuilt as ``copy.copy`` does; any other is made from its ``args``
+    without running its ``__init__``; exception groups through ``derive``, as ``split`` does.
+    Every attribute of the original (notes too) is then set on the copy. Where that fails (a
+    ``__new__`` that refuses the ``args``), a plain ``Exception`` (a ``ConfigError`` at the
+    top) naming the class and message stands in.
+    """
+    clone = _detach(error, {}, ConfigError)
+    assert isinstance(clone, ConfigError)  # a copy of a ConfigError, or a ConfigError stand-in
+    return clone
+
+
+def _detach(
+    exc: BaseException, memo: dict[int, BaseException], fallback: type[Exception] = Exception
+) -> BaseException:
+    done = memo.get(id(exc))
+    if done is not None:
+        return done  # a chain that loops back (Python allows building one by hand)
+    clone = _copy(exc, memo, fallback)
+    memo[id(exc)] = clone
+    clone.__traceback__ = None
+    # Setting __cause__ also sets __suppress_context__; the original's flag is restored after.
+    clone.__cause__ = None if exc.__cause__ is None else _detach(exc.__cause__, memo)
+    clone.__context__ = None if exc.__context__ is None else _detach(exc.__context__, memo)
+    clone.__suppress_context__ = exc.__suppress_context__
+    return clone
+
+
+def _copy(
+    exc: BaseException, memo: dict[int, BaseException], fallback: type[Exception]
+) -> BaseException:
+    cls = type(exc)
+    args: tuple[object, ...] = exc.args
+    try:
+        if isinstance(exc, BaseExceptionGroup):
+            inner = [_detach(e, memo) for e in exc.exceptions]
+            args = (exc.message, inner)
+            clone: BaseException = exc.derive(inner)
+        elif cls.__module__ == "builtins" or cls.__reduce__ is not BaseException.__reduce__:
+            # The class says how to rebuild itself (ConfigError's subclasses, OSError and its
+            # filename): through its constructor, as pickle does.
+            clone = copy.copy(exc)
+        else:
+            # Anyone else's class: its __init__ may not take its own args (``__init__(self,
+            # port, reason)`` passing one message up) or may warn about them (tomli's), so
+            # none runs: the instance from its args, its attributes set as they were.
+            clone = cls.__new__(cls, *args)
+        _set_attributes(clone, exc)
+    except Exception:
+        try:
+            clone = cls.__new__(cls, *args)
+            _set_attributes(clone, exc)
+        except Exception:
+            return _stand_in(exc, fallback)
+    return clone
+
+
+def _set_attributes(clone: BaseException, exc: BaseException) -> None:
+    # Also the notes, and whatever a __reduce__ leaves out. Set one by one: a class compiled
+    # by mypyc (tomli's) keeps them in slots that a fresh instance has, not in a __dict__.
+    for name, value in getattr(exc, "__dict__", {}).items():
+        setattr(clone, name, value)
+
+
+def _stand_in(exc: BaseException, kind: type[Exception]) -> Exception:
+    try:
+        text = str(exc)
+    except Exception:
+        text = "<str() raised>"
+    return kind(f"{type(exc).__module__}.{type(exc).__qualname__}: {text}")
 
 
 @attrs.frozen
