@@ -40,12 +40,17 @@ async def _no_reload() -> None:
 
 
 def make_live(
-    initial: Any = None, *, history_size: int = 64, origins: dict[str, str] | None = None
+    initial: Any = None,
+    *,
+    history_size: int = 64,
+    snapshots: int = 4,
+    origins: dict[str, str] | None = None,
 ) -> Live[Any]:
     return Live(
         Cfg() if initial is None else initial,
         origins=origins or {},
         history_size=history_size,
+        snapshots=snapshots,
         reload=_no_reload,
     )
 
@@ -82,9 +87,11 @@ def test_initial_state() -> None:
     assert nested.changed == {"db.host", "db.port", "debug", "tags.a", "tags.b"}  # type: ignore[union-attr]
 
 
-def test_history_size_must_be_positive() -> None:
+def test_history_size_and_snapshots_must_be_positive() -> None:
     with pytest.raises(ValueError, match="history_size"):
         make_live(history_size=0)
+    with pytest.raises(ValueError, match="snapshots"):
+        make_live(snapshots=0)
 
 
 def test_publish_swaps_snapshot_and_records_update() -> None:
@@ -470,8 +477,8 @@ async def test_live_close_ends_view_waiters() -> None:
     assert sorted(outcomes) == ["iteration ended", "wait raised"]
 
 
-def test_view_beyond_retained_history_compares_latest_with_last_seen() -> None:
-    live = make_live(history_size=2)
+def test_view_beyond_retained_snapshots_compares_latest_with_last_seen() -> None:
+    live = make_live(snapshots=1)  # versions retained: the current one and the one before
     with live.open_view(lambda c: c.db.port) as view:
         assert view.current == 5432
         publish(live, port(1))

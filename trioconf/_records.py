@@ -1,13 +1,14 @@
 """What the live value records: applied updates, failed attempts, and the pipeline's counters.
 
-``Update`` and ``Failure`` are the entries of ``Live.history`` and of ``Live.records()``;
-``Statistics`` is the frozen answer of ``Live.statistics()``; ``Counters`` is the mutable tally
-that the debouncer and the updater increment as they work (plain attribute increments: sync, no
-checkpoint, no lock needed in a single Trio thread).
+``Update``, ``PastUpdate`` and ``Failure`` are the entries of ``Live.history`` and of
+``Live.records()``; ``Statistics`` is the frozen answer of ``Live.statistics()``; ``Counters`` is
+the mutable tally that the debouncer and the updater increment as they work (plain attribute
+increments: sync, no checkpoint, no lock needed in a single Trio thread).
 
-Records are kept for a while, so they must not keep more than they say: a failure's error is
-stored without tracebacks (``detached``), whose frames would keep the updater's locals alive:
-whole merged documents and candidate configs.
+Records are kept for a while, so they must not keep more than they say: an ``Update`` becomes a
+``PastUpdate`` (no snapshots) once newer versions push it out of the retained window, and a
+failure's error is stored without tracebacks (``detached``), whose frames would keep the
+updater's locals alive: whole merged documents and candidate configs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import copy
 import sys
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -26,10 +27,13 @@ if sys.version_info < (3, 11):
 
 T = TypeVar("T")
 
+# What ``changed`` holds until someone asks: the set, or the function that lists it.
+_Changed = frozenset[str] | Callable[[], frozenset[str]]
+
 
 @attrs.frozen(repr=False)
 class Update(Generic[T]):
-    """A snapshot that was published.
+    """A snapshot that was published, with the snapshot before it.
 
     ``changed`` holds the dotted paths (``"db.port"``) whose values differ from ``previous``. The
     initial snapshot (version 1) has ``previous=None`` and lists every leaf path of the config
@@ -37,27 +41,73 @@ class Update(Generic[T]):
     "nothing", everything is new. It is computed on first access (the updater passes a
     function): diffing two configs costs as much as structuring one, and most updates are
     never asked what changed.
+
+    Only the newest updates stay whole in ``Live.history`` (4 by default); older ones are kept
+    as a :class:`PastUpdate`, without ``config`` and ``previous``.
     """
 
     version: int
     config: T
     previous: T | None
-    _changed: frozenset[str] | Callable[[], frozenset[str]] = attrs.field(alias="changed", eq=False)
+    _changed: _Changed = attrs.field(alias="changed", eq=False)
     timestamp: float  # time.time() when the snapshot was published
 
     @property
     def changed(self) -> frozenset[str]:
-        changed = self._changed
-        if callable(changed):
-            changed = changed()
-            object.__setattr__(self, "_changed", changed)  # computed once, then kept
-        return changed
+        """The dotted paths whose values differ from ``previous`` (every leaf for version 1)."""
+        return _listed(self)
 
     def __repr__(self) -> str:
         return (
             f"Update(version={self.version!r}, config={self.config!r}, "
             f"previous={self.previous!r}, changed={self.changed!r}, timestamp={self.timestamp!r})"
         )
+
+    def _past(self) -> PastUpdate:
+        """This record without its snapshots, for history to keep once they are dropped.
+
+        ``changed`` is listed now, while both snapshots exist: the function that lists it holds
+        them (for a keyed Directory only the changed entries, so it costs what the change did).
+        Version 1 is the exception: its ``changed`` is every leaf path, a set of strings that
+        takes more memory than the snapshot itself, so its function (holding the initial
+        snapshot) is kept until the record leaves the history.
+        """
+        changed = self._changed if self.previous is None else self.changed
+        return PastUpdate(self.version, changed, self.timestamp)
+
+
+@attrs.frozen(repr=False)
+class PastUpdate:
+    """A snapshot that was published and is no longer kept: an older :class:`Update` without
+    ``config`` and ``previous``.
+
+    ``version``, ``changed`` and ``timestamp`` are those of the ``Update`` it replaces. Only the
+    newest updates keep their snapshots; see "History, records and statistics" in the docs.
+    """
+
+    version: int
+    _changed: _Changed = attrs.field(alias="changed", eq=False)
+    timestamp: float  # time.time() when the snapshot was published
+
+    @property
+    def changed(self) -> frozenset[str]:
+        """The dotted paths whose values differ from the version before (every leaf for
+        version 1)."""
+        return _listed(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"PastUpdate(version={self.version!r}, changed={self.changed!r}, "
+            f"timestamp={self.timestamp!r})"
+        )
+
+
+def _listed(record: Update[Any] | PastUpdate) -> frozenset[str]:
+    changed = record._changed
+    if callable(changed):
+        changed = changed()
+        object.__setattr__(record, "_changed", changed)  # computed once, then kept
+    return changed
 
 
 @attrs.frozen

@@ -24,10 +24,12 @@ class View(Generic[U]):
 
     ``version`` starts at 1 and grows by one each time the viewed value changes (``!=``, or
     ``f`` starting or stopping to raise). Changes are judged on every snapshot the live value
-    still retains (its last ``history_size``) that this view has not judged yet, so a change
-    a→b→a counts twice even when nobody read the view in between; snapshots already dropped
-    from the retained window are skipped, and only the ones still retained are compared.
-    The judging happens whenever anything reads the view, and is shared by all its readers.
+    still retains (the current one and the 4 before it, by default) that this view has not
+    judged yet, so a change a→b→a counts twice even when nobody read the view in between. A
+    view read later than that compares the value it judged last with the oldest snapshot
+    still retained, then each newer one: changes made and undone within the versions dropped
+    in between are not counted. The judging happens whenever anything reads the view, and is
+    shared by all its readers.
 
     If ``f`` raises for the current snapshot, reading ``current`` (and so this view's waiters
     and iterators) raises that exception; the live value and other views are unaffected.
