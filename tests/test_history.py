@@ -192,6 +192,29 @@ def test_the_initial_snapshot_is_released_when_its_record_leaves_the_history() -
     assert ref() is None
 
 
+def test_a_view_read_rarely_keeps_its_value_not_an_old_snapshot() -> None:
+    live = make_live(snapshots=1)  # retains the current version and the one before
+    with live.open_view(lambda c: c.db.port) as early, live.open_view(lambda c: 1 // 0) as bad:
+        assert early.current == 5432
+        target = port(1)
+        ref = weakref.ref(target)
+        publish(live, target)  # version 2
+        del target
+        with live.open_view(lambda c: c.db.port) as late:
+            assert late.current == 1  # f's first value, for version 2
+            assert early.version == 2  # judged version 2 on catching up
+            assert bad.version == 1  # judged it too: f raised for both versions
+            for n in (2, 3, 4):  # nobody reads the views; the live value drops versions 2, 3
+                publish(live, port(n))
+            gc.collect()
+            assert ref() is not None  # the view whose f raised keeps it, to raise afresh
+            assert bad.version == 1
+            gc.collect()
+            assert ref() is None  # the two others kept f's value only
+            # Read late, each compares its last value with the retained versions 4 and 5.
+            assert (early.version, late.version) == (4, 3)
+
+
 # --- records() and views read late ----------------------------------------------------------------
 
 
