@@ -33,7 +33,7 @@ import trioconf
 from trioconf._cli import describe
 from trioconf._errors import ParseError, RejectedError
 from trioconf._live import Live
-from trioconf._records import PastUpdate, Update
+from trioconf._records import PastUpdate, Update, past
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup, ExceptionGroup
@@ -428,7 +428,7 @@ def test_a_chain_that_loops_back_is_copied_once() -> None:
 
 def test_watch_prints_the_paths_of_a_past_update() -> None:
     update = Update(3, port(2), port(1), frozenset({"db.port", "debug"}), 0.0)
-    assert describe(update._past()) == ["v3: db.port: changed", "v3: debug: changed"]
+    assert describe(past(update)) == ["v3: db.port: changed", "v3: debug: changed"]
 
 
 # --- a real reloader over a keyed Directory ---------------------------------------------------

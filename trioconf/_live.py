@@ -50,7 +50,7 @@ import trio
 
 from ._errors import ConfigError
 from ._paths import leaf_paths, lookup
-from ._records import Counters, Failure, PastUpdate, Statistics, Update, detached
+from ._records import Counters, Failure, PastUpdate, Statistics, Update, detached, past
 from ._view import View, open_view
 from ._wake import closed_error
 
@@ -301,7 +301,7 @@ class Live(Generic[T]):
             number, old = whole.popleft()
             index = number - (self._records_total - len(self._history))
             if index >= 0:
-                self._history[index] = old._past()
+                self._history[index] = past(old)
         whole.append((self._records_total, update))
         self._append_record(update)
 

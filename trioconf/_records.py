@@ -63,18 +63,6 @@ class Update(Generic[T]):
             f"previous={self.previous!r}, changed={self.changed!r}, timestamp={self.timestamp!r})"
         )
 
-    def _past(self) -> PastUpdate:
-        """This record without its snapshots, for history to keep once they are dropped.
-
-        ``changed`` is listed now, while both snapshots exist: the function that lists it holds
-        them (for a keyed Directory only the changed entries, so it costs what the change did).
-        Version 1 is the exception: its ``changed`` is every leaf path, a set of strings that
-        takes more memory than the snapshot itself, so its function (holding the initial
-        snapshot) is kept until the record leaves the history.
-        """
-        changed = self._changed if self.previous is None else self.changed
-        return PastUpdate(self.version, changed, self.timestamp)
-
 
 @attrs.frozen(repr=False)
 class PastUpdate:
@@ -100,6 +88,19 @@ class PastUpdate:
             f"PastUpdate(version={self.version!r}, changed={self.changed!r}, "
             f"timestamp={self.timestamp!r})"
         )
+
+
+def past(update: Update[Any]) -> PastUpdate:
+    """``update`` without its snapshots, for the history to keep once they are dropped.
+
+    ``changed`` is listed now, while both snapshots exist: the function that lists it holds
+    them (for a keyed Directory only the changed entries, so it costs what the change did).
+    Version 1 is the exception: its ``changed`` is every leaf path, a set of strings that
+    takes more memory than the snapshot itself, so its function (holding the initial
+    snapshot) is kept until the record leaves the history.
+    """
+    changed = update._changed if update.previous is None else update.changed
+    return PastUpdate(update.version, changed, update.timestamp)
 
 
 def _listed(record: Update[Any] | PastUpdate) -> frozenset[str]:
