@@ -22,6 +22,7 @@ from ._guard import write_atomic as write_atomic
 from ._live import Live as Live
 from ._load import load as load
 from ._records import Failure as Failure
+from ._records import PastUpdate as PastUpdate
 from ._records import Statistics as Statistics
 from ._records import Update as Update
 from ._reloader import open_reloader as open_reloader
@@ -47,6 +48,7 @@ __all__ = [
     "MissingSourceError",
     "OperationTimeout",
     "ParseError",
+    "PastUpdate",
     "RejectedError",
     "SourceError",
     "Statistics",

@@ -25,7 +25,7 @@ from . import load, open_reloader
 from ._errors import ConfigError, ParseError, SourceError
 from ._keyed import entry_type
 from ._live import Live
-from ._records import Failure, Update
+from ._records import Failure, PastUpdate, Update
 from ._sources import Directory, File
 
 
@@ -319,10 +319,12 @@ async def _print_changes(live: Live[Any]) -> None:
             _say(line)
 
 
-def describe(record: Update[Any] | Failure) -> list[str]:
+def describe(record: Update[Any] | PastUpdate | Failure) -> list[str]:
     """The lines ``watch`` prints for one record: one per changed path, or the error."""
     if isinstance(record, Failure):
         return [f"rejected: {record.error}"]
+    if isinstance(record, PastUpdate):  # read too late: its snapshots are no longer kept
+        return [f"v{record.version}: {path}: changed" for path in sorted(record.changed)]
     return [
         f"v{record.version}: {path}: {lookup(record.previous, path)!r} -> "
         f"{lookup(record.config, path)!r}"

@@ -18,10 +18,23 @@ Delivery semantics, side by side:
                               at the moment it returns.
 ``updates()``                 latest wins, compared by version (a revert 0→1→0 yields).
 ``View`` waiters/iterators    wake when the *viewed* value changed, judged on every retained
-                              snapshot (so a→b→a counts as two changes, even when read late).
+                              snapshot (so a→b→a counts as two changes, even when read late,
+                              as long as those versions are still retained).
 ``records()``                 every record, in order, none skipped while the consumer stays
-                              within ``history_size`` of the newest (see ``_Records``).
+                              within ``history_size`` of the newest (see ``_Records``); an
+                              ``Update`` read more than ``snapshots`` versions late comes as
+                              a ``PastUpdate``.
 ============================  ===========================================================
+
+What is retained, and why that little: a snapshot of a keyed Directory holds its own mapping of
+every entry (a ``dict`` field cannot share structure between versions), so each version kept
+costs a copy of that mapping, and a version kept also keeps every entry it held that was
+replaced since. The live value therefore keeps the snapshots of its newest ``snapshots + 1``
+versions only (the current one and ``snapshots`` before it): the ``Update`` records of the
+newest ``snapshots`` versions are whole (``config`` and ``previous``), older ones are replaced in
+the history by a ``PastUpdate`` (version, changed paths, timestamp), and views judge those
+retained versions. Failures are stored with a copy of their error that has no tracebacks
+(``detached``): a traceback's frames hold the updater's locals, whole merged documents.
 """
 
 from __future__ import annotations
@@ -37,14 +50,14 @@ import trio
 
 from ._errors import ConfigError
 from ._paths import leaf_paths, lookup
-from ._records import Counters, Failure, Statistics, Update
+from ._records import Counters, Failure, PastUpdate, Statistics, Update, detached, past
 from ._view import View, open_view
 from ._wake import closed_error
 
 T = TypeVar("T")
 U = TypeVar("U")
 
-Record = Update[Any] | Failure
+Record = Update[Any] | PastUpdate | Failure
 
 
 class Live(Generic[T]):
@@ -65,6 +78,7 @@ class Live(Generic[T]):
         "_snapshots",
         "_state_lot",
         "_version",
+        "_whole",
         "counters",
     )
 
@@ -74,10 +88,14 @@ class Live(Generic[T]):
         *,
         origins: Mapping[str, str],
         history_size: int = 64,
+        snapshots: int = 4,
         reload: Callable[[], Awaitable[None]],
     ) -> None:
         if history_size < 1:
             msg = f"history_size must be at least 1, not {history_size}"
+            raise ValueError(msg)
+        if snapshots < 1:
+            msg = f"snapshots must be at least 1, not {snapshots}"
             raise ValueError(msg)
         self._config = initial
         self._version = 1
@@ -89,16 +107,21 @@ class Live(Generic[T]):
         self._reload = reload
         self._state_lot = trio.lowlevel.ParkingLot()
         self._record_lot = trio.lowlevel.ParkingLot()
-        # The last snapshots, so that a view read late can judge every version it missed.
-        self._snapshots: deque[tuple[int, T]] = deque([(1, initial)], maxlen=history_size)
+        # The retained snapshots, so that a view read late can judge the versions it missed:
+        # those the whole Update records hold (config and previous), hence one more.
+        self._snapshots: deque[tuple[int, T]] = deque([(1, initial)], maxlen=snapshots + 1)
         self._history: deque[Record] = deque(maxlen=history_size)
         self._records_total = 0  # records ever appended; the oldest retained is total - len
+        # The Update records still whole, with their sequence numbers (the count of records
+        # appended before each), oldest first: the one pushed out is found in the history
+        # by its number and replaced there by its PastUpdate.
+        self._whole: deque[tuple[int, Update[T]]] = deque(maxlen=snapshots)
         self.counters = Counters()
         # Every leaf path, listed on first access: a keyed Directory of ten thousand entries
         # has a hundred thousand of them, which took more time at start-up, and more memory
         # for as long as this record is kept, than the entries themselves.
         first = Update(1, initial, None, functools.partial(_all_leaves, initial), time.time())
-        self._append_record(first)
+        self._append_update(first)
 
     # --- read by user tasks -------------------------------------------------------------------
 
@@ -114,7 +137,11 @@ class Live(Generic[T]):
 
     @property
     def last_error(self) -> ConfigError | None:
-        """The error of the latest reload attempt; ``None`` once an attempt succeeds."""
+        """The error of the latest reload attempt; ``None`` once an attempt succeeds.
+
+        The error the failed ``Failure`` record holds: a copy of the one the attempt raised
+        (same class, fields and message, its ``__cause__`` chain copied too), without
+        tracebacks, so that it keeps nothing of the attempt alive."""
         return self._last_error
 
     @property
@@ -123,10 +150,14 @@ class Live(Generic[T]):
         return self._closed
 
     @property
-    def history(self) -> tuple[Update[T] | Failure, ...]:
-        """The last ``history_size`` records, oldest first (the initial ``Update`` included
-        until it is pushed out)."""
-        return cast("tuple[Update[T] | Failure, ...]", tuple(self._history))
+    def history(self) -> tuple[Update[T] | PastUpdate | Failure, ...]:
+        """The last ``history_size`` records, oldest first (the initial one included until it
+        is pushed out).
+
+        The ``Update`` records of the newest ``snapshots`` versions (4 by default) are whole;
+        each older one is a ``PastUpdate``: the same version, changed paths and timestamp,
+        without the snapshots."""
+        return cast("tuple[Update[T] | PastUpdate | Failure, ...]", tuple(self._history))
 
     async def wait_value(self, predicate: Callable[[T], bool]) -> T:
         """Return the first snapshot, from now on, for which ``predicate`` is true.
@@ -156,9 +187,14 @@ class Live(Generic[T]):
         """
         return _Updates(self)
 
-    def records(self) -> AsyncIterator[Update[T] | Failure]:
+    def records(self) -> AsyncIterator[Update[T] | PastUpdate | Failure]:
         """Iterate over every record appended from now on, in order; ends on close after the
-        records appended before the close. See ``_Records`` for a consumer that falls behind."""
+        records appended before the close.
+
+        Each record is yielded as the history holds it when it is read: an ``Update`` is whole
+        while its version is among the newest ``snapshots``, a ``PastUpdate`` if the consumer
+        reads it later than that. A consumer more than ``history_size`` records behind
+        resumes at the oldest one retained (see ``_Records``)."""
         return _Records(self)
 
     def open_view(self, f: Callable[[T], U]) -> contextlib.AbstractContextManager[View[U]]:
@@ -231,14 +267,17 @@ class Live(Generic[T]):
         self._origins = origins
         self._last_error = None
         self._snapshots.append((update.version, config))
-        self._append_record(update)
+        self._append_update(update)
         self._state_lot.unpark_all()
         return update
 
     def _fail(self, error: ConfigError) -> Failure:
-        """Record a failed attempt; the current snapshot stays."""
-        failure = Failure(error, self._version, time.time())
-        self._last_error = error
+        """Record a failed attempt; the current snapshot stays.
+
+        The record (and ``last_error``) holds a traceback-free copy of ``error``; ``error``
+        itself is left as it is, for the updater to hand to ``reload()`` callers."""
+        failure = Failure(detached(error), self._version, time.time())
+        self._last_error = failure.error
         self._append_record(failure)
         return failure
 
@@ -253,6 +292,18 @@ class Live(Generic[T]):
         self._record_lot.unpark_all()
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def _append_update(self, update: Update[T]) -> None:
+        """Append a whole ``Update``; the one it pushes out of the whole ones becomes a
+        ``PastUpdate`` where the history holds it (if it still does)."""
+        whole = self._whole
+        if len(whole) == whole.maxlen:
+            number, old = whole.popleft()
+            index = number - (self._records_total - len(self._history))
+            if index >= 0:
+                self._history[index] = past(old)
+        whole.append((self._records_total, update))
+        self._append_record(update)
 
     def _append_record(self, record: Record) -> None:
         self._history.append(record)
@@ -291,10 +342,12 @@ class _Updates(Generic[T]):
 class _Records(Generic[T]):
     """``Live.records()``: every record from the moment of the call, in order.
 
-    Records live in the bounded history only. A consumer that falls more than
+    Records live in the bounded history only, and are read from it when the consumer asks
+    for the next one: an ``Update`` that newer versions have pushed out of the whole ones is
+    read as the ``PastUpdate`` that replaced it. A consumer that falls more than
     ``history_size`` records behind resumes at the oldest one still retained; the number of
     records it lost that way is counted in ``missed`` (the stream itself stays a plain
-    sequence of ``Update`` / ``Failure`` records).
+    sequence of records).
     """
 
     __slots__ = ("_live", "_next", "missed")
@@ -307,7 +360,7 @@ class _Records(Generic[T]):
     def __aiter__(self) -> _Records[T]:
         return self
 
-    async def __anext__(self) -> Update[T] | Failure:
+    async def __anext__(self) -> Update[T] | PastUpdate | Failure:
         live = self._live
         await trio.lowlevel.checkpoint()
         while True:
@@ -318,7 +371,7 @@ class _Records(Generic[T]):
             if self._next < live._records_total:
                 record = live._history[self._next - oldest]
                 self._next += 1
-                return cast("Update[T] | Failure", record)
+                return cast("Update[T] | PastUpdate | Failure", record)
             if live._closed:
                 raise StopAsyncIteration
             await live._record_lot.park()

@@ -24,10 +24,16 @@ class View(Generic[U]):
 
     ``version`` starts at 1 and grows by one each time the viewed value changes (``!=``, or
     ``f`` starting or stopping to raise). Changes are judged on every snapshot the live value
-    still retains (its last ``history_size``) that this view has not judged yet, so a change
-    a→b→a counts twice even when nobody read the view in between; snapshots already dropped
-    from the retained window are skipped, and only the ones still retained are compared.
-    The judging happens whenever anything reads the view, and is shared by all its readers.
+    still retains (the current one and the 4 before it, by default) that this view has not
+    judged yet, so a change a→b→a counts twice even when nobody read the view in between. A
+    view read later than that compares the value it judged last with the oldest snapshot
+    still retained, then each newer one: changes made and undone within the versions dropped
+    in between are not counted. The judging happens whenever anything reads the view, and is
+    shared by all its readers.
+
+    A view keeps ``f``'s value for the last snapshot it judged, not the snapshot itself
+    (unless ``f`` raised for it, to raise afresh for each reader), so a view read rarely does
+    not keep an old snapshot alive.
 
     If ``f`` raises for the current snapshot, reading ``current`` (and so this view's waiters
     and iterators) raises that exception; the live value and other views are unaffected.
@@ -40,7 +46,9 @@ class View(Generic[U]):
         self._f = f
         self._closed = False
         self._version = 1
-        # The newest live snapshot judged, and f of it (_UNSET until someone needs it).
+        # The newest live snapshot judged, and f of it (_UNSET until someone needs it). The
+        # snapshot itself is held only while f has to be called on it again (_UNSET, _FAILED):
+        # an old snapshot kept by an idle view would be a copy of a large mapping kept alive.
         self._seen_version = live._version
         self._seen_config: Any = live._config
         self._state: object = _UNSET
@@ -56,6 +64,7 @@ class View(Generic[U]):
             value = self._f(self._seen_config)
             if state is _UNSET:
                 self._state = value
+                self._seen_config = None
             return value
         return cast("U", state)
 
@@ -104,12 +113,12 @@ class View(Generic[U]):
         for version, config in live._snapshots:
             if version <= self._seen_version:
                 continue
-            new = state if config is self._seen_config else _evaluate(self._f, config)
+            new = _evaluate(self._f, config)
             if _differs(state, new):
                 self._version += 1
             state = self._state = new
             self._seen_version = version
-            self._seen_config = config
+            self._seen_config = config if new is _FAILED else None
 
     def _close(self) -> None:
         self._closed = True
