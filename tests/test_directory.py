@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -589,3 +590,149 @@ async def test_a_large_entry_is_parsed_in_a_worker(tmp_path: Path) -> None:
     config, _ = loader.build()
     assert config.entries["large"].items == items
     assert config.entries["small"] == Big({"a": 1})
+
+
+# --- cooperating writers' locks -----------------------------------------------------------------
+#
+# A FileGuard writer in another process rewrites a file in place, in two parts, holding the
+# exclusive lock of its sidecar throughout. Each part alone is a valid document (the first is
+# the start of the second), so a read that ignored the lock would apply a smaller config.
+
+
+@attrs.frozen
+class LockCase:
+    mode: str  # "keyed": an entry of Config.tenants; "layered": a layer of Layered
+    trigger: str  # "inotify", "poll" (a FolderPoller round) or "reload" (relists the folder)
+
+    def source(self, folder: Path) -> trioconf.Directory:
+        key = "tenants" if self.mode == "keyed" else None
+        return trioconf.Directory(folder, pattern="*.toml", key=key)
+
+    def files(self) -> tuple[str, list[str], Any, Any, Any]:
+        """The first content, the writer's parts, and the config before, torn and after."""
+        if self.mode == "keyed":
+            before = Config(tenants={"acme": Tenant(1, "a")})
+            torn = Config(tenants={"acme": Tenant(2)})
+            after = Config(tenants={"acme": Tenant(2, "b")})
+            return tenant(1, "a"), ["port = 2\n", 'host = "b"\n'], before, torn, after
+        parts = ['name = "two"\n', "port = 2\n"]
+        return (
+            'name = "one"\nport = 1\n',
+            parts,
+            Layered("one", 1),
+            Layered("two"),
+            Layered("two", 2),
+        )
+
+
+LOCK_CASES = [
+    LockCase(mode, trigger)
+    for mode in ("keyed", "layered")
+    for trigger in ("inotify", "poll", "reload")
+]
+
+
+@pytest.mark.parametrize("case", LOCK_CASES, ids=lambda c: f"{c.mode}-{c.trigger}")
+async def test_a_file_rewritten_in_place_under_the_lock_is_never_read_torn(
+    tmp_path: Path, case: LockCase
+) -> None:
+    from locked_writer import locked_writer, opens_of
+
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    path = folder / "acme.toml"
+    first, parts, before, torn, after = case.files()
+    path.write_text(first)
+    cls = Config if case.mode == "keyed" else Layered
+    backend = "inotify" if case.trigger == "inotify" else "poll"
+    # reload(): a poll that never comes, so that nothing but reload() reads.
+    interval = 3600 if case.trigger == "reload" else 0.05
+    options: dict[str, Any] = {"debounce": 0, "backend": backend, "poll_interval": interval}
+    sidecar = folder / ".acme.toml.lock"
+    async with trioconf.open_reloader(cls, case.source(folder), **options) as live:
+        assert live.current == before
+        async with trio.open_nursery() as nursery, locked_writer(path, parts) as writer:
+            await writer.wrote(0)
+            if case.trigger == "reload":
+                nursery.start_soon(live.reload)
+            # The reloader has either applied the first part (the bug) or is waiting for the
+            # writer's lock, holding the sidecar open (the writer holds it open too).
+            await wait_until(lambda: live.version > 1 or opens_of(sidecar) > 0)
+            await writer.finish()
+        await until(live, lambda c: c == after)
+        assert [r.config for r in live.history] == [before, after]  # type: ignore[union-attr]
+        assert torn not in [r.config for r in live.history]  # type: ignore[union-attr]
+        assert live.last_error is None
+
+
+async def test_a_writer_that_starts_during_a_folder_pass_is_waited_for(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass over the whole folder looks for sidecars in its listing, and once more after
+    its reads: a writer that created its sidecar after the listing is seen there."""
+    import fcntl
+
+    from locked_writer import opens_of
+
+    loader = Loader(
+        Config, [trioconf.Directory(folder, key="tenants")], make_converter(), Options()
+    )
+    await loader.refresh(None)
+    (state,) = loader.keyed
+    path, sidecar = folder / "acme.toml", folder / ".acme.toml.lock"
+    list_names = state.list_names
+    held: list[int] = []
+
+    def listing_then_a_writer_starts() -> Any:
+        listed = list_names()
+        # What FileGuard.exclusive and an in-place write do, right after the listing: create
+        # the sidecar, take its exclusive flock, write the first part (valid on its own).
+        fd = os.open(sidecar, os.O_RDONLY | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        held.append(fd)
+        path.write_text("port = 2\n")
+        return listed
+
+    monkeypatch.setattr(state, "list_names", listing_then_a_writer_starts)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(loader.refresh, None)
+        await wait_until(lambda: opens_of(sidecar) > 1)  # the pass waits for the lock
+        with path.open("a") as f:
+            f.write('host = "b"\n')
+        os.close(held.pop())  # the writer is done: its lock goes
+    config, _ = loader.build()
+    assert config.tenants == {"acme": Tenant(2, "b"), "beta": Tenant(2, "b")}
+
+
+async def test_a_large_file_is_read_and_parsed_in_the_worker_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trioconf._formats import INLINE_LIMITS
+
+    folder = tmp_path / "big.d"
+    folder.mkdir()
+    large = folder / "large.json"
+    items = {f"key{i}": i for i in range(INLINE_LIMITS["json"] // 8)}
+    large.write_text(json.dumps({"items": items}))
+    assert large.stat().st_size > INLINE_LIMITS["json"]
+    # Every read of this process (the worker is another one) that returns the large file's
+    # bytes: there must be none, its size from fstat decides before the first.
+    bytes_read: list[int] = []
+    read = os.read
+
+    def spy(fd: int, n: int) -> bytes:
+        data = read(fd, n)
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{fd}") == str(large):
+                bytes_read.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "read", spy)
+    source = trioconf.Directory(folder, key="entries")
+    async with trioconf.open_reloader(Bigs, source, debounce=0) as live:
+        assert live.current.entries["large"].items == items
+        items["key0"] = -1
+        large.write_text(json.dumps({"items": items}))  # one file's change, the event path
+        await until(live, lambda c: c.entries["large"].items["key0"] == -1)
+        await live.reload()  # the whole folder again
+    assert bytes_read == []
