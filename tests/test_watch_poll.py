@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
+from support import PATIENCE
 
 from trioconf._watch import WatchEvent, run_watcher
 from trioconf._watch._poll import RACY_WINDOW_NS, Poller, take_fingerprint
@@ -186,3 +188,89 @@ def test_interval_must_be_positive() -> None:
     send, _ = trio.open_memory_channel[WatchEvent](1)
     with pytest.raises(ValueError, match="poll_interval"):
         Poller(send, 0)
+
+
+# --- what a hash may read ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reads_of(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], list[int]]:
+    """``reads_of(path)``: the sizes of every ``os.read`` of this process that returned bytes
+    of ``path`` (through any name), from now on."""
+    seen: dict[str, list[int]] = {}
+    read = os.read
+
+    def spy(fd: int, n: int) -> bytes:
+        data = read(fd, n)
+        with contextlib.suppress(OSError):
+            seen.setdefault(os.readlink(f"/proc/self/fd/{fd}"), []).append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "read", spy)
+    return lambda path: seen.get(str(path.resolve()), [])
+
+
+def test_a_file_over_max_size_is_never_read(
+    tmp_path: Path, reads_of: Callable[[Path], list[int]]
+) -> None:
+    path = tmp_path / "app.toml"
+    path.write_text("a = 1\n" * 200)  # 1,200 bytes, written just now: racy, due a hash
+    first, _ = take_fingerprint(path, max_size=1000)
+    assert (first.digest, reads_of(path)) == (None, [])  # its stat fields alone, nothing read
+    # Its stat fields still tell every change that can matter: the loader refuses it until it
+    # shrinks, and shrinking changes its size.
+    path.write_text("a = 2\n")
+    second, changed = take_fingerprint(path, first, max_size=1000)
+    assert changed
+    assert second.digest is not None  # small enough now: hashed (the racy rule)
+    assert reads_of(path) == [6]
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+async def test_pollers_never_read_more_than_max_size(
+    tmp_path: Path, reads_of: Callable[[Path], list[int]], kind: str
+) -> None:
+    import trioconf
+
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    path = folder / "app.toml"
+    path.write_text("a = 1\n" * 200)
+    send, receive = trio.open_memory_channel[WatchEvent](100)
+    paths = [path] if kind == "file" else []
+    directories = [trioconf.Directory(folder)] if kind == "folder" else []
+    watcher = partial(
+        run_watcher, paths, send, directories=directories, backend="poll", poll_interval=0.01
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(partial(watcher, max_size=1000))
+        path.write_text("a = 2\n" * 200)  # the same size: a poll round would hash it
+        with trio.fail_after(PATIENCE):
+            assert await receive.receive() == path  # its mtime moved: reported
+        nursery.cancel_scope.cancel()
+    assert reads_of(path) == []
+
+
+async def test_a_file_its_writer_holds_locked_is_not_read_and_reported_twice(
+    tmp_path: Path, reads_of: Callable[[Path], list[int]]
+) -> None:
+    """Not read while a cooperating writer holds its lock (the poller waits for nothing):
+    reported when the writer is first seen at work, and once more when it is done."""
+    from locked_writer import locked_writer
+
+    path = tmp_path / "app.toml"
+    path.write_text('name = "one"\n')
+    first, _ = take_fingerprint(path)
+    async with locked_writer(path, ['name = "two"\n', "port = 2\n"]) as writer:
+        await writer.wrote(0)
+        before = len(reads_of(path))
+        seen, changed = take_fingerprint(path, first)
+        assert (seen.locked, seen.digest, changed) == (True, None, True)
+        again, changed = take_fingerprint(path, seen)  # still at work: nothing new to say
+        assert (again.locked, changed) == (True, False)
+        # One read, optimistic, saw the sidecar beside the file; none since.
+        assert len(reads_of(path)) == before + 1
+        await writer.finish()
+    done, changed = take_fingerprint(path, again)
+    assert (done.locked, changed) == (False, True)
+    assert take_fingerprint(path, done) == (done, False)

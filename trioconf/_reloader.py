@@ -105,6 +105,7 @@ async def run_reloader(
                     directories=loader.directories,
                     backend=backend,
                     poll_interval=poll_interval,
+                    max_size=max_size,
                 )
                 await nursery.start(watcher)
             try:

@@ -26,6 +26,7 @@ from pathlib import Path
 import attrs
 import trio
 
+from .._read import DEFAULT_MAX_SIZE
 from ._events import RESCAN, WatchEvent
 from ._inotify import OPEN_WRITER_GRACE, Unwatchable, decode_events
 from ._libc import (
@@ -254,12 +255,19 @@ class _Listing:
 
 
 class FolderPoller:
-    """Lists each folder and fingerprints its matching files every ``interval`` seconds."""
+    """Lists each folder and fingerprints its matching files every ``interval`` seconds (a
+    file larger than ``max_size`` by its stat fields alone, as the file poller does)."""
 
-    def __init__(self, send: trio.MemorySendChannel[WatchEvent], interval: float) -> None:
+    def __init__(
+        self,
+        send: trio.MemorySendChannel[WatchEvent],
+        interval: float,
+        max_size: int = DEFAULT_MAX_SIZE,
+    ) -> None:
         check_interval(interval)
         self._send = send
         self._interval = interval
+        self._max_size = max_size
         self._listings: dict[Path, _Listing] = {}
         self._report_next: set[Path] = set()
         self._has_folders = trio.Event()
@@ -282,7 +290,7 @@ class FolderPoller:
         inotify missed a change meanwhile."""
         if folder.path not in self._listings:
             listing = self._listings[folder.path] = _Listing(folder)
-            for _ in _scanning(listing, True, []):
+            for _ in _scanning(listing, True, [], self._max_size):
                 pass
         if report:
             self._report_next.add(folder.path)
@@ -303,12 +311,12 @@ class FolderPoller:
         """The paths that changed since the last scan (none for a ``baseline``), with a
         checkpoint every few hundred files."""
         out: list[Path] = []
-        for _ in _scanning(listing, baseline, out):
+        for _ in _scanning(listing, baseline, out, self._max_size):
             await trio.lowlevel.checkpoint()
         return out
 
 
-def _scanning(listing: _Listing, baseline: bool, out: list[Path]) -> Iterator[None]:
+def _scanning(listing: _Listing, baseline: bool, out: list[Path], max_size: int) -> Iterator[None]:
     """Scan a folder, appending what changed to ``out``; yields where a caller may pause."""
     folder = listing.folder
     try:
@@ -335,7 +343,7 @@ def _scanning(listing: _Listing, baseline: bool, out: list[Path]) -> Iterator[No
         if i % _POLL_CHECKPOINT_EVERY == _POLL_CHECKPOINT_EVERY - 1:
             yield
         path = folder.path / name
-        current, differs = take_fingerprint(path, prints.get(name))
+        current, differs = take_fingerprint(path, prints.get(name), max_size=max_size)
         if not baseline and (name not in prints or differs):
             out.append(path)
         prints[name] = current
