@@ -8,6 +8,7 @@ import json
 import os
 import random
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -736,3 +737,98 @@ async def test_a_large_file_is_read_and_parsed_in_the_worker_only(
         await until(live, lambda c: c.entries["large"].items["key0"] == -1)
         await live.reload()  # the whole folder again
     assert bytes_read == []
+
+
+# A fresh interpreter: the thread trio's cache keeps after starting a worker is kept busy, so
+# structuring the large entry needs a new thread, and the address space left cannot hold its
+# stack (RLIMIT_AS: a new thread's stack is 8 MB here), as on a machine out of memory or at
+# its thread limit. The __main__ guard: the worker process imports this script again.
+_NO_THREAD_CHILD = """
+import json, resource, sys, threading
+import attrs, trio, trio_parallel
+sys.path.insert(0, sys.argv[2])
+from worker_limits import vmsize
+import trioconf
+from trioconf._converter import make_converter
+from trioconf._load import Loader, Options
+
+@attrs.frozen
+class Big:
+    items: dict[str, int] = attrs.field(factory=dict)
+
+@attrs.frozen
+class Bigs:
+    entries: dict[str, Big] = attrs.field(factory=dict)
+
+async def main(folder):
+    loader = Loader(Bigs, [trioconf.Directory(folder, key="entries")], make_converter(), Options())
+    await trio_parallel.run_sync(int)  # a worker up (starting it took a thread, idle now)
+    gate, held = threading.Event(), []
+    def hold():
+        held.append(1)
+        gate.wait()
+    idle = threading.active_count() - 1
+    async with trio.open_nursery() as nursery:
+        for _ in range(idle):
+            nursery.start_soon(trio.to_thread.run_sync, hold)
+        while len(held) < idle:
+            await trio.sleep(0.01)
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (vmsize() + (6 << 20), hard))
+        try:
+            await loader.refresh(None)
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+            gate.set()
+    first = str(loader.error)
+    await loader.refresh(None)
+    entries = loader.build()[0].entries
+    print(json.dumps({"first": first, "then": str(loader.error), "n": len(entries["large"].items)}))
+
+if __name__ == "__main__":
+    trio.run(main, sys.argv[1])
+"""
+
+
+async def test_no_thread_to_structure_a_large_entry_is_its_error_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "big.d"
+    folder.mkdir()
+    large = folder / "large.json"
+    large.write_text(json.dumps({"items": {f"key{i}": i for i in range(10_000)}}))
+    script = tmp_path / "child.py"
+    script.write_text(_NO_THREAD_CHILD)
+    tests = Path(__file__).parent
+    with trio.fail_after(PATIENCE * 4):
+        done = await trio.run_process(
+            [sys.executable, str(script), str(folder), str(tests)], capture_stdout=True
+        )
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result == {
+        "first": f"{large}: no thread could start to structure it (can't start new thread)",
+        "then": "None",  # threads again: the same file structures
+        "n": 10_000,
+    }
+
+
+async def test_a_bug_while_structuring_in_the_thread_still_propagates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the thread machinery's own failure is the file's error: what structuring raises
+    there (trioconf's bugs, even one that is a RuntimeError) is re-raised as it was."""
+    from trioconf._formats import INLINE_LIMITS
+
+    folder = tmp_path / "big.d"
+    folder.mkdir()
+    items = {f"key{i}": i for i in range(INLINE_LIMITS["json"] // 8)}
+    (folder / "large.json").write_text(json.dumps({"items": items}))
+    loader = Loader(Bigs, [trioconf.Directory(folder, key="entries")], make_converter(), Options())
+    (state,) = loader.keyed
+
+    def bug(*args: Any) -> bool:
+        raise RuntimeError("a trioconf bug")
+
+    monkeypatch.setattr(state, "_settle", bug)
+    with pytest.raises(RuntimeError, match="a trioconf bug"):
+        await loader.refresh(None)

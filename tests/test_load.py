@@ -255,3 +255,49 @@ async def test_load_lock_timeout_is_a_config_error_naming_file_and_holder(tmp_pa
 def test_load_lock_timeout_must_be_positive(tmp_path: Path, timeout: float) -> None:
     with pytest.raises(ValueError, match="lock_timeout must be positive"):
         trioconf.load(Server, tmp_path / "never-read.toml", lock_timeout=timeout)
+
+
+# --- what a worker can fail with: the file's error, never the reloader's end -------------------
+# (trio_parallel.run_sync, tried: the job's own errors cross back pickled; a MemoryError from
+# the worker, raised reading or pickling, or in the parent unpickling; BrokenWorkerError when
+# the worker dies; OSError when no worker can start. See trioconf/_job.py.)
+
+
+async def test_a_worker_out_of_memory_is_the_files_error_not_a_crash(tmp_path: Path) -> None:
+    from support import PATIENCE, wait_until
+    from worker_limits import limit_memory
+
+    path = tmp_path / "wide.json"
+    path.write_text(json.dumps({"items": {"a": 0}}))
+    # Workers of this scope get 30 MB more address space than they start with: a 29 MB
+    # document cannot be read into it (checked: MemoryError, from the worker's read).
+    workers = trio_parallel.cache_scope(init=functools.partial(limit_memory, 30 << 20))
+    reloader = trioconf.open_reloader(Wide, path, debounce=0, max_size=64 << 20)
+    async with workers, reloader as live:
+        path.write_text(json.dumps({"items": {f"k{i}": i for i in range(1_500_000)}}))
+        await wait_until(lambda: live.last_error is not None)
+        error = live.last_error
+        assert isinstance(error, trioconf.SourceError)
+        assert str(error) == f"{path}: too large for the memory the worker process parsing it has"
+        assert live.current.items == {"a": 0}
+        path.write_text(json.dumps({"items": {f"k{i}": i for i in range(20_000)}}))  # a worker's
+        with trio.fail_after(PATIENCE):
+            await live.wait_value(lambda c: len(c.items) == 20_000)
+
+
+async def test_no_worker_able_to_start_is_the_files_error(tmp_path: Path) -> None:
+    from worker_limits import descriptors_left
+
+    path = tmp_path / "big.json"
+    big_json(path, "one", 20_000)
+    load = loader(trioconf.File(path))
+    async with trio_parallel.cache_scope():  # no worker yet: the parse must start one
+        # One descriptor left: the file can be opened (its size read), no worker's pipes.
+        with descriptors_left(1):
+            assert await load.refresh(None)
+        with pytest.raises(trioconf.SourceError) as info:
+            load.build()
+        assert str(info.value).startswith(f"{path}: no worker process could start to parse it (")
+        assert "Too many open files" in str(info.value)
+        assert await load.refresh(None)  # descriptors again: a worker starts, the file parses
+        assert load.build()[0].name == "one"

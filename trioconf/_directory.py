@@ -27,6 +27,7 @@ from typing import Any, cast
 
 import attrs
 import cattrs
+import outcome
 import trio
 
 from ._errors import ConfigError, FieldError, MissingSourceError, SourceError, ValidationError
@@ -385,7 +386,16 @@ class DirectoryState:
         if data is None:  # the bytes read last time
             return False
         settle = functools.partial(self._settle, name, Content(raw, digest), fmt, data)
-        return await trio.to_thread.run_sync(settle)
+        try:
+            # Captured in the thread: what the thread machinery itself raises is told apart
+            # from what structuring raised (a trioconf bug, re-raised by ``unwrap``).
+            result = await trio.to_thread.run_sync(outcome.capture, settle)
+        except RuntimeError as exc:  # "can't start new thread": the system's limits
+            failure = f"no thread could start to structure it ({exc})"
+        else:
+            return result.unwrap()
+        # Made out here, with no __context__ to keep alive while the error is kept.
+        return self._fail(name, None, SourceError(path, failure))
 
     def _read_locked_sync(
         self, name: str, max_size: int, allow_nan: bool, lock_timeout: float

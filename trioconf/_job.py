@@ -4,6 +4,19 @@ for a large one, for ``File`` sources and the files of ``Directory`` sources ali
 A large file is read *and* parsed in the worker: its size is taken from the open descriptor
 before a byte is read, so the event loop never copies megabytes that it would then only pass
 on. What comes back from a worker is the job's result or a ``ConfigError`` naming the file.
+The ways a worker can fail, found by trying them (tests in ``tests/test_load.py``):
+
+- the job's own errors cross back pickled: a ``SourceError`` or ``ParseError`` as it was raised;
+- the file outgrows the memory the worker has (reading it, or pickling the result back):
+  ``MemoryError``, from the worker or while the parent unpickles;
+- the worker dies (the OOM killer, a crash in a C parser): ``BrokenWorkerError``;
+- the parse outlasts ``parse_timeout``: the worker is killed (``TooSlowError`` here);
+- no worker can start (no file descriptors or processes left): ``OSError`` from the pool.
+
+All of these are problems of that file or of the machine, not of trioconf: they become that
+file's ``SourceError``, the last good snapshot stays, and its next change tries again. Anything
+else (a ``TypeError`` from a result that cannot be pickled, a ``RecursionError``: the parse
+bounds nesting, so neither can come from a document) is a trioconf bug and propagates.
 """
 
 from __future__ import annotations
@@ -95,6 +108,11 @@ async def read_and_parse_in_worker(
         # keep it as a zombie, with its pipes open, until the next worker starts.
         multiprocessing.active_children()
         failure = "the worker process parsing it died unexpectedly"
+    except MemoryError:
+        failure = "too large for the memory the worker process parsing it has"
+    except OSError as exc:
+        # Raised by the pool, not the job (which turns its own OSErrors into SourceErrors).
+        failure = f"no worker process could start to parse it ({exc})"
     else:
         assert not isinstance(result, Deferred)  # no limit given: always parsed
         return result
