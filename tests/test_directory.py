@@ -832,3 +832,30 @@ async def test_a_bug_while_structuring_in_the_thread_still_propagates(
     monkeypatch.setattr(state, "_settle", bug)
     with pytest.raises(RuntimeError, match="a trioconf bug"):
         await loader.refresh(None)
+
+
+async def test_a_symlinked_entry_is_read_under_the_lock_beside_its_target(tmp_path: Path) -> None:
+    """A ConfigMap-like folder of symlinks: the writer locks the sidecar beside the target
+    (FileGuard resolves the path), and readers look for it there."""
+    from locked_writer import locked_writer, opens_of
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "acme.toml").write_text(tenant(1, "a"))
+    folder = tmp_path / "tenants.d"
+    folder.mkdir()
+    (folder / "acme.toml").symlink_to(data / "acme.toml")
+    source = trioconf.Directory(folder, key="tenants")
+    async with trioconf.open_reloader(Config, source, backend="poll", poll_interval=3600) as live:
+        parts = ["port = 2\n", 'host = "b"\n']
+        async with trio.open_nursery() as nursery, locked_writer(folder / "acme.toml", parts) as w:
+            await w.wrote(0)
+            assert (data / ".acme.toml.lock").exists()
+            assert not (folder / ".acme.toml.lock").exists()
+            nursery.start_soon(live.reload)
+            await wait_until(lambda: live.version > 1 or opens_of(data / ".acme.toml.lock") > 0)
+            await w.finish()
+        assert [r.config for r in live.history] == [  # type: ignore[union-attr]
+            Config(tenants={"acme": Tenant(1, "a")}),
+            Config(tenants={"acme": Tenant(2, "b")}),
+        ]
