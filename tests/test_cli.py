@@ -216,6 +216,60 @@ def test_check_missing_file_fails(project: Path, capsys: pytest.CaptureFixture[s
     assert str(missing) in capsys.readouterr().err
 
 
+# A cooperating writer (FileGuard, another process) rewrites app.toml in place in two parts,
+# holding its lock. check reads it under the lock: what it judges is the finished file. Twins:
+# the first part alone is invalid and the whole valid, then the other way round (a valid first
+# part, a realistic prefix, is what an unlocked read would have passed as "ok").
+WRITES = {
+    "prefix-invalid": (["debug = true\n", 'name = "svc"\n'], 0, ""),
+    "prefix-valid": (['name = "svc"\n', '\n[db]\nport = "x"\n'], 1, ":4:"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRITES))
+async def test_check_judges_a_file_being_written_under_the_lock_when_it_is_done(
+    project: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    from locked_writer import locked_writer, opens_of
+    from support import wait_until
+
+    config = project / "app.toml"
+    parts, status, where = WRITES[case]
+    results: list[int] = []
+
+    async def check() -> None:  # check is sync, and waits for the lock: a thread
+        results.append(await trio.to_thread.run_sync(run_check, project, str(config)))
+
+    async with trio.open_nursery() as nursery, locked_writer(config, parts) as writer:
+        await writer.wrote(0)
+        nursery.start_soon(check)
+        await wait_until(lambda: bool(results) or opens_of(project / ".app.toml.lock") > 0)
+        await writer.finish()
+    out, err = capsys.readouterr()
+    assert results == [status], err
+    assert out == ("ok\n" if status == 0 else "")
+    assert f"{config}{where}" in err if where else err == ""
+
+
+async def test_check_a_lock_held_too_long_is_an_error_naming_the_holder(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from locked_writer import locked_writer
+
+    config = project / "app.toml"
+    async with locked_writer(config, [VALID]) as writer:
+        await writer.wrote(0)
+        command = Path(f"/proc/{writer.pid}/comm").read_text().strip()
+        # The reloader's default lock_timeout (5 s): the command has no option for it.
+        status = await trio.to_thread.run_sync(run_check, project, str(config))
+    assert status == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"{config}: lock not granted within 5 s, held by pid {writer.pid} ({command})"
+    ]
+
+
 def test_check_schema_as_dotted_module_from_cwd(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

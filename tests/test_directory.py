@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import random
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -501,6 +503,7 @@ async def test_a_folder_inotify_cannot_watch_is_polled(folder: Path) -> None:
     from support import RefusingLibc
 
     from trioconf._watch import run_watcher
+    from trioconf._watch._events import Hold
 
     send, receive = trio.open_memory_channel[Any](100)
     libc = RefusingLibc(full_dirs=[folder])  # ENOSPC: the watch limit, for this folder only
@@ -513,6 +516,7 @@ async def test_a_folder_inotify_cannot_watch_is_polled(folder: Path) -> None:
         (folder / "gamma.toml").write_text(tenant(3))
         (folder / "gamma.txt").write_text("not matching")
         with trio.fail_after(PATIENCE):
+            assert await receive.receive() == Hold(folder / "gamma.toml")  # new: settling
             assert await receive.receive() == folder / "gamma.toml"
         with trio.move_on_after(0.2):
             extra = await receive.receive()
@@ -589,3 +593,271 @@ async def test_a_large_entry_is_parsed_in_a_worker(tmp_path: Path) -> None:
     config, _ = loader.build()
     assert config.entries["large"].items == items
     assert config.entries["small"] == Big({"a": 1})
+
+
+# --- cooperating writers' locks -----------------------------------------------------------------
+#
+# A FileGuard writer in another process rewrites a file in place, in two parts, holding the
+# exclusive lock of its sidecar throughout. Each part alone is a valid document (the first is
+# the start of the second), so a read that ignored the lock would apply a smaller config.
+
+
+@attrs.frozen
+class LockCase:
+    mode: str  # "keyed": an entry of Config.tenants; "layered": a layer of Layered
+    trigger: str  # "inotify", "poll" (a FolderPoller round) or "reload" (relists the folder)
+
+    def source(self, folder: Path) -> trioconf.Directory:
+        key = "tenants" if self.mode == "keyed" else None
+        return trioconf.Directory(folder, pattern="*.toml", key=key)
+
+    def files(self) -> tuple[str, list[str], Any, Any, Any]:
+        """The first content, the writer's parts, and the config before, torn and after."""
+        if self.mode == "keyed":
+            before = Config(tenants={"acme": Tenant(1, "a")})
+            torn = Config(tenants={"acme": Tenant(2)})
+            after = Config(tenants={"acme": Tenant(2, "b")})
+            return tenant(1, "a"), ["port = 2\n", 'host = "b"\n'], before, torn, after
+        parts = ['name = "two"\n', "port = 2\n"]
+        return (
+            'name = "one"\nport = 1\n',
+            parts,
+            Layered("one", 1),
+            Layered("two"),
+            Layered("two", 2),
+        )
+
+
+LOCK_CASES = [
+    LockCase(mode, trigger)
+    for mode in ("keyed", "layered")
+    for trigger in ("inotify", "poll", "reload")
+]
+
+
+@pytest.mark.parametrize("case", LOCK_CASES, ids=lambda c: f"{c.mode}-{c.trigger}")
+async def test_a_file_rewritten_in_place_under_the_lock_is_never_read_torn(
+    tmp_path: Path, case: LockCase
+) -> None:
+    from locked_writer import locked_writer, opens_of
+
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    path = folder / "acme.toml"
+    first, parts, before, torn, after = case.files()
+    path.write_text(first)
+    cls = Config if case.mode == "keyed" else Layered
+    backend = "inotify" if case.trigger == "inotify" else "poll"
+    # reload(): a poll that never comes, so that nothing but reload() reads.
+    interval = 3600 if case.trigger == "reload" else 0.05
+    options: dict[str, Any] = {"debounce": 0, "backend": backend, "poll_interval": interval}
+    sidecar = folder / ".acme.toml.lock"
+    async with trioconf.open_reloader(cls, case.source(folder), **options) as live:
+        assert live.current == before
+        async with trio.open_nursery() as nursery, locked_writer(path, parts) as writer:
+            await writer.wrote(0)
+            if case.trigger == "reload":
+                nursery.start_soon(live.reload)
+            # The reloader has either applied the first part (the bug) or is waiting for the
+            # writer's lock, holding the sidecar open (the writer holds it open too).
+            await wait_until(lambda: live.version > 1 or opens_of(sidecar) > 0)
+            await writer.finish()
+        await until(live, lambda c: c == after)
+        assert [r.config for r in live.history] == [before, after]  # type: ignore[union-attr]
+        assert torn not in [r.config for r in live.history]  # type: ignore[union-attr]
+        assert live.last_error is None
+
+
+async def test_a_writer_that_starts_during_a_folder_pass_is_waited_for(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass over the whole folder looks for sidecars in its listing, and once more after
+    its reads: a writer that created its sidecar after the listing is seen there."""
+    import fcntl
+
+    from locked_writer import opens_of
+
+    loader = Loader(
+        Config, [trioconf.Directory(folder, key="tenants")], make_converter(), Options()
+    )
+    await loader.refresh(None)
+    (state,) = loader.keyed
+    path, sidecar = folder / "acme.toml", folder / ".acme.toml.lock"
+    list_names = state.list_names
+    held: list[int] = []
+
+    def listing_then_a_writer_starts() -> Any:
+        listed = list_names()
+        # What FileGuard.exclusive and an in-place write do, right after the listing: create
+        # the sidecar, take its exclusive flock, write the first part (valid on its own).
+        fd = os.open(sidecar, os.O_RDONLY | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        held.append(fd)
+        path.write_text("port = 2\n")
+        return listed
+
+    monkeypatch.setattr(state, "list_names", listing_then_a_writer_starts)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(loader.refresh, None)
+        await wait_until(lambda: opens_of(sidecar) > 1)  # the pass waits for the lock
+        with path.open("a") as f:
+            f.write('host = "b"\n')
+        os.close(held.pop())  # the writer is done: its lock goes
+    config, _ = loader.build()
+    assert config.tenants == {"acme": Tenant(2, "b"), "beta": Tenant(2, "b")}
+
+
+async def test_a_large_file_is_read_and_parsed_in_the_worker_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trioconf._formats import INLINE_LIMITS
+
+    folder = tmp_path / "big.d"
+    folder.mkdir()
+    large = folder / "large.json"
+    items = {f"key{i}": i for i in range(INLINE_LIMITS["json"] // 8)}
+    large.write_text(json.dumps({"items": items}))
+    assert large.stat().st_size > INLINE_LIMITS["json"]
+    # Every read of this process (the worker is another one) that returns the large file's
+    # bytes: there must be none, its size from fstat decides before the first.
+    bytes_read: list[int] = []
+    read = os.read
+
+    def spy(fd: int, n: int) -> bytes:
+        data = read(fd, n)
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{fd}") == str(large):
+                bytes_read.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "read", spy)
+    source = trioconf.Directory(folder, key="entries")
+    async with trioconf.open_reloader(Bigs, source, debounce=0) as live:
+        assert live.current.entries["large"].items == items
+        items["key0"] = -1
+        large.write_text(json.dumps({"items": items}))  # one file's change, the event path
+        await until(live, lambda c: c.entries["large"].items["key0"] == -1)
+        await live.reload()  # the whole folder again
+    assert bytes_read == []
+
+
+# A fresh interpreter: the thread trio's cache keeps after starting a worker is kept busy, so
+# structuring the large entry needs a new thread, and the address space left cannot hold its
+# stack (RLIMIT_AS: a new thread's stack is 8 MB here), as on a machine out of memory or at
+# its thread limit. The __main__ guard: the worker process imports this script again.
+_NO_THREAD_CHILD = """
+import json, resource, sys, threading
+import attrs, trio, trio_parallel
+sys.path.insert(0, sys.argv[2])
+from worker_limits import vmsize
+import trioconf
+from trioconf._converter import make_converter
+from trioconf._load import Loader, Options
+
+@attrs.frozen
+class Big:
+    items: dict[str, int] = attrs.field(factory=dict)
+
+@attrs.frozen
+class Bigs:
+    entries: dict[str, Big] = attrs.field(factory=dict)
+
+async def main(folder):
+    loader = Loader(Bigs, [trioconf.Directory(folder, key="entries")], make_converter(), Options())
+    await trio_parallel.run_sync(int)  # a worker up (starting it took a thread, idle now)
+    gate, held = threading.Event(), []
+    def hold():
+        held.append(1)
+        gate.wait()
+    idle = threading.active_count() - 1
+    async with trio.open_nursery() as nursery:
+        for _ in range(idle):
+            nursery.start_soon(trio.to_thread.run_sync, hold)
+        while len(held) < idle:
+            await trio.sleep(0.01)
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (vmsize() + (6 << 20), hard))
+        try:
+            await loader.refresh(None)
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+            gate.set()
+    first = str(loader.error)
+    await loader.refresh(None)
+    entries = loader.build()[0].entries
+    print(json.dumps({"first": first, "then": str(loader.error), "n": len(entries["large"].items)}))
+
+if __name__ == "__main__":
+    trio.run(main, sys.argv[1])
+"""
+
+
+async def test_no_thread_to_structure_a_large_entry_is_its_error_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "big.d"
+    folder.mkdir()
+    large = folder / "large.json"
+    large.write_text(json.dumps({"items": {f"key{i}": i for i in range(10_000)}}))
+    script = tmp_path / "child.py"
+    script.write_text(_NO_THREAD_CHILD)
+    tests = Path(__file__).parent
+    with trio.fail_after(PATIENCE * 4):
+        done = await trio.run_process(
+            [sys.executable, str(script), str(folder), str(tests)], capture_stdout=True
+        )
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result == {
+        "first": f"{large}: no thread could start to structure it (can't start new thread)",
+        "then": "None",  # threads again: the same file structures
+        "n": 10_000,
+    }
+
+
+async def test_a_bug_while_structuring_in_the_thread_still_propagates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the thread machinery's own failure is the file's error: what structuring raises
+    there (trioconf's bugs, even one that is a RuntimeError) is re-raised as it was."""
+    from trioconf._formats import INLINE_LIMITS
+
+    folder = tmp_path / "big.d"
+    folder.mkdir()
+    items = {f"key{i}": i for i in range(INLINE_LIMITS["json"] // 8)}
+    (folder / "large.json").write_text(json.dumps({"items": items}))
+    loader = Loader(Bigs, [trioconf.Directory(folder, key="entries")], make_converter(), Options())
+    (state,) = loader.keyed
+
+    def bug(*args: Any) -> bool:
+        raise RuntimeError("a trioconf bug")
+
+    monkeypatch.setattr(state, "_settle", bug)
+    with pytest.raises(RuntimeError, match="a trioconf bug"):
+        await loader.refresh(None)
+
+
+async def test_a_symlinked_entry_is_read_under_the_lock_beside_its_target(tmp_path: Path) -> None:
+    """A ConfigMap-like folder of symlinks: the writer locks the sidecar beside the target
+    (FileGuard resolves the path), and readers look for it there."""
+    from locked_writer import locked_writer, opens_of
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "acme.toml").write_text(tenant(1, "a"))
+    folder = tmp_path / "tenants.d"
+    folder.mkdir()
+    (folder / "acme.toml").symlink_to(data / "acme.toml")
+    source = trioconf.Directory(folder, key="tenants")
+    async with trioconf.open_reloader(Config, source, backend="poll", poll_interval=3600) as live:
+        parts = ["port = 2\n", 'host = "b"\n']
+        async with trio.open_nursery() as nursery, locked_writer(folder / "acme.toml", parts) as w:
+            await w.wrote(0)
+            assert (data / ".acme.toml.lock").exists()
+            assert not (folder / ".acme.toml.lock").exists()
+            nursery.start_soon(live.reload)
+            await wait_until(lambda: live.version > 1 or opens_of(data / ".acme.toml.lock") > 0)
+            await w.finish()
+        assert [r.config for r in live.history] == [  # type: ignore[union-attr]
+            Config(tenants={"acme": Tenant(1, "a")}),
+            Config(tenants={"acme": Tenant(2, "b")}),
+        ]

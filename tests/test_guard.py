@@ -4,6 +4,7 @@ and the reloader reading under the shared lock. Real files, real processes, real
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -26,6 +27,8 @@ from trioconf._guard import (
     LockTimeout,
     OperationTimeout,
     shared_lock_if_present,
+    shared_lock_if_present_sync,
+    shared_lock_nowait,
 )
 
 
@@ -277,6 +280,56 @@ async def test_lock_held_by_another_process_past_the_timeout_is_a_clear_error(
     assert counter(counter_file) == 0
     await guard.run(counter_file, bump)  # the holder is gone: granted
     assert counter(counter_file) == 1
+
+
+@pytest.mark.usefixtures("flock_program")
+async def test_sync_readers_wait_on_a_backoff_and_time_out_naming_the_holder(
+    counter_file: Path,
+) -> None:
+    """``trioconf.load`` and ``trioconf check`` read without an event loop: the same shared
+    lock, waited for with ``time.sleep`` (here in a thread, as the blocking call it is)."""
+    lock_file = counter_file.with_name(".race_test.json.lock")
+
+    def read_locked(timeout: float) -> bytes:
+        with shared_lock_if_present_sync(counter_file, timeout):
+            return counter_file.read_bytes()
+
+    async with flock_held_by_another_process(lock_file) as holder:
+        start = trio.current_time()
+        with pytest.raises(LockTimeout) as info:
+            await trio.to_thread.run_sync(read_locked, 0.3)
+        waited = trio.current_time() - start
+        assert info.value.path == str(counter_file)
+        assert info.value.holder == f"pid {holder.pid} (sleep)"
+        # The same moment, without waiting: the poller's try.
+        with shared_lock_nowait(counter_file) as granted:
+            assert not granted
+        # A sync reader already waiting is granted the lock as soon as the holder goes.
+        async with trio.open_nursery() as nursery:
+            waiting = trio.Event()
+
+            async def reader() -> None:
+                waiting.set()
+                assert await trio.to_thread.run_sync(read_locked, PATIENCE) == b'{"counter": 0}'
+
+            nursery.start_soon(reader)
+            await waiting.wait()
+            holder.kill()
+    assert 0.3 <= waited < 0.3 + 5
+    with shared_lock_nowait(counter_file) as granted:
+        assert granted
+        with pytest.raises(BlockingIOError), open(lock_file) as f:  # held shared: no writer
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_sync_and_nowait_readers_create_no_sidecar(tmp_path: Path) -> None:
+    path = tmp_path / "app.toml"
+    path.write_text('name = "one"\n')
+    with shared_lock_if_present_sync(path, 1):
+        pass
+    with shared_lock_nowait(path) as granted:
+        assert granted  # nothing to wait for where no writer ever cooperated
+    assert os.listdir(tmp_path) == ["app.toml"]
 
 
 # -- four processes ------------------------------------------------------------------------

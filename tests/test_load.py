@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
@@ -214,3 +215,123 @@ async def test_a_worker_dying_mid_parse_is_a_config_error_not_a_crash(tmp_path: 
     # The dead worker's pipes were closed, not left to the next worker start.
     gc.collect()
     assert open_fds() == fds
+
+
+# --- trioconf.load() and a cooperating writer's lock -------------------------------------------
+
+
+@attrs.frozen
+class Server:
+    host: str = "localhost"
+    port: int = 80  # the writer's first part (the host line) is a valid config on its own
+
+
+@attrs.frozen
+class Servers:
+    servers: dict[str, Server] = attrs.field(factory=dict)
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+async def test_load_reads_a_file_being_written_under_the_lock_only_when_it_is_done(
+    tmp_path: Path, kind: str
+) -> None:
+    from locked_writer import locked_writer, opens_of
+    from support import wait_until
+
+    folder = tmp_path / "servers.d"
+    folder.mkdir()
+    path = folder / "web.toml"
+    path.write_text('host = "old"\nport = 1\n')
+    if kind == "file":
+        load = functools.partial(trioconf.load, Server, path)
+        done, torn = Server("new", 2), Server("new")
+    else:
+        load = functools.partial(trioconf.load, Servers, trioconf.Directory(folder, key="servers"))
+        done, torn = Servers({"web": Server("new", 2)}), Servers({"web": Server("new")})
+    async with (
+        trio.open_nursery() as nursery,
+        locked_writer(path, ['host = "new"\n', "port = 2\n"]) as writer,
+    ):
+        await writer.wrote(0)
+        results: list[object] = []
+
+        async def load_in_a_thread() -> None:  # load() blocks: it is sync
+            results.append(await trio.to_thread.run_sync(load))
+
+        nursery.start_soon(load_in_a_thread)
+        # load() either returned the first part (the bug) or waits, holding the sidecar open.
+        await wait_until(lambda: bool(results) or opens_of(folder / ".web.toml.lock") > 0)
+        await writer.finish()
+    assert results != [torn]
+    assert results == [done]
+
+
+async def test_load_lock_timeout_is_a_config_error_naming_file_and_holder(tmp_path: Path) -> None:
+    from locked_writer import locked_writer
+
+    path = tmp_path / "web.toml"
+    path.write_text('host = "old"\n')
+    async with locked_writer(path, ['host = "new"\n']) as writer:
+        await writer.wrote(0)
+        start = trio.current_time()
+        with pytest.raises(trioconf.LockTimeout) as info:
+            await trio.to_thread.run_sync(
+                functools.partial(trioconf.load, Server, path, lock_timeout=0.3)
+            )
+        waited = trio.current_time() - start
+        assert info.value.path == str(path)
+        assert f"held by pid {writer.pid} " in str(info.value)
+    assert 0.3 <= waited < 0.3 + 5  # the bound, with room for a noisy machine
+    assert trioconf.load(Server, path) == Server("new")  # the holder is gone: read at once
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, float("nan")])
+def test_load_lock_timeout_must_be_positive(tmp_path: Path, timeout: float) -> None:
+    with pytest.raises(ValueError, match="lock_timeout must be positive"):
+        trioconf.load(Server, tmp_path / "never-read.toml", lock_timeout=timeout)
+
+
+# --- what a worker can fail with: the file's error, never the reloader's end -------------------
+# (trio_parallel.run_sync, tried: the job's own errors cross back pickled; a MemoryError from
+# the worker, raised reading or pickling, or in the parent unpickling; BrokenWorkerError when
+# the worker dies; OSError when no worker can start. See trioconf/_job.py.)
+
+
+async def test_a_worker_out_of_memory_is_the_files_error_not_a_crash(tmp_path: Path) -> None:
+    from support import PATIENCE, wait_until
+    from worker_limits import limit_memory
+
+    path = tmp_path / "wide.json"
+    path.write_text(json.dumps({"items": {"a": 0}}))
+    # Workers of this scope get 30 MB more address space than they start with: a 29 MB
+    # document cannot be read into it (checked: MemoryError, from the worker's read).
+    workers = trio_parallel.cache_scope(init=functools.partial(limit_memory, 30 << 20))
+    reloader = trioconf.open_reloader(Wide, path, debounce=0, max_size=64 << 20)
+    async with workers, reloader as live:
+        path.write_text(json.dumps({"items": {f"k{i}": i for i in range(1_500_000)}}))
+        await wait_until(lambda: live.last_error is not None)
+        error = live.last_error
+        assert isinstance(error, trioconf.SourceError)
+        assert str(error) == f"{path}: too large for the memory the worker process parsing it has"
+        assert live.current.items == {"a": 0}
+        path.write_text(json.dumps({"items": {f"k{i}": i for i in range(20_000)}}))  # a worker's
+        with trio.fail_after(PATIENCE):
+            await live.wait_value(lambda c: len(c.items) == 20_000)
+
+
+async def test_no_worker_able_to_start_is_the_files_error(tmp_path: Path) -> None:
+    from worker_limits import descriptors_left
+
+    path = tmp_path / "big.json"
+    big_json(path, "one", 20_000)
+    load = loader(trioconf.File(path))
+    async with trio_parallel.cache_scope():  # no worker yet: the parse must start one
+        # One descriptor left: the file can be opened (its size read), no worker's pipes.
+        with descriptors_left(1):
+            assert await load.refresh(None)
+        with pytest.raises(trioconf.SourceError) as info:
+            load.build()
+        assert str(info.value).startswith(f"{path}: no worker process could start to parse it (")
+        assert "Too many open files" in str(info.value)
+        assert await load.refresh(None)  # descriptors again: a worker starts, the file parses
+        assert load.build()[0].name == "one"

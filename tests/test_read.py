@@ -66,3 +66,32 @@ def test_errors_survive_pickling_for_worker_processes() -> None:
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error)
         assert str(copy) == str(error)
+
+
+def test_where_the_file_read_really_is(tmp_path: Path) -> None:
+    """``real``: where a reader looks for a cooperating writer's sidecar. The path itself when
+    its last component is no symlink (no readlink needed), the target's path through one."""
+    (tmp_path / "etc").mkdir()
+    target = tmp_path / "etc" / "app.toml"
+    target.write_text("a = 1\n")
+    assert _read.read_unless_larger(target, 100, real=True).real == str(target)  # type: ignore[union-attr]
+    link = tmp_path / "app.toml"
+    link.symlink_to(target)
+    assert _read.read_unless_larger(link, 100, real=True).real == str(target)  # type: ignore[union-attr]
+    # A symlinked directory on the way resolves to the same directory, sidecar included.
+    (tmp_path / "conf").symlink_to(tmp_path / "etc")
+    through = tmp_path / "conf" / "app.toml"
+    assert _read.read_unless_larger(through, 100, real=True).real == str(through)  # type: ignore[union-attr]
+    assert _read.read_unless_larger(link, 100).real is None  # not asked: nothing spent on it
+    os.symlink("loop", tmp_path / "loop")
+    with pytest.raises(SourceError, match="symlink loop"):
+        _read.read_unless_larger(tmp_path / "loop", 100, real=True)
+
+
+def test_size_comes_from_the_open_descriptor_before_any_read(tmp_path: Path) -> None:
+    path = tmp_path / "big.toml"
+    path.write_bytes(b"a = 1\n" * 100)
+    assert _read.read_unless_larger(path, limit=599) is None  # over the limit: nothing read
+    assert _read.read_unless_larger(path, limit=600).raw == path.read_bytes()  # type: ignore[union-attr]
+    with pytest.raises(SourceError, match=r"too large \(600 bytes; the limit is 599\)"):
+        _read.read_unless_larger(path, limit=599, max_size=599)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
+from support import PATIENCE
 
 from trioconf._watch import WatchEvent, run_watcher
 from trioconf._watch._events import HOLD_LIMIT, Hold
@@ -127,7 +129,7 @@ async def test_a_file_that_never_settles_is_reported_after_the_hold_limit(
         event, _ = await next_event(receive)
         assert event == path
         assert HOLD_LIMIT <= trio.current_time() - start <= HOLD_LIMIT + 2 * INTERVAL
-        assert "changed on every poll" in caplog.text
+        assert "on every poll for 2 s" in caplog.text
         nursery.cancel_scope.cancel()
 
 
@@ -241,3 +243,140 @@ def test_interval_must_be_positive() -> None:
     send, _ = trio.open_memory_channel[WatchEvent](1)
     with pytest.raises(ValueError, match="poll_interval"):
         Poller(send, 0)
+
+
+# --- what a hash may read ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reads_of(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], list[int]]:
+    """``reads_of(path)``: the sizes of every ``os.read`` of this process that returned bytes
+    of ``path`` (through any name), from now on."""
+    seen: dict[str, list[int]] = {}
+    read = os.read
+
+    def spy(fd: int, n: int) -> bytes:
+        data = read(fd, n)
+        with contextlib.suppress(OSError):
+            seen.setdefault(os.readlink(f"/proc/self/fd/{fd}"), []).append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "read", spy)
+    return lambda path: seen.get(str(path.resolve()), [])
+
+
+def test_a_file_over_max_size_is_never_read(
+    tmp_path: Path, reads_of: Callable[[Path], list[int]]
+) -> None:
+    path = tmp_path / "app.toml"
+    path.write_text("a = 1\n" * 200)  # 1,200 bytes, written just now: racy, due a hash
+    first, _ = take_fingerprint(path, max_size=1000)
+    assert (first.digest, reads_of(path)) == (None, [])  # its stat fields alone, nothing read
+    # Its stat fields still tell every change that can matter: the loader refuses it until it
+    # shrinks, and shrinking changes its size.
+    path.write_text("a = 2\n")
+    second, changed = take_fingerprint(path, first, max_size=1000)
+    assert changed
+    assert second.digest is not None  # small enough now: hashed (the racy rule)
+    assert reads_of(path) == [6]
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+async def test_pollers_never_read_more_than_max_size(
+    tmp_path: Path, reads_of: Callable[[Path], list[int]], kind: str
+) -> None:
+    import trioconf
+
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    path = folder / "app.toml"
+    path.write_text("a = 1\n" * 200)
+    send, receive = trio.open_memory_channel[WatchEvent](100)
+    paths = [path] if kind == "file" else []
+    directories = [trioconf.Directory(folder)] if kind == "folder" else []
+    watcher = partial(
+        run_watcher, paths, send, directories=directories, backend="poll", poll_interval=0.01
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(partial(watcher, max_size=1000))
+        path.write_text("a = 2\n" * 200)  # the same size: a poll round would hash it
+        with trio.fail_after(PATIENCE):
+            assert await receive.receive() == Hold(path)  # its mtime moved: held
+            assert await receive.receive() == path  # and settled
+        nursery.cancel_scope.cancel()
+    assert reads_of(path) == []
+
+
+async def test_a_file_its_writer_holds_locked_is_not_read_and_reported_twice(
+    tmp_path: Path, reads_of: Callable[[Path], list[int]]
+) -> None:
+    """Not read while a cooperating writer holds its lock (the poller waits for nothing):
+    reported when the writer is first seen at work, and once more when it is done."""
+    from locked_writer import locked_writer
+
+    path = tmp_path / "app.toml"
+    path.write_text('name = "one"\n')
+    first, _ = take_fingerprint(path)
+    async with locked_writer(path, ['name = "two"\n', "port = 2\n"]) as writer:
+        await writer.wrote(0)
+        before = len(reads_of(path))
+        seen, changed = take_fingerprint(path, first)
+        assert (seen.locked, seen.digest, changed) == (True, None, True)
+        again, changed = take_fingerprint(path, seen)  # still at work: nothing new to say
+        assert (again.locked, changed) == (True, False)
+        # One read, optimistic, saw the sidecar beside the file; none since.
+        assert len(reads_of(path)) == before + 1
+        await writer.finish()
+    done, changed = take_fingerprint(path, again)
+    assert (done.locked, changed) == (False, True)
+    assert take_fingerprint(path, done) == (done, False)
+
+
+async def test_a_polled_folders_files_settle_before_they_are_reported(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    # The folder poller's settle rule: a file written slowly (a valid first half, a pause
+    # shorter than the interval), a file deleted and re-created, a file deleted for good.
+    import trioconf
+
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    slow, replaced, removed = (folder / f"{n}.yaml" for n in ("slow", "replaced", "removed"))
+    for path in (slow, replaced, removed):
+        path.write_text("plan: free\n")
+    send, receive = trio.open_memory_channel[WatchEvent](100)
+    watcher = partial(
+        run_watcher, [], send, directories=[trioconf.Directory(folder)], backend="poll",
+        poll_interval=INTERVAL,
+    )  # fmt: skip
+    async with trio.open_nursery() as nursery:
+        await nursery.start(watcher)
+
+        async def writers() -> None:
+            removed.unlink()
+            replaced.unlink()
+            with open(slow, "w") as f:
+                f.write("plan: pro\n")
+                f.flush()
+                await trio.sleep(INTERVAL * 0.8)
+                replaced.write_text("plan: pro\n")
+                f.write("seats: 10\n")
+
+        nursery.start_soon(writers)
+        reported: dict[Path, str] = {}
+        holds: set[Path] = set()
+        with trio.fail_after(10 * INTERVAL):
+            while len(reported) < 3:
+                event = await receive.receive()
+                if isinstance(event, Hold):
+                    holds.add(event.path)
+                else:
+                    assert isinstance(event, Path)
+                    reported[event] = event.read_text() if event.exists() else "gone"
+        nursery.cancel_scope.cancel()
+    assert reported == {
+        slow: "plan: pro\nseats: 10\n",  # whole, never its first half
+        replaced: "plan: pro\n",
+        removed: "gone",
+    }
+    assert holds == {slow, replaced, removed}

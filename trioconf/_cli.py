@@ -1,7 +1,9 @@
 """The ``trioconf`` command line: ``check`` validates files once, ``watch`` prints each reload.
 
 Both commands take the config class as ``--schema MODULE:CLASS``, where MODULE is a dotted
-module importable from the current directory or a path to a ``.py`` file. Exit statuses: 0 for
+module importable from the current directory or a path to a ``.py`` file. Both read a file
+that a cooperating writer (a ``FileGuard``) is changing under its shared lock, waiting for it
+up to the reloader's default ``lock_timeout``. Exit statuses: 0 for
 a valid config, 1 for an invalid one (every error on stderr), 2 for a usage error, and 128 plus
 the signal number when ``watch`` is stopped by Ctrl-C (130) or SIGTERM (143).
 """
@@ -23,6 +25,7 @@ import trio
 
 from . import load, open_reloader
 from ._errors import ConfigError, ParseError, SourceError
+from ._guard import LockTimeout
 from ._keyed import entry_type
 from ._live import Live
 from ._records import Failure, PastUpdate, Update
@@ -242,10 +245,11 @@ def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.
 
 
 def _unreadable(schema: type[Any], source: File | Directory) -> ConfigError | None:
-    """The error that stops ``source`` from being read or parsed at all, if any."""
+    """The error that stops ``source`` from being read or parsed at all, if any (a writer
+    holding its lock past the lock timeout too: waiting for it again would only double it)."""
     try:
         load(schema, source, forbid_unknown=False)
-    except (SourceError, ParseError) as exc:
+    except (SourceError, ParseError, LockTimeout) as exc:
         return exc
     except ConfigError:
         pass  # valid syntax; whether its values fit is for the full load to say

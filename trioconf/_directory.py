@@ -27,14 +27,16 @@ from typing import Any, cast
 
 import attrs
 import cattrs
+import outcome
 import trio
-import trio_parallel
 
 from ._errors import ConfigError, FieldError, MissingSourceError, SourceError, ValidationError
 from ._formats import INLINE_LIMITS, parse
+from ._guard import has_sidecar, shared_lock_if_present, shared_lock_if_present_sync
+from ._job import Deferred, read_and_parse_in_worker
 from ._layer import Layer
 from ._merge import dotted, merge
-from ._read import Content, read_consistent
+from ._read import Content, read_unless_larger
 from ._sources import Directory, Format, format_of, matcher
 from ._structure import structure
 
@@ -188,18 +190,39 @@ class DirectoryState:
         self.dirty.discard(stem)
 
     # -- refreshing -------------------------------------------------------------------------
+    #
+    # Every read takes a cooperating writer's lock (FileGuard: ``.<name>.lock`` beside the
+    # file) as a File's read does: optimistic first, without any lock, and again under the
+    # shared lock when a sidecar stands beside the file read, which is almost never. One file
+    # (a change the watcher reported) is probed right after its read. A whole folder
+    # (start-up, a rescan, ``reload()``) is probed with two listings instead of ten thousand
+    # lookups: a sidecar already there when the folder is listed sends its file straight to
+    # the locked read; one that appeared during the pass shows in one listing after it, and
+    # its file is read again under the lock. Either way the sidecar is looked for after the
+    # read: a writer creates it before it takes the lock and writes, so a read that saw any of
+    # its bytes cannot miss it.
 
-    def list_names(self) -> list[str]:
-        """The matching names in the folder now, in name order; sets ``folder_error``."""
+    def list_names(self) -> tuple[list[str], set[str]]:
+        """The matching names in the folder now, in name order, and the sidecar lock files
+        there (``.<name>.lock``); sets ``folder_error``."""
+        counts = self.counts
+        names: list[str] = []
+        sidecars: set[str] = set()
         try:
             with os.scandir(self.folder) as it:
-                names = [e.name for e in it if self.counts(e.name) and _is_file(e)]
+                for entry in it:
+                    name = entry.name
+                    if counts(name):
+                        if _is_file(entry):
+                            names.append(name)
+                    elif name[0] == "." and name.endswith(".lock"):
+                        sidecars.add(name)
         except OSError as exc:
             self.folder_error = self._folder_error(exc)
-            return []
+            return [], set()
         self.folder_error = None
         names.sort(key=name_order)
-        return names
+        return names, sidecars
 
     def _folder_error(self, exc: OSError) -> ConfigError | None:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR) and not os.path.isdir(self.folder):
@@ -211,37 +234,70 @@ class DirectoryState:
         reason = "permission denied" if exc.errno in (errno.EACCES, errno.EPERM) else exc.strerror
         return SourceError(self.folder, reason or str(exc))
 
-    def relist_sync(self, max_size: int, allow_nan: bool) -> bool:
-        """Read the whole folder again, inline (for ``trioconf.load``)."""
-        before = self.folder_error
-        names = self.list_names()
-        changed = _error_changed(before, self.folder_error)
-        changed |= self._drop_missing(names)
+    def relist_sync(self, max_size: int, allow_nan: bool, lock_timeout: float) -> bool:
+        """Read the whole folder again, in this thread (for ``trioconf.load``): large files
+        are parsed here too, and a writer's lock is waited for with ``time.sleep``."""
+        names, sidecars, changed = self._relist_names()
+        later: list[str] = []
         for name in names:
-            changed |= self.refresh_name_sync(name, max_size, allow_nan, listed=True)
+            if _sidecar(name) not in sidecars:
+                step = self._step(name, max_size, allow_nan, True, later=later, limit=max_size)
+                if type(step) is bool:
+                    changed |= step
+                    continue
+            changed |= self._read_locked_sync(name, max_size, allow_nan, lock_timeout)
+        for name in self._written_meanwhile(later):
+            changed |= self._read_locked_sync(name, max_size, allow_nan, lock_timeout)
         return changed
 
-    async def relist(self, max_size: int, allow_nan: bool, parse_timeout: float) -> bool:
+    async def relist(
+        self, max_size: int, allow_nan: bool, parse_timeout: float, lock_timeout: float
+    ) -> bool:
         """Read the whole folder again: new files are read, vanished ones dropped, the others
         re-read (and re-parsed only if their bytes changed). Checkpoints as it goes."""
-        before = self.folder_error
-        names = self.list_names()
-        changed = _error_changed(before, self.folder_error)
-        changed |= self._drop_missing(names)
+        names, sidecars, changed = self._relist_names()
+        later: list[str] = []
+        args = (max_size, allow_nan, parse_timeout, lock_timeout)
         # The loop body is synchronous for every file small enough to parse inline (no
         # coroutine per file: at 10,000 files that overhead showed); the clock decides when
         # to let other tasks run.
         last = time.perf_counter()
         for name in names:
-            step = self._step(name, max_size, allow_nan, listed=True)
-            if type(step) is bool:
-                changed |= step
+            if sidecars and _sidecar(name) in sidecars:
+                changed |= await self._read_slowly(name, *args)
             else:
-                changed |= await self._in_worker(name, *step, allow_nan, parse_timeout)
+                step = self._step(name, max_size, allow_nan, True, later=later)
+                if type(step) is bool:
+                    changed |= step
+                else:
+                    changed |= await self._read_slowly(name, *args)
             if time.perf_counter() - last >= _CHECKPOINT_EVERY:
                 await trio.lowlevel.checkpoint()
                 last = time.perf_counter()
+        for name in self._written_meanwhile(later):
+            changed |= await self._read_slowly(name, *args)
         return changed
+
+    def _relist_names(self) -> tuple[list[str], set[str], bool]:
+        """``list_names``, and drop the files gone from the folder; the bool says whether
+        that (or the folder's own error) changed anything."""
+        before = self.folder_error
+        names, sidecars = self.list_names()
+        changed = _error_changed(before, self.folder_error)
+        changed |= self._drop_missing(names)
+        return names, sidecars, changed
+
+    def _written_meanwhile(self, later: list[str]) -> list[str]:
+        """Of the files read unlocked during a pass, those whose sidecar exists now."""
+        if not later:
+            return []
+        try:
+            present = {n for n in os.listdir(self.folder) if n[0] == "." and n.endswith(".lock")}
+        except OSError:
+            # The folder went away meanwhile: look for each sidecar itself (a read under the
+            # lock then reports whatever is wrong, file by file).
+            return [name for name in later if has_sidecar(self._prefix + name)]
+        return [name for name in later if _sidecar(name) in present] if present else []
 
     def _drop_missing(self, names: list[str]) -> bool:
         present = set(names)
@@ -250,84 +306,114 @@ class DirectoryState:
             self._remove(name)
         return bool(gone)
 
-    def refresh_name_sync(
-        self, name: str, max_size: int, allow_nan: bool, *, listed: bool = False
-    ) -> bool:
-        step = self._step(name, max_size, allow_nan, listed)
-        if type(step) is bool:
-            return step
-        content, fmt = step
-        return self._settle(name, content, fmt, self._parse(name, content, fmt, allow_nan))
-
     async def refresh_name(
         self,
         name: str,
         max_size: int,
         allow_nan: bool,
         parse_timeout: float,
-        *,
-        listed: bool = False,
+        lock_timeout: float,
     ) -> bool:
-        """Read one file again; True when what it gives changed."""
-        step = self._step(name, max_size, allow_nan, listed)
+        """Read one file again (the watcher reported it); True when what it gives changed."""
+        step = self._step(name, max_size, allow_nan, False)
         if type(step) is bool:
             return step
-        return await self._in_worker(name, *step, allow_nan, parse_timeout)
+        return await self._read_slowly(name, max_size, allow_nan, parse_timeout, lock_timeout)
 
     def _step(
-        self, name: str, max_size: int, allow_nan: bool, listed: bool
-    ) -> bool | tuple[Content, Format]:
-        """Read a file and, when it is small enough, parse and settle it here (whether that
-        changed anything); a large file's bytes and format are returned for a worker."""
-        content = self._read(name, max_size, listed)
-        if type(content) is bool:
-            return content
-        assert isinstance(content, Content)
-        fmt = format_of(name, self.source.format)
-        if fmt is not None and len(content.raw) > INLINE_LIMITS[fmt]:
-            return content, fmt
-        return self._settle(name, content, fmt, self._parse(name, content, fmt, allow_nan))
+        self,
+        name: str,
+        max_size: int,
+        allow_nan: bool,
+        listed: bool,
+        *,
+        probe: bool = True,
+        later: list[str] | None = None,
+        limit: int | None = None,
+    ) -> bool | Deferred:
+        """Read a file and, when it is small enough (``INLINE_LIMITS``, or ``limit``), parse
+        and settle it here: whether that changed anything. ``Deferred``: read it the slow
+        way, in a worker or under a writer's lock (nothing was settled).
 
-    async def _in_worker(
-        self, name: str, content: Content, fmt: Format, allow_nan: bool, parse_timeout: float
-    ) -> bool:
-        # Too large to parse inline: a worker process parses it, and a thread structures it,
-        # so that the loop keeps answering (as for a large File).
-        path = self._prefix + name
-        job = functools.partial(parse, content.raw, fmt, path, allow_nan)
-        data: dict[str, Any] | ConfigError
-        try:
-            with trio.fail_after(parse_timeout):
-                data = await trio_parallel.run_sync(job, kill_on_cancel=True)
-        except trio.TooSlowError:
-            msg = f"parsing took longer than {parse_timeout} s; the worker was stopped"
-            data = SourceError(path, msg)
-        except trio_parallel.BrokenWorkerError:
-            data = SourceError(path, "the worker process parsing it died unexpectedly")
-        except ConfigError as exc:
-            data = exc
-        settle = functools.partial(self._settle, name, content, fmt, data)
-        return await trio.to_thread.run_sync(settle)
-
-    def _read(self, name: str, max_size: int, listed: bool) -> Content | bool:
-        """The file's bytes, or whether the state changed when they cannot be had (a file
-        gone is dropped; an unreadable one is its error) or are those read last time.
-        ``listed``: the name comes from the folder's listing, so it matches already."""
+        ``listed``: the name comes from the folder's listing, so it matches already.
+        ``probe``: the read took no lock, so look for a writer's sidecar beside the file
+        read; with ``later``, a file read directly in the folder is appended to it, for the
+        look after the pass, instead of looking now.
+        """
         if not listed and not self.counts(name):
             return False
+        path = self._prefix + name
+        fmt = format_of(name, self.source.format)
+        if limit is None:
+            limit = max_size if fmt is None else INLINE_LIMITS[fmt]
         try:
-            # read_consistent only hands the path to os.open and friends: a str serves, and
-            # skips building ten thousand Path objects at start-up.
-            content = read_consistent(cast("Path", self._prefix + name), max_size)
-        except MissingSourceError:
-            return self._remove(name)
+            # read_unless_larger only hands the path to os.open and friends: a str serves,
+            # and skips building ten thousand Path objects at start-up.
+            content = read_unless_larger(cast("Path", path), limit, max_size, real=probe)
         except ConfigError as exc:
-            if not os.path.isfile(self._prefix + name):
-                return self._remove(name)  # a folder or a FIFO by that name: not a file
-            return self._fail(name, None, exc)
+            return self._unreadable(name, exc)
+        if content is None:
+            return Deferred.LARGE
+        if not probe:
+            pass
+        elif later is not None and content.real == path:
+            later.append(name)
+        elif content.real is None or has_sidecar(content.real):
+            return Deferred.LOCKED
         if self.files.get(name) == content.digest:
             return False
-        return content
+        return self._settle(name, content, fmt, self._parse(name, content, fmt, allow_nan))
+
+    async def _read_slowly(
+        self, name: str, max_size: int, allow_nan: bool, parse_timeout: float, lock_timeout: float
+    ) -> bool:
+        """Read a file under its writer's shared lock (if a sidecar exists): inline when it is
+        small, else read and parsed in a worker process and structured in a thread, so that
+        the loop keeps answering (as for a large File). A lock timeout is the file's error."""
+        path = self._prefix + name
+        fmt = format_of(name, self.source.format)
+        try:
+            async with shared_lock_if_present(path, lock_timeout):
+                step = self._step(name, max_size, allow_nan, True, probe=False)
+                if type(step) is bool:
+                    return step
+                assert fmt is not None  # a file of no format is read whole, inline
+                known = self.files.get(name)
+                job = (cast("Path", path), fmt, path, allow_nan, max_size, known, parse_timeout)
+                digest, data, raw = await read_and_parse_in_worker(*job)
+        except ConfigError as exc:  # the lock timed out, or the worker failed
+            return self._unreadable(name, exc)
+        if data is None:  # the bytes read last time
+            return False
+        settle = functools.partial(self._settle, name, Content(raw, digest), fmt, data)
+        try:
+            # Captured in the thread: what the thread machinery itself raises is told apart
+            # from what structuring raised (a trioconf bug, re-raised by ``unwrap``).
+            result = await trio.to_thread.run_sync(outcome.capture, settle)
+        except RuntimeError as exc:  # "can't start new thread": the system's limits
+            failure = f"no thread could start to structure it ({exc})"
+        else:
+            return result.unwrap()
+        # Made out here, with no __context__ to keep alive while the error is kept.
+        return self._fail(name, None, SourceError(path, failure))
+
+    def _read_locked_sync(
+        self, name: str, max_size: int, allow_nan: bool, lock_timeout: float
+    ) -> bool:
+        """``_read_slowly`` for ``trioconf.load``: inline whatever the size."""
+        try:
+            with shared_lock_if_present_sync(self._prefix + name, lock_timeout):
+                step = self._step(name, max_size, allow_nan, True, probe=False, limit=max_size)
+        except ConfigError as exc:
+            return self._unreadable(name, exc)
+        assert type(step) is bool  # nothing is larger than max_size without being refused
+        return step
+
+    def _unreadable(self, name: str, exc: ConfigError) -> bool:
+        """A file that could not be read: gone (dropped) or this file's error."""
+        if isinstance(exc, MissingSourceError) or not os.path.isfile(self._prefix + name):
+            return self._remove(name)  # gone, or a folder or a FIFO by that name: not a file
+        return self._fail(name, None, exc)
 
     def _parse(
         self, name: str, content: Content, fmt: Format | None, allow_nan: bool
@@ -466,6 +552,11 @@ class DirectoryState:
         if self._shared:
             self.values = self.values.copy()  # the fast clone of a compact dict
             self._shared = False
+
+
+def _sidecar(name: str) -> str:
+    """The name of the sidecar lock file of the file ``name`` (see ``_guard.lock_path_for``)."""
+    return f".{name}.lock"
 
 
 def _is_file(entry: os.DirEntry[str]) -> bool:

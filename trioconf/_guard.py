@@ -30,8 +30,11 @@ one tick of our fingerprint can go unseen. Cooperating writers should all take t
 
 Paths are resolved (symlinks followed) before locking, so two names for one file share one
 lock, and writes through a symlink replace its target, keeping the link. Readers that are not
-writers (the reloader) never create sidecar files: :func:`shared_lock_if_present` locks only a
-sidecar that a writer already created.
+writers never create sidecar files: they lock only a sidecar that a writer already created,
+in one of three ways. The reloader waits for it (:func:`shared_lock_if_present`);
+``trioconf.load()`` and ``trioconf check``, which have no event loop, wait with ``time.sleep``
+(:func:`shared_lock_if_present_sync`); the poller, whose rounds must not stall, only tries
+(:func:`shared_lock_nowait`).
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ import contextlib
 import errno
 import fcntl
 import os
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -451,12 +455,7 @@ async def shared_lock_if_present(path: StrPath, lock_timeout: float) -> AsyncIte
     sidecar means reading unlocked, as before any writer cooperated. Raises
     :class:`LockTimeout` when an exclusive holder keeps the lock past ``lock_timeout``.
     """
-    try:
-        fd = _open_sidecar(str(lock_path_for(path)), create=False)
-    except OSError:
-        # Whatever is wrong on the way (a directory gone, a symlinked sidecar) is the read's
-        # to report, with the file's name; no lock is what there was before writers cooperated.
-        fd = None
+    fd = _reader_sidecar(path)
     if fd is None:
         # No checkpoint: this runs before every read of the reload's hot path, and the
         # caller's own work decides when to yield (a task switch costs more than the probe).
@@ -471,6 +470,57 @@ async def shared_lock_if_present(path: StrPath, lock_timeout: float) -> AsyncIte
         yield
     finally:
         os.close(fd)  # releases the flock
+
+
+@contextlib.contextmanager
+def shared_lock_if_present_sync(path: StrPath, lock_timeout: float) -> Iterator[None]:
+    """:func:`shared_lock_if_present` for synchronous readers (``trioconf.load()``,
+    ``trioconf check``): the same ``LOCK_NB`` attempts, on a ``time.sleep`` backoff, until
+    ``lock_timeout`` has passed. It blocks its thread, so async code must not call it."""
+    fd = _reader_sidecar(path)
+    if fd is None:
+        yield
+        return
+    try:
+        deadline = time.monotonic() + lock_timeout
+        delay = _FLOCK_FIRST_DELAY
+        while not _flock_nowait(fd, fcntl.LOCK_SH):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LockTimeout(os.fspath(path), lock_timeout, _flock_holder(fd))
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, _FLOCK_MAX_DELAY)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def shared_lock_nowait(path: StrPath) -> Iterator[bool]:
+    """Hold the shared lock of ``path``'s sidecar if it is free now, waiting for nothing.
+
+    Yields False when a cooperating writer holds it (the file is being written), else True:
+    the lock is held for the block, or there is no sidecar to lock. For the poller, whose
+    rounds must not stall on one file: a writer at work is a change it reports, not a wait.
+    """
+    fd = _reader_sidecar(path)
+    if fd is None:
+        yield True
+        return
+    try:
+        yield _flock_nowait(fd, fcntl.LOCK_SH)
+    finally:
+        os.close(fd)
+
+
+def _reader_sidecar(path: StrPath) -> int | None:
+    """The sidecar of ``path`` opened for a reader that never creates one; None: no lock."""
+    try:
+        return _open_sidecar(str(lock_path_for(path)), create=False)
+    except OSError:
+        # Whatever is wrong on the way (a directory gone, a symlinked sidecar) is the read's
+        # to report, with the file's name; no lock is what there was before writers cooperated.
+        return None
 
 
 def _resolve(path: str) -> str:
@@ -507,15 +557,19 @@ def _open_sidecar(lock_path: str, *, create: bool) -> int | None:
 async def _flock(fd: int, operation: int) -> None:
     """``flock`` without blocking the event loop: LOCK_NB attempts on a backoff."""
     delay = _FLOCK_FIRST_DELAY
-    while True:
-        try:
-            fcntl.flock(fd, operation | fcntl.LOCK_NB)
-        except BlockingIOError:
-            await trio.sleep(delay)
-            delay = min(delay * 2, _FLOCK_MAX_DELAY)
-        else:
-            await trio.lowlevel.checkpoint()
-            return
+    while not _flock_nowait(fd, operation):
+        await trio.sleep(delay)
+        delay = min(delay * 2, _FLOCK_MAX_DELAY)
+    await trio.lowlevel.checkpoint()
+
+
+def _flock_nowait(fd: int, operation: int) -> bool:
+    """One ``LOCK_NB`` attempt: whether the lock was granted."""
+    try:
+        fcntl.flock(fd, operation | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _flock_holder(fd: int | None) -> str | None:

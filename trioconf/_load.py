@@ -13,10 +13,8 @@ timeout; the worker is killed when the timeout or a cancellation hits.
 
 from __future__ import annotations
 
-import enum
 import functools
 import logging
-import multiprocessing
 import os
 from collections.abc import Container, Mapping, Sequence
 from pathlib import Path
@@ -25,19 +23,18 @@ from typing import Any, Generic, TypeVar
 import attrs
 import cattrs
 import trio
-import trio_parallel
 
 from ._converter import make_converter
 from ._directory import DirectoryState, Pacer
 from ._env import env_layer
-from ._errors import ConfigError, MissingSourceError, SourceError
-from ._formats import INLINE_LIMITS, parse
-from ._guard import LockTimeout, has_sidecar, shared_lock_if_present
+from ._errors import ConfigError, MissingSourceError
+from ._formats import INLINE_LIMITS
+from ._guard import LockTimeout, shared_lock_if_present, shared_lock_if_present_sync
+from ._job import Deferred, Payload, read_and_parse, read_and_parse_in_worker
 from ._keyed import KeyedOrigins, check_keys, entry_type
 from ._keyed import build as build_keyed
 from ._layer import Layer
 from ._merge import DottedOrigins, Merged, merge
-from ._read import read_unless_larger
 from ._sources import Directory, Env, File, Format, as_source
 from ._structure import structure
 
@@ -55,9 +52,6 @@ class Options:
     parse_timeout: float = 10.0
     missing_grace: float = 1.0
     lock_timeout: float = 5.0  # waiting for a cooperating writer's lock (FileGuard)
-
-
-Payload = dict[str, Any] | ConfigError | None
 
 
 @attrs.define(eq=False)
@@ -90,50 +84,6 @@ def _has_settings(state: _FileState) -> bool:
 def _emptied(state: _FileState) -> bool:
     """The file reads as a document that sets nothing: empty, or only comments."""
     return state.layer is not None and not state.layer.data
-
-
-class Deferred(enum.Enum):
-    """Why an inline read stopped short of parsing: the caller reads the file another way."""
-
-    LARGE = "larger than the format's inline limit: parse it in a worker process"
-    LOCKED = "a cooperating writer's sidecar lock exists: read under its shared lock"
-
-
-def read_and_parse(
-    path: Path,
-    fmt: Format,
-    name: str,
-    allow_nan: bool,
-    max_size: int,
-    known: bytes | None,
-    limit: int | None = None,
-    probe: bool = False,
-) -> tuple[bytes, Payload, bytes] | Deferred:
-    """Read and parse one file.
-
-    Returns the digest, the payload (the data; the ParseError; ``None`` when the digest equals
-    ``known``, i.e. the bytes did not change) and the raw bytes, kept to locate field errors.
-    Top-level and picklable, so a worker process can run it for large files. Read errors
-    raise: there is no digest to remember for them.
-
-    With a ``limit`` it parses nothing and returns ``Deferred.LARGE`` for a file larger than
-    that; with ``probe`` (the loader's optimistic read, taken without any lock) it returns
-    ``Deferred.LOCKED`` when a writer's sidecar lock stands beside the file it read.
-    """
-    content = read_unless_larger(path, max_size if limit is None else limit, max_size, real=probe)
-    if content is None:
-        return Deferred.LARGE
-    # Looked for after the read, beside the file really read (no separate resolve of the
-    # path): a writer that started during the read is seen too, and its write read again.
-    if probe and (content.real is None or has_sidecar(content.real)):
-        return Deferred.LOCKED
-    if content.digest == known:
-        return content.digest, None, content.raw
-    try:
-        data: Payload = parse(content.raw, fmt, name, allow_nan)
-    except ConfigError as exc:
-        data = exc
-    return content.digest, data, content.raw
 
 
 class Loader(Generic[T]):
@@ -203,7 +153,7 @@ class Loader(Generic[T]):
             self._read_inline(state)
         options = self.options
         for folder in self._dirs.values():
-            folder.relist_sync(options.max_size, options.allow_nan)
+            folder.relist_sync(options.max_size, options.allow_nan, options.lock_timeout)
 
     async def refresh(self, paths: frozenset[Path] | None) -> bool:
         """Re-read the given files (``None``: every source, env included), once.
@@ -250,7 +200,7 @@ class Loader(Generic[T]):
         """Directory sources: re-list a folder named itself (or all, for ``None``), re-read a
         file of one. A folder is named when it appeared, vanished or the watcher lost track."""
         options = self.options
-        args = (options.max_size, options.allow_nan, options.parse_timeout)
+        args = (options.max_size, options.allow_nan, options.parse_timeout, options.lock_timeout)
         changed = False
         if paths is None:
             for state in self._dirs.values():
@@ -315,32 +265,24 @@ class Loader(Generic[T]):
         return True
 
     async def _read_in_worker(self, state: _FileState) -> None:
-        source = state.source
-        job = functools.partial(read_and_parse, *self._job_args(state))
+        # Read and parsed there: a large file's bytes never pass through the event loop.
+        job = (*self._job_args(state), self.options.parse_timeout)
         try:
-            with trio.fail_after(self.options.parse_timeout):
-                result = await trio_parallel.run_sync(job, kill_on_cancel=True)
-        except trio.TooSlowError:
-            timeout = self.options.parse_timeout
-            msg = f"reading and parsing took longer than {timeout} s; the worker was stopped"
-            self._settle_error(state, SourceError(source.name, msg))
-        except trio_parallel.BrokenWorkerError:
-            # The worker died under the parse (the OOM killer, a crash in a C parser): that
-            # document cannot be used, but the reloader must live on.
-            msg = "the worker process parsing it died unexpectedly"
-            self._settle_error(state, SourceError(source.name, msg))
-            # trio-parallel does not join a worker that died under it; multiprocessing would
-            # keep it as a zombie, with its pipes open, until the next worker starts.
-            multiprocessing.active_children()
+            result = await read_and_parse_in_worker(*job)
         except ConfigError as exc:
             self._settle_error(state, exc)
         else:
-            assert not isinstance(result, Deferred)  # no limit given: always parsed
             self._settle(state, *result)
 
     def _read_inline(self, state: _FileState) -> None:
+        """Read and parse, however large, in this thread (``trioconf.load``): optimistic first
+        as the reloader reads, then under a cooperating writer's shared lock, waited for with
+        ``time.sleep``."""
         try:
-            result = read_and_parse(*self._job_args(state))
+            result = read_and_parse(*self._job_args(state), None, True)
+            if result is Deferred.LOCKED:
+                with shared_lock_if_present_sync(state.source.path, self.options.lock_timeout):
+                    result = read_and_parse(*self._job_args(state))
         except ConfigError as exc:
             self._settle_error(state, exc)
         else:
@@ -454,18 +396,26 @@ def load(
     forbid_unknown: bool = True,
     allow_nan: bool = False,
     max_size: int = 16 * 1024 * 1024,
+    lock_timeout: float = 5.0,
     environ: Mapping[str, str] | None = None,
 ) -> T:
     """Load and validate once, without watching: sync, for scripts and ``trioconf check``.
 
     Raises the same ConfigErrors as the initial load of :func:`open_reloader`, but does not
-    wait for a missing file to come back. Do not call it from async code with large files: it
-    parses inline.
+    wait for a missing file to come back. A file that a cooperating writer (a
+    :class:`FileGuard`) is changing in place is read under its shared lock, waited for up to
+    ``lock_timeout`` seconds (then :class:`LockTimeout`, naming the file and the holder).
+    Do not call it from async code: it parses inline, and a lock wait blocks the thread.
     """
+    if not lock_timeout > 0:
+        msg = f"lock_timeout must be positive, not {lock_timeout!r}"
+        raise ValueError(msg)
     specs = [as_source(s) for s in sources]
     if env_prefix is not None:
         specs.append(Env(env_prefix))
-    options = Options(allow_nan=allow_nan, strict_env=strict_env, max_size=max_size)
+    options = Options(
+        allow_nan=allow_nan, strict_env=strict_env, max_size=max_size, lock_timeout=lock_timeout
+    )
     converter = _shared_converter(allow_nan, forbid_unknown)
     loader = Loader(cls, specs, converter, options, environ)
     loader.refresh_sync()

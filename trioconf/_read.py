@@ -30,8 +30,10 @@ _ATTEMPTS = 5
 class Content:
     raw: bytes
     digest: bytes
-    # Where the file that was read really is (symlinks resolved), when the system can say
-    # cheaply (Linux: the descriptor's /proc link); the loader looks for a writer's lock there.
+    # Where the file that was read really is, when asked for and the system can say: readers
+    # look for a cooperating writer's sidecar lock beside it. It is the path as given when its
+    # last component is no symlink (directories on the way resolve to the same directory for
+    # the sidecar's name too), else the descriptor's /proc link; None where there is no /proc.
     real: str | None = None
 
 
@@ -56,8 +58,10 @@ def read_unless_larger(
     """Like ``read_consistent``, but ``None`` (nothing read) when the file is over ``limit``.
 
     The loader parses small files inline and large ones in a worker process: deciding on the
-    size of the open file costs no extra ``stat`` on the reload's hot path. With ``real``,
-    ``Content.real`` says where the file read really is (a readlink more per read).
+    size of the open file (its ``fstat``, before any byte is read) costs no extra ``stat`` on
+    the reload's hot path. With ``real``, ``Content.real`` says where the file read really is:
+    the file is opened with ``O_NOFOLLOW`` first, which costs nothing when it is no symlink (a
+    symlink is opened again, following it, and its descriptor's /proc link read).
     """
     for _ in range(_ATTEMPTS):
         try:
@@ -76,11 +80,14 @@ class _OverLimit(Exception):
     """``_read_once``: the file is over the caller's limit; nothing was read."""
 
 
+# O_NONBLOCK: opening a FIFO someone put in the config's place must not hang the loop.
+_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
+
+
 def _read_once(
     path: Path, limit: int, max_size: int, want_real: bool
 ) -> tuple[bytes, str | None] | None:
-    # O_NONBLOCK: opening a FIFO someone put in the config's place must not hang the loop.
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    fd, real, through_link = _open(path, want_real)
     try:
         before = os.fstat(fd)
         if stat.S_ISDIR(before.st_mode):
@@ -105,7 +112,8 @@ def _read_once(
                 # one (a file still growing shows in the fstat below).
                 break
         after = os.fstat(fd)
-        real = _real_path(fd) if want_real else None
+        if through_link:
+            real = _real_path(fd)
     finally:
         os.close(fd)
     raw = b"".join(chunks)
@@ -115,6 +123,19 @@ def _read_once(
         and before.st_mtime_ns == after.st_mtime_ns
     )
     return (raw, real) if unchanged else None
+
+
+def _open(path: Path, want_real: bool) -> tuple[int, str | None, bool]:
+    """The descriptor, the path to give as ``Content.real`` if known now, and whether it must
+    be asked of /proc once the file is read (it was opened through a symlink)."""
+    if not want_real:
+        return os.open(path, _FLAGS), None, False
+    try:
+        return os.open(path, _FLAGS | os.O_NOFOLLOW), os.fspath(path), False
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:  # ELOOP: the last component is a symlink (or a loop)
+            raise
+    return os.open(path, _FLAGS), None, True
 
 
 def _real_path(fd: int) -> str | None:

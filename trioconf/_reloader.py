@@ -116,6 +116,7 @@ async def run_reloader(
                     directories=loader.directories,
                     backend=backend,
                     poll_interval=poll_interval,
+                    max_size=max_size,
                 )
                 await nursery.start(watcher)
             # A poll holds a changed file for an interval before it reports it settled.

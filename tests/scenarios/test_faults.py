@@ -369,6 +369,41 @@ async def test_a_file_reported_missing_gets_no_second_grace(tmp_path: Path) -> N
         await expect_converged(live, Cfg("fixed", 2))
 
 
+@pytest.mark.parametrize("source", ["file", "directory"])
+async def test_a_cooperating_writer_holding_the_lock_past_the_timeout(
+    tmp_path: Path, backend: str, source: str
+) -> None:
+    """A FileGuard writer (another process) stops half-way through an in-place rewrite and
+    keeps the lock: the read waits ``lock_timeout``, then the fault is a LockTimeout naming
+    the file and the holder, the last good snapshot stays, and the writer's finish applies."""
+    from locked_writer import locked_writer
+
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    cfg = folder / "app.toml"
+    cfg.write_text(GOOD)
+    spec: Any = cfg if source == "file" else trioconf.Directory(folder, pattern="*.toml")
+    options: dict[str, Any] = {"debounce": 0, "backend": backend, "poll_interval": 0.05}
+    async with trioconf.open_reloader(Cfg, spec, lock_timeout=0.3, **options) as live:
+        good = live.current
+        async with locked_writer(cfg, ['name = "fixed"\n', "port = 2\n"]) as writer:
+            await writer.wrote(0)  # valid on its own: only the lock keeps it out
+            await wait_until(lambda: isinstance(live.last_error, trioconf.LockTimeout))
+            error = live.last_error
+            assert isinstance(error, trioconf.LockTimeout)
+            assert error.path == str(cfg)
+            assert f"lock not granted within 0.3 s, held by pid {writer.pid} (" in str(error)
+            assert live.current == good
+            assert live.version == 1
+            assert not live.closed
+            await writer.finish()
+        await expect_converged(live, Cfg("fixed", 2))
+        assert [r.config for r in live.history if isinstance(r, trioconf.Update)] == [
+            good,
+            Cfg("fixed", 2),
+        ]
+
+
 async def test_deleted_again_right_after_coming_back(tmp_path: Path, backend: str) -> None:
     """Missing, back (read by the missing-file grace), missing again within one poll interval.
 

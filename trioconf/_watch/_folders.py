@@ -10,7 +10,9 @@ watch is put back (``rearm``) before the report travels on, so the loader's re-l
 every file created since. A lost queue (overflow) is a rescan, which re-lists every folder.
 
 The poll backend (``FolderPoller``) lists each folder and fingerprints its matching files each
-interval, with the file poller's fingerprints (and their racy-mtime rule).
+interval, with the file poller's fingerprints (and their racy-mtime rule) and its settle rule:
+a file that changed, appeared or vanished is held until a whole interval passed without a
+further change.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import attrs
 import trio
 
+from .._read import DEFAULT_MAX_SIZE
 from ._events import RESCAN, Hold, WatchEvent
 from ._inotify import OPEN_WRITER_GRACE, VANISH_SETTLE, Unwatchable, decode_events
 from ._libc import (
@@ -46,7 +49,7 @@ from ._libc import (
     REMOTE_FS_TYPES,
     Libc,
 )
-from ._poll import Fingerprint, check_interval, take_fingerprint
+from ._poll import Fingerprint, Settling, check_interval, take_fingerprint
 
 FOLDER_MASK = (
     IN_CLOSE_WRITE
@@ -274,18 +277,27 @@ class _Listing:
     folder: Folder
     present: bool = False
     prints: dict[str, Fingerprint] = attrs.field(factory=dict)
+    gone: set[str] = attrs.field(factory=set)  # removed since the last round: held
 
 
 class FolderPoller:
-    """Lists each folder and fingerprints its matching files every ``interval`` seconds."""
+    """Lists each folder and fingerprints its matching files every ``interval`` seconds (a
+    file larger than ``max_size`` by its stat fields alone, as the file poller does)."""
 
-    def __init__(self, send: trio.MemorySendChannel[WatchEvent], interval: float) -> None:
+    def __init__(
+        self,
+        send: trio.MemorySendChannel[WatchEvent],
+        interval: float,
+        max_size: int = DEFAULT_MAX_SIZE,
+    ) -> None:
         check_interval(interval)
         self._send = send
         self._interval = interval
+        self._max_size = max_size
         self._listings: dict[Path, _Listing] = {}
         self._report_next: set[Path] = set()
         self._has_folders = trio.Event()
+        self._settling = Settling()
 
     @property
     def folders(self) -> list[Path]:
@@ -305,7 +317,7 @@ class FolderPoller:
         inotify missed a change meanwhile."""
         if folder.path not in self._listings:
             listing = self._listings[folder.path] = _Listing(folder)
-            for _ in _scanning(listing, True, []):
+            for _ in _scanning(listing, True, [], self._max_size, self._settling):
                 pass
         if report:
             self._report_next.add(folder.path)
@@ -319,21 +331,30 @@ class FolderPoller:
                 if listing.folder.path in self._report_next:
                     self._report_next.discard(listing.folder.path)
                     await self._send.send(listing.folder.path)
-                for path in await self._scan(listing):
-                    await self._send.send(path)
+                for event in await self._scan(listing):
+                    await self._send.send(event)
 
-    async def _scan(self, listing: _Listing, *, baseline: bool = False) -> list[Path]:
-        """The paths that changed since the last scan (none for a ``baseline``), with a
+    async def _scan(self, listing: _Listing, *, baseline: bool = False) -> list[WatchEvent]:
+        """What changed since the last scan (nothing for a ``baseline``): holds for files
+        that changed, reports for those that settled (the file poller's settle rule), with a
         checkpoint every few hundred files."""
-        out: list[Path] = []
-        for _ in _scanning(listing, baseline, out):
+        out: list[WatchEvent] = []
+        scan = _scanning(listing, baseline, out, self._max_size, self._settling)
+        for _ in scan:
             await trio.lowlevel.checkpoint()
         return out
 
 
-def _scanning(listing: _Listing, baseline: bool, out: list[Path]) -> Iterator[None]:
+def _scanning(
+    listing: _Listing,
+    baseline: bool,
+    out: list[WatchEvent],
+    max_size: int,
+    settling: Settling,
+) -> Iterator[None]:
     """Scan a folder, appending what changed to ``out``; yields where a caller may pause."""
     folder = listing.folder
+    now = trio.current_time()
     try:
         with os.scandir(folder.path) as it:
             names: list[str] | None = [e.name for e in it if folder.counts(e.name)]
@@ -342,7 +363,10 @@ def _scanning(listing: _Listing, baseline: bool, out: list[Path]) -> Iterator[No
     if (names is not None) != listing.present:
         # Appeared or vanished: the loader re-lists it all, so only new prints are taken.
         listing.present = names is not None
+        for name in [*listing.prints, *listing.gone]:
+            settling.forget(folder.path / name)
         listing.prints.clear()
+        listing.gone.clear()
         if not baseline:
             out.append(folder.path)
         baseline = True
@@ -350,15 +374,23 @@ def _scanning(listing: _Listing, baseline: bool, out: list[Path]) -> Iterator[No
         return
     prints = listing.prints
     present = set(names)
+    # A file gone since the last round is held like a changed one (a rename save or a
+    # checkout puts a new one in its place); still gone a round later, it is reported.
+    for name in [n for n in listing.gone if n not in present]:
+        listing.gone.discard(name)
+        settling.observe(folder.path / name, False, now, out)
     for gone in [n for n in prints if n not in present]:
         del prints[gone]
         if not baseline:
-            out.append(folder.path / gone)
+            listing.gone.add(gone)
+            settling.observe(folder.path / gone, True, now, out)
     for i, name in enumerate(names):
         if i % _POLL_CHECKPOINT_EVERY == _POLL_CHECKPOINT_EVERY - 1:
             yield
         path = folder.path / name
-        current, differs = take_fingerprint(path, prints.get(name))
-        if not baseline and (name not in prints or differs):
-            out.append(path)
+        current, differs = take_fingerprint(path, prints.get(name), max_size=max_size)
+        if not baseline:
+            listing.gone.discard(name)
+            changing = name not in prints or differs or current.locked
+            settling.observe(path, changing, now, out)
         prints[name] = current

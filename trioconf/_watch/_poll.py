@@ -12,11 +12,18 @@ timestamp granularity of the previous one. Git's "racy clean" rule closes that h
 file's mtime is close to the moment it was fingerprinted, its content hash is kept too, and a
 rewrite is caught by the hash even when the stat fields are identical. Files whose mtime is old
 enough are never read.
+
+A hash is a read like any other: bounded by ``max_size`` from the open descriptor's ``fstat``
+before a byte is read, and under a cooperating writer's shared lock (``FileGuard``). A file
+over ``max_size`` is not hashed at all: the loader refuses it whatever it holds, so only its
+stat fields can matter (it becomes readable by shrinking, which changes its size). A writer
+that holds the lock is never waited for (a round must not stall on one file): the path is
+reported when the writer is first seen at work and again once it is gone, and the updater's
+own read waits for the lock, with its ``lock_timeout``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import stat
@@ -27,6 +34,9 @@ from pathlib import Path
 import attrs
 import trio
 
+from .._errors import ConfigError
+from .._guard import has_sidecar, shared_lock_nowait
+from .._read import DEFAULT_MAX_SIZE, read_consistent, read_unless_larger
 from ._events import HOLD_LIMIT, Hold, WatchEvent
 
 logger = logging.getLogger("trioconf")
@@ -42,7 +52,8 @@ class Fingerprint:
 
     ``key`` is ``None`` for a missing path, ``("error", errno)`` for one that cannot be
     stat'ed, otherwise ``(st_mode, st_mtime_ns, st_size, st_ino, st_dev)``; the mode covers the
-    kind of file and a chmod that makes it readable again.
+    kind of file and a chmod that makes it readable again. ``locked``: the file was due a hash
+    but a cooperating writer held its lock (the hash was not taken).
     """
 
     key: tuple[object, ...] | None
@@ -52,14 +63,20 @@ class Fingerprint:
     # that came and went between two polls, although the updater may have read it meanwhile
     # (its missing-file grace re-reads on its own): the directory's mtime moves when it does.
     absence: tuple[object, ...] | None = None
+    locked: bool = False
 
 
 def take_fingerprint(
-    path: Path, previous: Fingerprint | None = None, *, now_ns: int | None = None
+    path: Path,
+    previous: Fingerprint | None = None,
+    *,
+    now_ns: int | None = None,
+    max_size: int = DEFAULT_MAX_SIZE,
 ) -> tuple[Fingerprint, bool]:
     """Fingerprint ``path``; the bool says whether it changed since ``previous``.
 
-    ``now_ns`` is the wall-clock time the mtime is judged against (default: now).
+    ``now_ns`` is the wall-clock time the mtime is judged against (default: now); a file
+    larger than ``max_size`` is never read.
     """
     if now_ns is None:
         now_ns = time.time_ns()
@@ -77,7 +94,12 @@ def take_fingerprint(
     # A file kept with a hash must be hashed once more even if its mtime is now old: the
     # rewrite we are looking for may have kept that same mtime.
     recheck = previous is not None and previous.digest is not None and previous.key == key
-    digest = _hash(path) if racy or recheck else None
+    if not (racy or recheck):
+        return _compare(Fingerprint(key), None, previous)
+    try:
+        digest = _hash(path, max_size, previous is not None and previous.locked)
+    except _Locked:
+        return _compare(Fingerprint(key, locked=True), None, previous)
     return _compare(Fingerprint(key, digest if racy else None), digest, previous)
 
 
@@ -86,6 +108,11 @@ def _compare(
 ) -> tuple[Fingerprint, bool]:
     if previous is None:
         return new, False
+    if new.locked or previous.locked:
+        # A writer at work is a change coming: reported when it is first seen (the updater
+        # then reads under the lock, as soon as the writer lets go), not while it goes on,
+        # and once more when it is gone (whatever it wrote since, the updater reads it).
+        return new, new.locked != previous.locked
     if previous.key != new.key or previous.absence != new.absence:
         return new, True
     hash_differs = previous.digest is not None and digest is not None and previous.digest != digest
@@ -104,11 +131,29 @@ def _absence(path: Path) -> tuple[object, ...] | None:
     return None
 
 
-def _hash(path: Path) -> bytes | None:
+class _Locked(Exception):
+    """``_hash``: a cooperating writer holds the file's lock now; nothing was hashed."""
+
+
+def _hash(path: Path, max_size: int, writer_seen: bool) -> bytes | None:
+    """The content hash; None where the stat fields must do (unreadable, not a regular file,
+    over ``max_size``). Raises ``_Locked`` when a cooperating writer holds the file's lock.
+
+    Read optimistically, as the loader reads: the sidecar is looked for after the read,
+    beside the file read, and only then is the lock tried. When the last round saw a writer
+    at work (``writer_seen``), the lock is tried first: nothing is read while it goes on.
+    """
     try:
-        with open(path, "rb") as f:
-            return hashlib.blake2b(f.read(), digest_size=16).digest()
-    except OSError:
+        if not writer_seen:
+            content = read_unless_larger(path, max_size, max_size, real=True)
+            assert content is not None  # nothing is larger than max_size without being refused
+            if content.real is not None and not has_sidecar(content.real):
+                return content.digest
+        with shared_lock_nowait(path) as granted:
+            if not granted:
+                raise _Locked
+            return read_consistent(path, max_size).digest
+    except ConfigError:
         # Unreadable now: the stat fields still say what they can; the updater reports errors.
         return None
 
@@ -128,10 +173,16 @@ class Poller:
     itself started has a baseline, and nothing written afterwards is missed.
     """
 
-    def __init__(self, send: trio.MemorySendChannel[WatchEvent], interval: float) -> None:
+    def __init__(
+        self,
+        send: trio.MemorySendChannel[WatchEvent],
+        interval: float,
+        max_size: int = DEFAULT_MAX_SIZE,
+    ) -> None:
         check_interval(interval)
         self._send = send
         self._interval = interval
+        self._max_size = max_size
         self._prints: dict[Path, Fingerprint] = {}
         self._report_next: set[Path] = set()
         self._has_paths = trio.Event()
@@ -146,7 +197,7 @@ class Poller:
         """Poll ``path`` from now on; ``report`` sends it on the next round regardless
         (for a path handed over by another watcher that may have missed a change)."""
         if path not in self._prints:
-            self._prints[path] = take_fingerprint(path)[0]
+            self._prints[path] = take_fingerprint(path, max_size=self._max_size)[0]
         if report:
             self._report_next.add(path)
         self._has_paths.set()
@@ -168,9 +219,10 @@ class Poller:
         out: list[WatchEvent] = []
         settling = self._settling
         for path, previous in self._prints.items():
-            current, differs = take_fingerprint(path, previous)
+            current, differs = take_fingerprint(path, previous, max_size=self._max_size)
             self._prints[path] = current
-            settling.observe(path, differs, now, out)
+            # A file its cooperating writer holds locked is at work: held, not settled.
+            settling.observe(path, differs or current.locked, now, out)
             if path in self._report_next and path not in out:
                 out.append(path)
         self._report_next.clear()
@@ -203,7 +255,10 @@ class Settling:
             if path not in self._warned:
                 self._warned.add(path)
                 logger.warning(
-                    "%s changed on every poll for %.0f s; reloading it anyway", path, HOLD_LIMIT
+                    "%s changed (or stayed locked by its writer) on every poll for %.0f s; "
+                    "reloading it anyway",
+                    path,
+                    HOLD_LIMIT,
                 )
 
     def forget(self, path: Path) -> None:

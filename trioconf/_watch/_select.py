@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import trio
 
+from .._read import DEFAULT_MAX_SIZE
 from .._sources import Directory, matcher
 from ._events import WatchEvent
 from ._folders import Folder, FolderPoller, FolderWatcher
@@ -41,6 +42,7 @@ async def run_watcher(
     directories: Sequence[Directory] = (),
     backend: Backend = "auto",
     poll_interval: float = 1.0,
+    max_size: int = DEFAULT_MAX_SIZE,
     libc: Libc | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -51,7 +53,8 @@ async def run_watcher(
     ``"inotify"``, ``"poll"`` or ``"inotify+poll"`` (some paths polled). Paths are sent as
     given (the same objects), never their contents. For ``directories``, the path of each
     changed matching file in their folders is sent, or the folder's own path when the folder
-    must be listed again (it appeared, vanished or was replaced).
+    must be listed again (it appeared, vanished or was replaced). Pollers never read a file
+    larger than ``max_size`` (the loader's limit) to hash it.
 
     ``backend="inotify"`` raises ``OSError`` when inotify is unavailable or cannot watch a
     directory (at start, or later when a path moves to a new directory). ``libc`` replaces the
@@ -60,8 +63,8 @@ async def run_watcher(
     if backend not in ("auto", "inotify", "poll"):
         msg = f"backend must be 'auto', 'inotify' or 'poll', not {backend!r}"
         raise ValueError(msg)
-    poller = Poller(send, poll_interval)
-    folder_poller = FolderPoller(send, poll_interval)
+    poller = Poller(send, poll_interval, max_size)
+    folder_poller = FolderPoller(send, poll_interval, max_size)
     unique = list(dict.fromkeys(paths))
     folders = _folders(directories)
     if backend == "poll" or (backend == "auto" and not sys.platform.startswith("linux")):
