@@ -180,7 +180,7 @@ def to_toml(doc: Doc) -> str:
         if isinstance(v, dict):
             lines.append(f"[{k}]")
             lines.extend(f"{ik} = {_toml_value(iv)}" for ik, iv in v.items())
-    # A document with no keys at all: an empty file is an error in every format, by design.
+    # A document with no keys at all: a comment (an empty TOML file would mean the same).
     return "\n".join(lines) + "\n" if lines else "# nothing set here\n"
 
 
@@ -202,20 +202,19 @@ SERIALIZERS: dict[str, Callable[[Doc], str]] = {
     "json": lambda doc: json.dumps(doc, indent=1) + "\n",
 }
 
-# Contents that never mean a mapping: syntax errors, a top level that is no mapping, empty
-# or blank files, bytes that are not UTF-8, duplicate keys, an undefined YAML alias.
+# Contents that never mean a mapping: syntax errors, a top level that is no mapping, an empty
+# or blank JSON file, bytes that are not UTF-8, duplicate keys, an undefined YAML alias.
 GARBAGE: dict[str, list[bytes]] = {
-    "toml": [b"name = \n", b"[inner\nx = 1\n", b"", b"  \n", b"\xff\xfe", b"port = 1\nport = 2\n"],
-    "yaml": [
-        b"name: [a\n",
-        b"- 1\n- 2\n",
-        b"",
-        b"\n\n",
-        b"\xff",
-        b"port: 1\nport: 2\n",
-        b"x: *a\n",
-    ],
+    "toml": [b"name = \n", b"[inner\nx = 1\n", b"\xff\xfe", b"port = 1\nport = 2\n"],
+    "yaml": [b"name: [a\n", b"- 1\n- 2\n", b"\xff", b"port: 1\nport: 2\n", b"x: *a\n"],
     "json": [b'{"name": ', b"[1, 2]\n", b"", b" \n", b"\xff{}", b'{"port": 1, "port": 2}\n'],
+}
+# An empty or blank TOML or YAML file is a layer that sets nothing (emptied under the reloader,
+# it applies once missing_grace has passed without a new report).
+EMPTY: dict[str, list[bytes]] = {
+    "toml": [b"", b"  \n", b"# nothing\n"],
+    "yaml": [b"", b"\n\n", b"# nothing\n", b"---\n"],
+    "json": [],
 }
 
 # Small value domains, so that distinct edits often mean the same config.
@@ -456,6 +455,14 @@ class ConvergenceMachine(RuleBasedStateMachine):
         self._write(f, Content(choices[pick % len(choices)], None), atomic=atomic)
         self._step()
 
+    @rule(index=indices, pick=st.integers(0, 100), atomic=st.booleans())
+    def write_empty(self, index: int, pick: int, atomic: bool) -> None:
+        f = self._file(index)
+        choices = EMPTY[f.fmt] or GARBAGE[f.fmt][2:4]  # JSON: no document at all
+        raw = choices[pick % len(choices)]
+        self._write(f, Content(raw, {} if EMPTY[f.fmt] else None), atomic=atomic)
+        self._step()
+
     @rule(index=indices)
     def delete(self, index: int) -> None:
         self._delete(self._file(index))
@@ -476,7 +483,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
         f = self._file(index)
         f.path.touch()
         if f.content is None:
-            f.content = Content(b"", None)
+            f.content = Content(b"", {} if EMPTY[f.fmt] else None)
         self._step()
 
     @rule(index=indices, atomic=st.booleans())
