@@ -861,3 +861,33 @@ async def test_a_symlinked_entry_is_read_under_the_lock_beside_its_target(tmp_pa
             Config(tenants={"acme": Tenant(1, "a")}),
             Config(tenants={"acme": Tenant(2, "b")}),
         ]
+
+
+@pytest.mark.parametrize("backend", ["inotify", "poll"])
+async def test_a_folder_file_emptied_for_a_moment_never_applies_empty(
+    tmp_path: Path, backend: str
+) -> None:
+    # Issue 8.7 for folders: ``: > f; ... >> f`` (two programs, each closing the file) leaves
+    # the file empty for a moment. Every prefix is a valid layer; only the emptied-file rule
+    # keeps "no settings" out. Emptied for good, it applies once the grace has passed.
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    (folder / "10-base.toml").write_text('name = "base"\n')
+    override = folder / "20-port.toml"
+    override.write_text("port = 1\n")
+    script = """
+        : > "$1"
+        sleep 0.1
+        echo 'port = 2' >> "$1"
+    """
+    async with trioconf.open_reloader(
+        Layered, trioconf.Directory(folder), backend=backend, poll_interval=0.05, debounce=0
+    ) as live:
+        await trio.run_process(["sh", "-c", script, "sh", str(override)])
+        await until(live, lambda c: c.port == 2)
+        override.write_text("")  # emptied for good: its settings go after missing_grace
+        emptied = trio.current_time()
+        await until(live, lambda c: c.port == 0)
+        assert trio.current_time() - emptied >= 1.0  # the default missing_grace
+        applied = [r.config for r in live.history if isinstance(r, trioconf.Update)]
+    assert [c.port for c in applied] == [1, 2, 0], applied

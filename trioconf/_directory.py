@@ -137,6 +137,10 @@ class DirectoryState:
         self.values: dict[str, Any] = {}
         self._shared = False  # ``values`` is held by a snapshot: copy it before changing it
         self.dirty: set[str] = set()
+        # Files whose last document set nothing, and those of them that had settings before
+        # (collected by the loader, which gives them their grace).
+        self.empty: set[str] = set()
+        self.emptied: set[str] = set()
 
     @property
     def keyed(self) -> bool:
@@ -437,6 +441,14 @@ class DirectoryState:
         if isinstance(data, ConfigError):
             return self._fail(name, content.digest, data)
         assert fmt is not None
+        if data:
+            self.empty.discard(name)
+        else:
+            # Emptied under the reloader: maybe an in-place writer between its truncate and
+            # its write. The loader gives it missing_grace to be written (``Loader.refresh``).
+            if name in self.files and name not in self.empty:
+                self.emptied.add(name)
+            self.empty.add(name)
         if not self.keyed:
             layer = Layer(self._prefix + name, data, content.raw, fmt)
             return self._succeed(name, content.digest, layer)
@@ -506,6 +518,8 @@ class DirectoryState:
         if name not in self.files:
             return False
         del self.files[name]
+        self.empty.discard(name)
+        self.emptied.discard(name)
         self._values.pop(name, None)
         self._errors.pop(name, None)
         if self.keyed:

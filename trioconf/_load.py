@@ -189,8 +189,22 @@ class Loader(Generic[T]):
                 or (state in filled and _emptied(state))
             ):
                 self.waiting.add(path)
-        folders = await self._refresh_directories(paths) if self._dirs else False
+        folders = False
+        if self._dirs:
+            folders = await self._refresh_directories(paths)
+            self._wait_for_emptied_folder_files()
         return [s.outcome() for s in states] != before or folders
+
+    def _wait_for_emptied_folder_files(self) -> None:
+        """A Directory's file emptied under the reloader waits like a File (``refresh``)."""
+        for folder in self._dirs.values():
+            if folder.emptied:
+                self.waiting.update(Path(folder.folder, name) for name in folder.emptied)
+                folder.emptied.clear()
+        for path in [p for p in self.waiting if p not in self._files]:
+            folders = self._by_folder.get(path.parent, ())
+            if not any(path.name in folder.empty for folder in folders):
+                self.waiting.discard(path)  # written (or removed) since
 
     def grace_over(self) -> None:
         """The files still ``waiting`` stay as they were read: missing, absent or empty."""
