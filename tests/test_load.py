@@ -8,6 +8,7 @@ import json
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -18,6 +19,7 @@ import trio_parallel
 import trioconf
 from trioconf._converter import make_converter
 from trioconf._formats import INLINE_LIMITS
+from trioconf._formats import _yaml as formats_yaml
 from trioconf._inbox import Batch, Inbox
 from trioconf._load import Loader, Options
 from trioconf._updater import refresh
@@ -335,3 +337,58 @@ async def test_no_worker_able_to_start_is_the_files_error(tmp_path: Path) -> Non
         assert "Too many open files" in str(info.value)
         assert await load.refresh(None)  # descriptors again: a worker starts, the file parses
         assert load.build()[0].name == "one"
+
+
+def makefile_yaml(name: str) -> str:
+    """A YAML config of about 13 KiB that libyaml refuses (a tab inside a block scalar) and the
+    pure loader reads, in about 0.1 s here: too slow to parse inline."""
+    items = "".join(f"  key{i}: {i}\n" for i in range(1000))
+    return f"name: {name}\nrecipe: |\n  \tcc -o app main.c\nitems:\n{items}"
+
+
+def test_a_yaml_file_libyaml_refuses_is_not_parsed_inline_when_large(tmp_path: Path) -> None:
+    from trioconf._job import Deferred, read_and_parse
+
+    path = tmp_path / "app.yaml"
+    path.write_text(makefile_yaml("one"))
+    size = path.stat().st_size
+    assert formats_yaml.PURE_INLINE_LIMIT < size <= INLINE_LIMITS["yaml"]
+    args = (path, "yaml", str(path), False, 1 << 20, None)
+    assert read_and_parse(*args, size) is Deferred.LARGE  # inline: hand it to a worker
+    _, data, _ = read_and_parse(*args)  # type: ignore[misc]  # in the worker: the pure answer
+    assert data["recipe"] == "\tcc -o app main.c\n"  # type: ignore[index]
+
+
+@attrs.frozen
+class Recipe:
+    name: str
+    recipe: str
+    items: dict[str, int]
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+async def test_a_large_yaml_file_libyaml_refuses_is_applied_from_a_worker(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support import PATIENCE
+
+    calls: list[bool] = []
+    real_parse = formats_yaml._checked_load
+
+    def spy(text: str, source: str, pure: bool, compose: bool = False) -> Any:
+        calls.append(pure)
+        return real_parse(text, source, pure, compose)
+
+    # Seen in this process only: a worker process runs the module unpatched.
+    monkeypatch.setattr(formats_yaml, "_checked_load", spy)
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    path = folder / "app.yaml"
+    path.write_text(makefile_yaml("one"))
+    source = path if kind == "file" else trioconf.Directory(folder)
+    async with trio_parallel.cache_scope(), trioconf.open_reloader(Recipe, source) as live:
+        assert live.current.name == "one"
+        path.write_text(makefile_yaml("two"))
+        with trio.fail_after(PATIENCE):
+            await live.wait_value(lambda c: c.name == "two")
+    assert True not in calls  # the pure loader never ran in the event loop's process

@@ -31,7 +31,7 @@ import outcome
 import trio
 
 from ._errors import ConfigError, FieldError, MissingSourceError, SourceError, ValidationError
-from ._formats import INLINE_LIMITS, parse
+from ._formats import INLINE_LIMITS, NotInline, parse
 from ._guard import has_sidecar, shared_lock_if_present, shared_lock_if_present_sync
 from ._job import Deferred, read_and_parse_in_worker
 from ._layer import Layer
@@ -348,6 +348,7 @@ class DirectoryState:
             return False
         path = self._prefix + name
         fmt = format_of(name, self.source.format)
+        inline = limit is None  # in the event loop, with a worker to fall back on
         if limit is None:
             limit = max_size if fmt is None else INLINE_LIMITS[fmt]
         try:
@@ -366,7 +367,11 @@ class DirectoryState:
             return Deferred.LOCKED
         if self.files.get(name) == content.digest:
             return False
-        return self._settle(name, content, fmt, self._parse(name, content, fmt, allow_nan))
+        try:
+            data = self._parse(name, content, fmt, allow_nan, inline)
+        except NotInline:
+            return Deferred.LARGE
+        return self._settle(name, content, fmt, data)
 
     async def _read_slowly(
         self, name: str, max_size: int, allow_nan: bool, parse_timeout: float, lock_timeout: float
@@ -420,14 +425,14 @@ class DirectoryState:
         return self._fail(name, None, exc)
 
     def _parse(
-        self, name: str, content: Content, fmt: Format | None, allow_nan: bool
+        self, name: str, content: Content, fmt: Format | None, allow_nan: bool, inline: bool
     ) -> dict[str, Any] | ConfigError:
         path = self._prefix + name
         if fmt is None:
             msg = "cannot tell the format from the extension; narrow the Directory's pattern"
             return SourceError(path, msg + " or pass Directory(..., format=...)")
         try:
-            return parse(content.raw, fmt, path, allow_nan)
+            return parse(content.raw, fmt, path, allow_nan, inline=inline)
         except ConfigError as exc:
             return exc
 

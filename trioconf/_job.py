@@ -31,7 +31,7 @@ import trio
 import trio_parallel
 
 from ._errors import ConfigError, SourceError
-from ._formats import parse
+from ._formats import NotInline, parse
 from ._guard import has_sidecar
 from ._read import read_unless_larger
 from ._sources import Format
@@ -80,7 +80,9 @@ def read_and_parse(
     if content.digest == known:
         return content.digest, None, content.raw
     try:
-        data: Payload = parse(content.raw, fmt, name, allow_nan)
+        data: Payload = parse(content.raw, fmt, name, allow_nan, inline=limit is not None)
+    except NotInline:
+        return Deferred.LARGE
     except ConfigError as exc:
         data = exc
     return content.digest, data, content.raw

@@ -22,6 +22,7 @@ from ._limits import YAML_MAX_NODES as YAML_MAX_NODES
 from ._locate import locate as locate
 from ._parse import INLINE_LIMITS as INLINE_LIMITS
 from ._parse import parse as parse
+from ._yaml import NotInline as NotInline
 from ._yaml import _yaml_load as _yaml_load
 from ._yaml import yaml_c_loader_available as yaml_c_loader_available
 
@@ -30,6 +31,7 @@ __all__ = [
     "MAX_DEPTH",
     "YAML_MAX_ALIASES",
     "YAML_MAX_NODES",
+    "NotInline",
     "locate",
     "parse",
     "yaml_c_loader_available",

@@ -20,18 +20,24 @@ from ._limits import MAX_DEPTH
 from ._position import _position
 from ._toml import _parse_toml
 from ._toml_locate import _toml_skip_string
-from ._yaml import _parse_yaml, yaml_c_loader_available
+from ._yaml import PURE_INLINE_LIMIT, NotInline, _parse_yaml, yaml_c_loader_available
 
 _KIB = 1024
 INLINE_LIMITS: dict[Format, int] = {
     "json": 64 * _KIB,
     "toml": 64 * _KIB,
-    "yaml": (16 if yaml_c_loader_available() else 4) * _KIB,
+    "yaml": 16 * _KIB if yaml_c_loader_available() else PURE_INLINE_LIMIT,
 }
 
 
-def parse(raw: bytes, fmt: Format, source: str, allow_nan: bool = False) -> dict[str, Any]:
+def parse(
+    raw: bytes, fmt: Format, source: str, allow_nan: bool = False, *, inline: bool = False
+) -> dict[str, Any]:
     """Parse a document into plain Python data.
+
+    ``inline``: the caller runs in the event loop and can parse elsewhere (a worker): a YAML
+    document the C loader refuses and that is too large for the pure loader to parse quickly
+    raises ``NotInline`` instead of stalling the loop.
 
     Values are dict/list/str/int/float/bool/None, plus the datetime/date/time values TOML and
     YAML produce; an empty TOML or YAML document (whitespace or comments only) is ``{}``.
@@ -52,10 +58,10 @@ def parse(raw: bytes, fmt: Format, source: str, allow_nan: bool = False) -> dict
         parser = _PARSERS.get(fmt)
         if parser is None:
             raise ParseError(source, f"unknown format {fmt!r}")
-        data = parser(text, source)
+        data = _parse_yaml(text, source, inline) if fmt == "yaml" else parser(text, source)
         if not _is_clean(data, allow_nan, string_keys=fmt != "yaml"):
             _check_tree(data, text, fmt, source, allow_nan)
-    except ParseError:
+    except (ParseError, NotInline):
         raise
     except RecursionError:
         # json and tomli recurse per level and give no position; find the bracket that goes

@@ -91,14 +91,24 @@ def _yaml_events(text: str, pure: bool) -> Generator[Any, None, None]:
         parser.dispose()
 
 
-def _parse_yaml(text: str, source: str) -> Any:
+PURE_INLINE_LIMIT = 4 * 1024
+"""Characters of YAML the pure loader parses in about a few milliseconds here: above it, a
+document the C loader refused is not parsed again inline (``NotInline``)."""
+
+
+class NotInline(Exception):
+    """The C loader refused a document too large for the pure loader to parse inline without
+    stalling the event loop: parse it where that is allowed (a worker process)."""
+
+
+def _parse_yaml(text: str, source: str, inline: bool = False) -> Any:
     try:
-        return _yaml_answer(text, source)
+        return _yaml_answer(text, source, inline=inline)
     except YAMLError as exc:
         raise _parse_error(exc, text, source) from exc
 
 
-def _yaml_answer(text: str, source: str, compose: bool = False) -> Any:
+def _yaml_answer(text: str, source: str, compose: bool = False, inline: bool = False) -> Any:
     """The document's data (or node tree): the C path's when it accepts, else the pure path's.
 
     Whatever the C path does not accept, a libyaml syntax error or one of the pre-pass's
@@ -112,6 +122,10 @@ def _yaml_answer(text: str, source: str, compose: bool = False) -> Any:
         # path below raises its own.
         with contextlib.suppress(Exception):
             return _checked_load(text, source, pure=False, compose=compose)
+        if inline and len(text) > PURE_INLINE_LIMIT:
+            # The inline limit assumed the C loader's speed: ~150 ms of pure parsing at
+            # 16 KiB would stall every task. ``inline``: the caller can parse it elsewhere.
+            raise NotInline
     return _checked_load(text, source, pure=True, compose=compose)
 
 
