@@ -131,8 +131,8 @@ def detached(error: ConfigError) -> ConfigError:
     A traceback's frames keep their locals alive: for a reload attempt, the merged documents,
     the candidate config and the previous one, for as long as the error is stored. The error
     itself is not changed: the updater hands that very object to ``reload()`` callers, whose
-    tracebacks are theirs. A built-in exception, or one whose class defines ``__reduce__``
-    (trioconf's), is rebuilt as ``copy.copy`` does; any other is made from its ``args``
+    tracebacks are theirs. A ConfigError is copied by ``ConfigError.clone``; a built-in
+    exception, or one whose class defines ``__reduce__``, is rebuilt as ``copy.copy`` does; any other is made from its ``args``
     without running its ``__init__``; exception groups through ``derive``, as ``split`` does.
     Every attribute of the original (notes too) is then set on the copy. Where that fails (a
     ``__new__`` that refuses the ``args``), a plain ``Exception`` (a ``ConfigError`` at the
@@ -169,9 +169,11 @@ def _copy(
             inner = [_detach(e, memo) for e in exc.exceptions]
             args = (exc.message, inner)
             clone: BaseException = exc.derive(inner)
+        elif isinstance(exc, ConfigError):
+            return exc.clone()  # its state, whatever its __init__ takes (see ``clone``)
         elif cls.__module__ == "builtins" or cls.__reduce__ is not BaseException.__reduce__:
-            # The class says how to rebuild itself (ConfigError's subclasses, OSError and its
-            # filename): through its constructor, as pickle does.
+            # The class says how to rebuild itself (OSError and its filename, a class with a
+            # __reduce__ of its own): through its constructor, as pickle does.
             clone = copy.copy(exc)
         else:
             # Anyone else's class: its __init__ may not take its own args (``__init__(self,
