@@ -168,9 +168,7 @@ class Debouncer:
     # -- deciding --------------------------------------------------------------------------
 
     def window_for(self, path: Path, now: float) -> float:
-        """The quiet window this path asks of its batch now."""
-        if path == _RESCAN_KEY:
-            return self.window
+        """The quiet window this path asks of its batch now (a rescan: the base window)."""
         base = self.window / 2 if path in self.priority else self.window
         heat = self._heat.get(path)
         if heat is None or now - heat.released >= self.max_window:
@@ -231,7 +229,7 @@ class Debouncer:
             )
         if self.window > 0:
             self._cool(now)
-            for path in paths:
+            for path in paths - {_RESCAN_KEY}:
                 self._warm(path, now)
                 self._released[path] = batch.first
         return _release(batch)
@@ -244,9 +242,6 @@ class Debouncer:
     def pending(self) -> frozenset[Path]:
         """The paths of the open batch."""
         return frozenset() if self._batch is None else frozenset(self._batch.paths)
-
-    def held(self) -> frozenset[Path]:
-        return frozenset(self._held)
 
     # -- internals ---------------------------------------------------------------------------
 
