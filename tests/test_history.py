@@ -77,7 +77,9 @@ def diff(old: Cfg, new: Cfg) -> frozenset[str]:
 
 def publish(live: Live[Any], config: Cfg) -> Update[Any]:
     """Publish as the updater does: ``changed`` listed on demand by a function of both configs."""
-    return live._publish(config, functools.partial(diff, live.current, config), {})
+    update = live._publish(config, functools.partial(diff, live.current, config), {})
+    live._retire()  # what the updater does once idle
+    return update
 
 
 # --- which records stay whole ---------------------------------------------------------------

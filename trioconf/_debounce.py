@@ -19,14 +19,15 @@ Rules:
   without its guesswork: the window only grows for paths that really churn;
 * held paths: a watcher sends ``Hold(path)`` while a change to that path is visibly under way (a
   writer has it open, it was deleted a moment ago and may be replaced, a polled file has not
-  settled) and the path's report ends the hold. A batch is never released while a path is held:
-  ``git checkout`` unlinks and re-creates each file, and releasing the files it finished while
-  it still writes another would publish a mix. A hold lasts ``hold_limit`` at most (watchers
-  report a held path by then anyway);
-* ceiling: a batch is released ``max_window`` after its first event even while writes keep
-  arriving (at the first moment no path is held), so a continuous storm still applies at least
-  that often. A batch of several paths released that way may mix writes of two deploys: it is
-  logged at warning as possibly torn. The first event is the oldest change not applied yet:
+  settled) and the path's report ends the hold. A held path keeps the batch open, up to the
+  ceiling: ``git checkout`` unlinks and re-creates each file, and releasing the files it
+  finished while it still writes another would publish a mix. A hold lasts ``hold_limit`` at
+  most (watchers report a held path by then anyway);
+* ceiling: a batch's files are released ``max_window`` after its first event even while writes
+  keep arriving or a file is held, so a continuous storm still applies at least that often.
+  Released that way, a batch may mix writes of two deploys: logged at warning as possibly
+  torn (unless it is one file rewritten in a storm). The first event is the oldest change not
+  applied yet:
   when a reload fails (a read that caught a writer mid-save, a bad save), the updater says so
   (``failed``), and the next batch holding that path counts its ceiling from that older change,
   so it is not made to wait a second ceiling. Once: a retry that fails too waits the normal
@@ -35,8 +36,9 @@ Rules:
   file a deploy tool touches last) and then for quiet; the ceiling counts from the trigger.
   This is the promise for writers further apart than any window;
 * ``reload()`` requests and rescans (queue overflow, a backend switch) join the open batch and
-  are released with it; they wait for held paths, so a rescan never reads a file mid-write.
-  A request with no batch open and nothing held is released at once;
+  are released with it; they wait for held paths (past the ceiling too, until the holds end or
+  lapse: the batch's files go at the ceiling without them), so a rescan never reads a file
+  mid-write. A request with no batch open and nothing held is released at once;
 * ``window == 0``: reported paths are released at once, holds or not (``debounce=0`` means
   "apply as soon as the updater is idle", and gives up multi-file atomicity); the inbox merges
   whatever arrives while the updater is busy into the next batch.
@@ -180,59 +182,40 @@ class Debouncer:
         batch = self._batch
         if batch is None:
             return math.inf
-        if self.window == 0 and _has_files(batch):
-            return now
         holds = self._live_holds(now)
-        if holds:
-            # Nothing is released while a path is held; its report wakes the task, and a
-            # hold that lapses without one ends the wait.
-            return min(holds)
-        if self.window == 0 or not batch.paths:
-            return now  # requests (and, at debounce 0, rescans) go once nothing is held
-        if self.commit is not None and batch.committed is None and not _forced(batch):
-            return math.inf  # trigger mode: the batch waits for the trigger
-        start = batch.first if batch.committed is None else batch.committed
-        quiet = batch.last + max(self.window_for(p, batch.last) for p in batch.paths)
-        return min(quiet, start + self.max_window)
+        files = self._files_due(batch, holds, now)
+        return min(files, self._forced_due(batch, holds, files, now)) if _forced(batch) else files
 
     def release_due(self, now: float) -> Release | None:
-        """The batch, if it is due at ``now``."""
+        """What of the batch is due at ``now``: all of it, or its reported files alone (a
+        request or a rescan still waiting for held files)."""
         batch = self._batch
         if batch is None:
             return None
-        if self.window == 0 and _has_files(batch):
-            # debounce=0: what was reported goes now, held paths or not (a request or a
-            # rescan waits for them). The fast path matters: at debounce 0 this runs once per
-            # event, on the reload's path.
-            files = frozenset(batch.paths) - {_RESCAN_KEY}
-            if _forced(batch) and self._live_holds(now):
-                for path in files:
-                    del batch.paths[path]
-                return Release(files)
+        if self.window == 0 and not _forced(batch):
+            # debounce=0: what was reported goes now, held files or not. The fast path
+            # matters: at debounce 0 this runs once per event, on the reload's path.
             self._batch = None
+            return Release(frozenset(batch.paths))
+        holds = self._live_holds(now)
+        files_due = self._files_due(batch, holds, now)
+        if _forced(batch) and self._forced_due(batch, holds, files_due, now) <= now:
+            self._batch = None
+            self._released_files(batch, now, holds)
             return _release(batch)
-        if self.next_deadline(now) > now:
+        if files_due > now:
+            if not (batch.paths or batch.tickets):
+                self._batch = None  # a trigger with nothing to commit
             return None
-        self._batch = None
-        paths = frozenset(batch.paths)
-        if not (paths or batch.tickets):
-            return None  # a trigger with nothing to commit
-        if len(paths) > 1 and now < batch.last + self.window:
-            # The ceiling cut a batch while writes kept arriving: a deploy slower than the
-            # window may be half applied now (its remaining files follow in the next batch).
-            logger.warning(
-                "released %d changed files while writes were still arriving (%.0f ms after "
-                "the first): the snapshot may mix two deploys; a commit trigger makes slow "
-                "deploys atomic",
-                len(paths),
-                (now - batch.first) * 1000,
-            )
-        if self.window > 0:
-            self._cool(now)
-            for path in paths - {_RESCAN_KEY}:
-                self._warm(path, now)
-                self._released[path] = batch.first
-        return _release(batch)
+        # The files go; a request or a rescan waits for the held files (``_forced_due``).
+        files = self._released_files(batch, now, holds)
+        if _forced(batch):
+            for path in files:
+                del batch.paths[path]
+            batch.first = now  # what stays has no change waiting: the next one counts anew
+        else:
+            self._batch = None
+        return Release(files)
 
     def flush(self) -> Release | None:
         """Whatever is open, released now (the watchers are gone: nothing more will come)."""
@@ -249,6 +232,58 @@ class Debouncer:
         if self._batch is None:
             self._batch = _Batch(first=now, last=now)
         return self._batch
+
+    def _files_due(self, batch: _Batch, holds: list[float], now: float) -> float:
+        """When the batch's reported files are due: after the quiet window with nothing held,
+        or at the ceiling whatever is held (``inf``: no files, or no trigger yet)."""
+        if not _has_files(batch):
+            return math.inf
+        if self.window == 0:
+            return now
+        if self.commit is not None and batch.committed is None and not _forced(batch):
+            return math.inf  # trigger mode: the batch waits for the trigger
+        start = batch.first if batch.committed is None else batch.committed
+        ceiling = start + self.max_window
+        if holds:
+            return ceiling
+        quiet = batch.last + max(self.window_for(p, batch.last) for p in batch.paths)
+        return min(quiet, ceiling)
+
+    def _forced_due(self, batch: _Batch, holds: list[float], files: float, now: float) -> float:
+        """When a request or a rescan is due: never while a file is held (it would read it
+        mid-write; holds lapse), then with the batch's files, or after a rescan's quiet
+        window, or at once."""
+        if holds:
+            return min(holds)
+        if _has_files(batch):
+            return files
+        if _RESCAN_KEY in batch.paths and self.window > 0:
+            # An overflow means a storm is under way: its rescan is debounced like a file.
+            return min(batch.last + self.window, batch.first + self.max_window)
+        return now
+
+    def _released_files(self, batch: _Batch, now: float, holds: list[float]) -> frozenset[Path]:
+        """The batch's reported files, released now: warm their windows, note their first
+        change for ``failed``, and warn when the ceiling cut a multi-file change."""
+        files = frozenset(batch.paths) - {_RESCAN_KEY}
+        if files and (holds or (len(files) > 1 and now < batch.last + self.window)):
+            # The ceiling cut the batch while writes were arriving or a file was being
+            # written: a deploy slower than the window may be half applied (its other files
+            # follow in the next batch). One file alone rewritten in a storm is no mix.
+            log = logger.warning if len(files) > 1 or self._held.keys() - files else logger.debug
+            log(
+                "released %d changed file(s) while writes were still arriving (%.0f ms after "
+                "the first): the snapshot may mix two deploys; a commit trigger makes slow "
+                "deploys atomic",
+                len(files),
+                (now - batch.first) * 1000,
+            )
+        if self.window > 0:
+            self._cool(now)
+            for path in files:
+                self._warm(path, now)
+                self._released[path] = batch.first
+        return files
 
     def _live_holds(self, now: float) -> list[float]:
         if not self._held:

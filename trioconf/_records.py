@@ -132,8 +132,9 @@ def detached(error: ConfigError) -> ConfigError:
     the candidate config and the previous one, for as long as the error is stored. The error
     itself is not changed: the updater hands that very object to ``reload()`` callers, whose
     tracebacks are theirs. A ConfigError is copied by ``ConfigError.clone``; a built-in
-    exception, or one whose class defines ``__reduce__``, is rebuilt as ``copy.copy`` does; any other is made from its ``args``
-    without running its ``__init__``; exception groups through ``derive``, as ``split`` does.
+    exception, or one whose class defines ``__reduce__``, is rebuilt as ``copy.copy`` does;
+    any other is made from its ``args`` without running its ``__init__``; exception groups
+    through ``derive``, as ``split`` does.
     Every attribute of the original (notes too) is then set on the copy. Where that fails (a
     ``__new__`` that refuses the ``args``), a plain ``Exception`` (a ``ConfigError`` at the
     top) naming the class and message stands in.
