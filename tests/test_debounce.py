@@ -27,6 +27,7 @@ class Rig:
         self.inbox = inbox
         self.counters = Counters()
         self.tickets = Tickets()
+        self.debouncer: Debouncer | None = None
 
     async def take(self) -> tuple[float, Batch]:
         batch = await self.inbox.take()
@@ -51,7 +52,7 @@ async def _rig(
     inbox = Inbox()
     rig = Rig(send, inbox)
     async with trio.open_nursery() as nursery:
-        debouncer = Debouncer(window, max_window, priority, commit, hold_limit=10.0)
+        debouncer = rig.debouncer = Debouncer(window, max_window, priority, commit, hold_limit=10.0)
         nursery.start_soon(run_debouncer, receive, inbox, debouncer, rig.counters)
         yield rig
         nursery.cancel_scope.cancel()
@@ -488,3 +489,35 @@ async def test_at_the_ceiling_the_files_go_and_a_reload_waits_for_the_held_one(
     when, batch = await rig.take()
     assert (batch.paths, batch.rescan, batch.tickets) == ({B}, True, (ticket,))
     assert when - start == pytest.approx(6.0 + 0.5)  # with B, after its (priority) window
+
+
+async def test_a_file_the_updater_waits_for_is_released_with_its_next_report(
+    clock: trio.testing.MockClock, rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The updater read A between an in-place writer's truncate and its write (emptied: its
+    # grace) and waits for A's next report: it must not also wait a window, or a ceiling.
+    debouncer = rig.debouncer
+    assert debouncer is not None
+    start = trio.current_time()
+    debouncer.awaiting(frozenset({A}))
+    await rig.send.send(Hold(A))
+    await rig.send.send(A)
+    await rig.send.send(Hold(A))  # the storm goes on: A held again at once
+    when, batch = await rig.take()
+    assert batch.paths == {A}
+    assert when == pytest.approx(start)
+    # With another file held (a checkout still writing B), the batch waits for B as usual.
+    await rig.send.send(Hold(B))
+    await rig.send.send(A)
+    await trio.sleep(1.0)
+    assert rig.inbox_is_empty()
+    await rig.send.send(B)
+    _, batch = await rig.take()
+    assert batch.paths == {A, B}
+    assert "may mix" not in caplog.text  # released for the updater's wait: no cut
+    debouncer.awaiting(frozenset())
+    await trio.sleep(6.0)  # A rests: its window cools back to the base
+    start = trio.current_time()
+    await rig.send.send(A)
+    when, _ = await rig.take()
+    assert when - start == pytest.approx(1.0)  # the wait is over: the window again

@@ -114,6 +114,8 @@ class Debouncer:
     _retrying: set[Path] = attrs.field(factory=set, init=False)  # released as a retry
     # The debouncer task's wait for its next deadline, which ``failed`` may bring forward.
     _wait: trio.CancelScope | None = attrs.field(default=None, init=False)
+    # Files an attempt found gone or emptied, whose next report it waits for (``awaiting``).
+    _awaited: frozenset[Path] = attrs.field(default=frozenset(), init=False)
 
     # -- what the watchers, reload() and the updater tell it ------------------------------
 
@@ -159,6 +161,18 @@ class Debouncer:
                     self._wait.deadline = min(self._wait.deadline, first + self.max_window)
             else:
                 self._unapplied[path] = (first, now)
+
+    def awaiting(self, paths: frozenset[Path]) -> None:
+        """The updater waits for the next report of ``paths`` (files it found gone or emptied:
+        their missing-file grace): a batch holding one is due at once, unless another file is
+        held. In a storm of in-place saves the reader may catch the file between a truncate
+        and a write, and then waits for its next close: making it wait a whole ceiling as
+        well would double the staleness. ``frozenset()``: the wait is over."""
+        self._awaited = paths
+        if paths and self._batch is not None and self._wait is not None:
+            # The report may be in the open batch already: the task sleeps until the
+            # deadline it computed before; let it look again.
+            self._wait.deadline = -math.inf
 
     def applied(self, paths: frozenset[Path]) -> None:
         """The reload that read ``paths`` succeeded (or changed nothing)."""
@@ -240,6 +254,9 @@ class Debouncer:
             return math.inf
         if self.window == 0:
             return now
+        awaited = self._awaited
+        if awaited and not awaited.isdisjoint(batch.paths) and self._held.keys() <= awaited:
+            return now
         if self.commit is not None and batch.committed is None and not _forced(batch):
             return math.inf  # trigger mode: the batch waits for the trigger
         start = batch.first if batch.committed is None else batch.committed
@@ -266,7 +283,8 @@ class Debouncer:
         """The batch's reported files, released now: warm their windows, note their first
         change for ``failed``, and warn when the ceiling cut a multi-file change."""
         files = frozenset(batch.paths) - {_RESCAN_KEY}
-        if files and (holds or (len(files) > 1 and now < batch.last + self.window)):
+        cut = holds or (len(files) > 1 and now < batch.last + self.window)
+        if files and cut and files.isdisjoint(self._awaited):  # (awaited: released on purpose)
             # The ceiling cut the batch while writes were arriving or a file was being
             # written: a deploy slower than the window may be half applied (its other files
             # follow in the next batch). One file alone rewritten in a storm is no mix.

@@ -124,7 +124,7 @@ async def run_reloader(
             debouncer = Debouncer(debounce, max_debounce, loader.priority, trigger, hold_limit)
             nursery.start_soon(run_debouncer, receive, inbox, debouncer, counters)
             try:
-                config, origins = await initial_load(loader, validate, inbox)
+                config, origins = await initial_load(loader, validate, inbox, debouncer)
             except ConfigError as exc:
                 failure = exc
                 nursery.cancel_scope.cancel()

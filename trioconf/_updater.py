@@ -43,19 +43,21 @@ def check(config: T, old: T | None, validate: Validate[T] | None) -> None:
 
 
 async def initial_load(
-    loader: Loader[T], validate: Validate[T] | None, inbox: Inbox
+    loader: Loader[T], validate: Validate[T] | None, inbox: Inbox, debouncer: Debouncer
 ) -> tuple[T, Mapping[str, str]]:
     """The first snapshot: every source read, built and validated, or a ConfigError.
 
     The watcher and the debouncer already run, so a required file that is missing right now
     (in the middle of a rename save) is waited for like any other: until its next report."""
-    await refresh(Batch(frozenset(), rescan=True), loader, inbox)
+    await refresh(Batch(frozenset(), rescan=True), loader, inbox, debouncer)
     config, origins = loader.build()
     check(config, None, validate)
     return config, origins
 
 
-async def refresh(batch: Batch, loader: Loader[T], inbox: Inbox) -> tuple[Batch, bool]:
+async def refresh(
+    batch: Batch, loader: Loader[T], inbox: Inbox, debouncer: Debouncer | None = None
+) -> tuple[Batch, bool]:
     """Read what ``batch`` names; give files found gone or emptied their grace.
 
     A file that vanished or was emptied is waited for until its next report (the watcher's
@@ -65,24 +67,32 @@ async def refresh(batch: Batch, loader: Loader[T], inbox: Inbox) -> tuple[Batch,
     that was read, with whatever joined it, and whether any source's outcome changed.
     """
     changed = await loader.refresh(None if batch.rescan else batch.paths)
+    if not loader.waiting:
+        return batch, changed
     grace = loader.options.missing_grace
     deadline = trio.current_time() + grace
-    waiting = set(loader.waiting)
-    while waiting:
-        more = None
-        with trio.move_on_at(deadline):
-            # EndOfChannel: the reloader is closing, and this attempt is about to be cancelled.
-            with contextlib.suppress(trio.EndOfChannel):
-                more = await inbox.take()
-        if more is None:
-            break
-        batch = batch.joined(more)
-        changed |= await loader.refresh(None if more.rescan else more.paths)
-        if loader.waiting - waiting:
-            # A file of the joined batch vanished too: it gets its grace from now.
-            deadline = max(deadline, trio.current_time() + grace)
-        waiting = set(loader.waiting)
-    loader.grace_over()
+    waiting = frozenset(loader.waiting)
+    try:
+        while waiting:
+            if debouncer is not None:
+                debouncer.awaiting(waiting)
+            more = None
+            with trio.move_on_at(deadline):
+                # EndOfChannel: the reloader is closing; this attempt is about to be cancelled.
+                with contextlib.suppress(trio.EndOfChannel):
+                    more = await inbox.take()
+            if more is None:
+                break
+            batch = batch.joined(more)
+            changed |= await loader.refresh(None if more.rescan else more.paths)
+            if loader.waiting - waiting:
+                # A file of the joined batch vanished too: it gets its grace from now.
+                deadline = max(deadline, trio.current_time() + grace)
+            waiting = frozenset(loader.waiting)
+    finally:
+        if debouncer is not None:
+            debouncer.awaiting(frozenset())
+        loader.grace_over()
     return batch, changed
 
 
@@ -104,7 +114,7 @@ async def run_updater(
         except trio.EndOfChannel:
             return
         live.counters.batches += 1
-        batch, error = await _attempt(batch, inbox, loader, live, validate)
+        batch, error = await _attempt(batch, inbox, loader, live, validate, debouncer)
         if debouncer is not None:
             if error is None:
                 debouncer.applied(batch.paths)
@@ -137,10 +147,15 @@ async def _take(inbox: Inbox, live: Live[T]) -> Batch:
 
 
 async def _attempt(
-    batch: Batch, inbox: Inbox, loader: Loader[T], live: Live[T], validate: Validate[T] | None
+    batch: Batch,
+    inbox: Inbox,
+    loader: Loader[T],
+    live: Live[T],
+    validate: Validate[T] | None,
+    debouncer: Debouncer | None,
 ) -> tuple[Batch, ConfigError | None]:
     live.counters.reloads += 1
-    batch, touched = await refresh(batch, loader, inbox)
+    batch, touched = await refresh(batch, loader, inbox, debouncer)
     if not touched and not batch.rescan:
         # The bytes on disk are what they were (a touch, an identical rewrite, an editor's
         # extra event). If that state was bad it was reported already; if good, it stays.
