@@ -627,7 +627,9 @@ def write_doc(results: dict[str, Any], command: str, figures: dict[str, bool]) -
             "TOML file, parse it with tomli, structure it with cattrs into the same attrs class.",
             "The floor watches the directory for `IN_CLOSE_WRITE | IN_MOVED_TO` and does that",
             "work in the waiting task itself. trioconf runs at `debounce=0`; its poll backend",
-            f"stats every {lat.get('poll_interval', 0) * 1000:.0f} ms here (its default is 1 s).",
+            f"stats every {lat.get('poll_interval', 0) * 1000:.0f} ms here (its default is 1 s),",
+            "and reports a file once it is unchanged for a whole interval (its settle rule), so",
+            "a save reaches it between one and two intervals later.",
             "watchfiles runs under Trio through anyio (its Rust watcher sits in a worker thread)",
             "and is stopped with a `stop_event`; watchdog's observer thread hands closed and",
             f"moved-to events to Trio with `run_sync_soon`. {lat.get('rest_fast', 0) * 1000:.0f}"
