@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import math
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
@@ -29,8 +28,9 @@ import attrs
 import trio
 
 from .._read import DEFAULT_MAX_SIZE
-from ._events import RESCAN, Hold, WatchEvent
-from ._inotify import OPEN_WRITER_GRACE, VANISH_SETTLE, Unwatchable, decode_events
+from ._events import RESCAN, WatchEvent
+from ._held import Held
+from ._inotify import Unwatchable, decode_events
 from ._libc import (
     IN_ATTRIB,
     IN_CLOSE_WRITE,
@@ -108,8 +108,7 @@ class FolderWatcher:
         self._check_remote = check_remote
         self._folders = {f.path: f for f in folders}
         self._wd: dict[int, Folder] = {}
-        self._pending: dict[Path, float] = {}  # created or modified, not closed yet
-        self._vanished: dict[Path, float] = {}  # deleted or moved away, maybe replaced soon
+        self._held = Held()  # files being written, or gone a moment ago
 
     @property
     def folders(self) -> list[Path]:
@@ -158,16 +157,11 @@ class FolderWatcher:
     async def run(self, send: trio.MemorySendChannel[WatchEvent]) -> None:
         """Report until cancelled. Call ``install()`` first."""
         while True:
-            deadline = min([*self._pending.values(), *self._vanished.values()], default=math.inf)
-            with trio.move_on_at(deadline):
+            with trio.move_on_at(self._held.deadline()):
                 await trio.lowlevel.wait_readable(self._fd)
             now = trio.current_time()
             out = self.process(self._read(), now)
-            for table in (self._vanished, self._pending):
-                expired = [p for p, due in table.items() if due <= now]
-                for path in expired:
-                    del table[path]
-                out.extend(expired)
+            out.extend(self._held.expire(now))
             for event in out:
                 # Room almost always: no scheduler trip on every save's path (as the file
                 # watcher does).
@@ -191,12 +185,11 @@ class FolderWatcher:
     def process(self, buf: bytes, now: float) -> list[WatchEvent]:
         """Apply a buffer of events; return what to send, each path at most once."""
         reports: dict[Path, None] = {}
-        holds: dict[Path, None] = {}
         for event in decode_events(buf):
             if event.mask & IN_Q_OVERFLOW:
                 # The held files stay held, so the rescan waits for their writers (as the
                 # file watcher does).
-                return [*map(Hold, holds), RESCAN]
+                return [*self._held.announce({}), RESCAN]
             folder = self._wd.get(event.wd)
             if folder is None:
                 continue
@@ -222,29 +215,15 @@ class FolderWatcher:
             elif event.mask & _VANISH_MASK:
                 # ``git checkout`` and rename saves take the file away and put a new one in
                 # its place: the entry must not drop out of a snapshot in between.
-                _hold(self._vanished, path, now + VANISH_SETTLE, holds)
-                self._pending.pop(path, None)
+                self._held.vanished(path, now)
             elif event.mask & IN_CREATE:
-                self._vanished.pop(path, None)
                 if _complete_on_create(path):
                     reports[path] = None
                 else:
-                    _hold(self._pending, path, now + OPEN_WRITER_GRACE, holds)
+                    self._held.replaced(path, now)
             elif event.mask & IN_MODIFY:
-                _hold(self._pending, path, now + OPEN_WRITER_GRACE, holds)
-        for path in reports:
-            self._pending.pop(path, None)
-            self._vanished.pop(path, None)
-        out: list[WatchEvent] = [Hold(p) for p in holds if p not in reports]
-        out.extend(reports)
-        return out
-
-
-def _hold(table: dict[Path, float], path: Path, deadline: float, holds: dict[Path, None]) -> None:
-    """Hold ``path`` back until ``deadline`` at the latest; say so once per hold."""
-    if path not in table:
-        table[path] = deadline
-        holds[path] = None
+                self._held.writing(path, now)
+        return self._held.announce(reports)
 
 
 def _complete_on_create(path: Path) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import math
 import os
 import stat
 import struct
@@ -28,7 +29,10 @@ from typing import TypeVar
 import attrs
 import trio
 
-from ._events import HOLD_LIMIT, RESCAN, Hold, WatchEvent
+from ._events import RESCAN, WatchEvent
+from ._held import OPEN_WRITER_GRACE as OPEN_WRITER_GRACE
+from ._held import VANISH_SETTLE as VANISH_SETTLE
+from ._held import Held
 from ._libc import (
     IN_ATTRIB,
     IN_CLOSE_WRITE,
@@ -74,17 +78,6 @@ _REPORT_MASK = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_ATT
 _STRUCTURE_MASK = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
 # The watched directory itself is gone or moved: its watch no longer means its path.
 _SELF_MASK = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT
-
-OPEN_WRITER_GRACE = HOLD_LIMIT
-"""Seconds after an IN_MODIFY (or the creation of a file) without IN_CLOSE_WRITE after which the
-path is reported anyway: a writer that keeps its descriptor open never closes."""
-
-VANISH_SETTLE = 0.1
-"""Seconds a deleted (or renamed-away) file is given to be replaced before it is reported.
-``git checkout`` and vim's rename save unlink or rename the file, then create a new one that is
-empty until its writer closes it: reported at once, the reader would find the file missing,
-wait for it to come back, and read the new one half written. A replacement created within this
-time is reported by its writer's close instead, a rename onto it at once."""
 
 _MAX_SYMLINKS = 40  # as the kernel's ELOOP limit
 _MAX_RESOLVE_ROUNDS = 8
@@ -264,13 +257,8 @@ class InotifyWatcher:
         # under us) share it, so it maps to a set of directory paths.
         self._dir_wd: dict[str, int] = {}
         self._wd_dirs: dict[int, set[str]] = {}
-        # Paths modified (or created) but not closed yet → the deadline to report them anyway.
-        self._pending: dict[Path, float] = {}
-        # Paths whose file was deleted or renamed away → when to report them if not replaced.
-        self._vanished: dict[Path, float] = {}
-        self._warned_open: set[Path] = set()
-        # The paths ``process`` put on hold in the batch of events it is applying.
-        self._holds: dict[Path, None] = {}
+        # Paths being written, or gone a moment ago: held back until reported (``_held``).
+        self._held = Held()
 
     @property
     def paths(self) -> list[Path]:
@@ -290,14 +278,14 @@ class InotifyWatcher:
     async def run(self, send: trio.MemorySendChannel[WatchEvent]) -> None:
         """Report until cancelled. Call ``install()`` first."""
         while True:
-            if self._pending or self._vanished:
-                deadline = min([*self._pending.values(), *self._vanished.values()])
+            deadline = self._held.deadline()
+            if deadline < math.inf:
                 with trio.move_on_at(deadline):
                     await trio.lowlevel.wait_readable(self._fd)
             else:  # the usual case, on every save's path: no cancel scope to set up
                 await trio.lowlevel.wait_readable(self._fd)
             out = self.process(self._read(), trio.current_time())
-            out.extend(self._expire(trio.current_time()))
+            out.extend(self._held.expire(trio.current_time()))
             for event in out:
                 # The channel has room almost always: sending without the checkpoint of
                 # ``send()`` saves a trip through the scheduler on every save's path.
@@ -327,8 +315,6 @@ class InotifyWatcher:
         """Apply a batch of events; return what to send, each path at most once."""
         reports: dict[Path, None] = {}
         resync: dict[Path, None] = {}
-        holds: dict[Path, None] = {}
-        self._holds = holds
         for event in events:
             if event.mask & IN_Q_OVERFLOW:
                 # Events were lost, the structural ones too: rebuild every chain, re-read all.
@@ -336,7 +322,7 @@ class InotifyWatcher:
                 # among the lost events cannot be known: a documented limit.
                 logger.warning("inotify queue overflowed; rescanning every configured file")
                 self._resync(list(self._abs))
-                return [*map(Hold, holds), RESCAN]
+                return [*self._held.announce({}), RESCAN]
             dirs = self._wd_dirs.get(event.wd)
             if dirs is None:
                 continue  # a watch already dropped (its IN_IGNORED, or events queued before)
@@ -360,19 +346,7 @@ class InotifyWatcher:
         if resync:
             for path in self._resync(list(resync)):
                 reports[path] = None
-        for path in reports:
-            self._pending.pop(path, None)
-            self._vanished.pop(path, None)
-        out: list[WatchEvent] = [Hold(p) for p in holds if p not in reports]
-        out.extend(reports)
-        return out
-
-    def _hold(self, table: dict[Path, float], path: Path, deadline: float) -> None:
-        """Hold ``path`` back until ``deadline`` (its report comes then at the latest), and
-        tell the debouncer, once per hold, that a change to it is under way."""
-        if path not in table:
-            table[path] = deadline
-            self._holds[path] = None
+        return self._held.announce(reports)
 
     def _classify(
         self,
@@ -391,7 +365,7 @@ class InotifyWatcher:
             resync[path] = None
         if is_final and event.mask & (IN_DELETE | IN_MOVED_FROM):
             # Maybe replaced in a moment (see VANISH_SETTLE): report it only if not.
-            self._hold(self._vanished, path, now + VANISH_SETTLE)
+            self._held.vanished(path, now)
         elif event.mask & _REPORT_MASK:
             reports[path] = None
         elif not is_final:
@@ -399,7 +373,7 @@ class InotifyWatcher:
         elif event.mask & IN_CREATE:
             self._created(path, os.path.join(d, event.name), now, reports)
         elif event.mask & IN_MODIFY:
-            self._hold(self._pending, path, now + OPEN_WRITER_GRACE)
+            self._held.writing(path, now)
 
     @staticmethod
     def _file_renamed_over(final: Entry, event: RawEvent) -> bool:
@@ -431,32 +405,10 @@ class InotifyWatcher:
         if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
             # A new file: its writer's close reports it; if it never closes, the grace does.
             # It replaces a file that just vanished: that one needs no report of its own.
-            self._hold(self._pending, path, now + OPEN_WRITER_GRACE)
-            self._vanished.pop(path, None)
+            self._held.replaced(path, now)
             return
         # A symlink, or a hard link to an existing (complete) file: no close will follow.
         reports[path] = None
-
-    def _expire(self, now: float) -> list[WatchEvent]:
-        if not (self._vanished or self._pending):
-            return []
-        gone = [p for p, deadline in self._vanished.items() if deadline <= now]
-        for path in gone:
-            del self._vanished[path]  # not replaced: really gone
-            self._pending.pop(path, None)
-        expired = [p for p, deadline in self._pending.items() if deadline <= now]
-        for path in expired:
-            del self._pending[path]
-            # Once per path: a writer that keeps its file open would otherwise log every 2 s.
-            log = logger.debug if path in self._warned_open else logger.warning
-            self._warned_open.add(path)
-            log(
-                "%s was modified but not closed for %.0f s; reloading it anyway "
-                "(a writer keeps it open?)",
-                path,
-                OPEN_WRITER_GRACE,
-            )
-        return [*gone, *expired]
 
     # --- chains and watches ----------------------------------------------------------------
 
@@ -472,8 +424,7 @@ class InotifyWatcher:
             except Unwatchable as exc:
                 self._set_chain(path, None)
                 del self._abs[path]
-                self._pending.pop(path, None)
-                self._vanished.pop(path, None)
+                self._held.forget(path)
                 self._on_unwatchable(path, exc, self._started)
                 continue
             self._set_chain(path, chain)
