@@ -77,9 +77,7 @@ def diff(old: Cfg, new: Cfg) -> frozenset[str]:
 
 def publish(live: Live[Any], config: Cfg) -> Update[Any]:
     """Publish as the updater does: ``changed`` listed on demand by a function of both configs."""
-    update = live._publish(config, functools.partial(diff, live.current, config), {})
-    live._retire()  # what the updater does once idle
-    return update
+    return live._publish(config, functools.partial(diff, live.current, config), {})
 
 
 # --- which records stay whole ---------------------------------------------------------------
@@ -298,7 +296,7 @@ def failed_attempt(document: Document) -> ParseError:
                 raise RejectedError("PortError: port 70000: out of range") from group
     except RejectedError:
         error = ParseError("/etc/app/a.toml", "Invalid value", line=2, column=8)
-        error.add_note("while reloading")
+        error.__notes__ = ["while reloading"]  # add_note() is Python 3.11+
         try:
             raise error  # __context__: the RejectedError and its chain
         except ParseError as raised:

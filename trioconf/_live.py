@@ -75,7 +75,6 @@ class Live(Generic[T]):
         "_record_lot",
         "_records_total",
         "_reload",
-        "_retiring",
         "_snapshots",
         "_state_lot",
         "_version",
@@ -117,7 +116,6 @@ class Live(Generic[T]):
         # appended before each), oldest first: the one pushed out is found in the history
         # by its number and replaced there by its PastUpdate.
         self._whole: deque[tuple[int, Update[T]]] = deque(maxlen=snapshots)
-        self._retiring: list[tuple[int, Update[T]]] = []  # pushed out, not replaced yet
         self.counters = Counters()
         # Every leaf path, listed on first access: a keyed Directory of ten thousand entries
         # has a hundred thousand of them, which took more time at start-up, and more memory
@@ -296,24 +294,16 @@ class Live(Generic[T]):
     # --- helpers ------------------------------------------------------------------------------
 
     def _append_update(self, update: Update[T]) -> None:
-        """Append a whole ``Update``; the one it pushes out of the whole ones is retired
-        (``_retire``)."""
+        """Append a whole ``Update``; the one it pushes out of the whole ones becomes a
+        ``PastUpdate`` where the history holds it (if it still does)."""
         whole = self._whole
         if len(whole) == whole.maxlen:
-            self._retiring.append(whole.popleft())
-        whole.append((self._records_total, update))
-        self._append_record(update)
-
-    def _retire(self) -> None:
-        """Replace the Updates pushed out of the whole ones by their ``PastUpdate`` where the
-        history still holds them. Called by the updater once it is idle, not by ``_publish``:
-        listing a version's changed paths (which ``past`` does) costs about as much as
-        structuring the config, and the readers the new snapshot woke run first."""
-        for number, old in self._retiring:
+            number, old = whole.popleft()
             index = number - (self._records_total - len(self._history))
             if index >= 0:
                 self._history[index] = past(old)
-        self._retiring.clear()
+        whole.append((self._records_total, update))
+        self._append_record(update)
 
     def _append_record(self, record: Record) -> None:
         self._history.append(record)

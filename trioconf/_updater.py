@@ -110,7 +110,7 @@ async def run_updater(
     """
     while True:
         try:
-            batch = await _take(inbox, live)
+            batch = await inbox.take()
         except trio.EndOfChannel:
             return
         live.counters.batches += 1
@@ -121,29 +121,6 @@ async def run_updater(
             else:
                 debouncer.failed(batch.paths, trio.current_time())
         settle_all(batch, error)
-
-
-# How long the updater must have been idle before it retires old history records (``_take``),
-# and how many may wait for that.
-_IDLE = 0.001
-_RETIRE_AT_MOST = 8
-
-
-async def _take(inbox: Inbox, live: Live[T]) -> Batch:
-    """The next batch; in between, once idle, the bookkeeping a publish left (``_retire``).
-
-    Retiring a version lists its changed paths: tens of microseconds that, done right after
-    the publish, would delay every reader the new snapshot woke. Done here, it waits until
-    the updater has had nothing to do for a moment; in a storm of saves less than that apart
-    (``debounce=0``), at the latest once ``_RETIRE_AT_MOST`` versions wait, which bounds the
-    snapshots kept alive beyond the history's promise.
-    """
-    if live._retiring:
-        if len(live._retiring) < _RETIRE_AT_MOST:
-            with trio.move_on_after(_IDLE):
-                return await inbox.take()
-        live._retire()
-    return await inbox.take()
 
 
 async def _attempt(
