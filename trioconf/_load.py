@@ -77,10 +77,6 @@ def _gone(state: _FileState) -> bool:
     return isinstance(state.error, MissingSourceError) or _absent(state)
 
 
-def _has_settings(state: _FileState) -> bool:
-    return state.layer is not None and bool(state.layer.data)
-
-
 def _emptied(state: _FileState) -> bool:
     """The file reads as a document that sets nothing: empty, or only comments."""
     return state.layer is not None and not state.layer.data
@@ -159,10 +155,11 @@ class Loader(Generic[T]):
         """Re-read the given files (``None``: every source, env included), once.
 
         Returns True when any source's outcome changed. A file this read found gone (a
-        required file missing, an optional one that was there) or emptied (it had settings and
-        has none now) joins ``waiting``, unless it was reported missing already: a rename
-        save, a delete-then-write or an in-place writer's truncate leave exactly that state
-        for a moment. The updater then waits for that file's next report, for at most
+        required file missing, an optional one that was there) or emptied (a document that
+        sets nothing where it read one that did, or one that did not parse) joins
+        ``waiting``, unless it was reported missing already: a rename save, a
+        delete-then-write or an in-place writer's truncate leave exactly that state for a
+        moment. The updater then waits for that file's next report, for at most
         ``missing_grace``, before it builds anything (``_updater.refresh``); only a report, or
         the grace running out, settles it (``grace_over``).
         """
@@ -175,7 +172,9 @@ class Loader(Generic[T]):
         # save, and each event for it (a poll seeing its directory change) would hold every
         # other source's reload back for the whole grace.
         reported = {s for s in states if isinstance(s.error, MissingSourceError)}
-        filled = {s for s in states if _has_settings(s)}
+        # Non-empty bytes before (a document with settings, or one that did not parse): a
+        # file that reads empty now may be between an in-place writer's truncate and write.
+        filled = {s for s in states if s.digest is not None and not _emptied(s)}
         for state in states:
             await self._refresh_one(state)
         for state in states:

@@ -210,13 +210,15 @@ async def test_a_file_emptied_for_good_applies_as_no_settings_after_the_grace(
         await expect_converged(live, Cfg("fixed", 2))
 
 
+@pytest.mark.parametrize("before", ["good", "broken"])
 @pytest.mark.parametrize("shell", ["truncate-then-append", "append-line-by-line"])
 async def test_a_file_emptied_for_a_moment_never_applies_empty(
-    tmp_path: Path, backend: str, shell: str
+    tmp_path: Path, backend: str, shell: str, before: str
 ) -> None:
     # The in-place writer's race: the file is empty between its truncate and its write (and
     # here a reader sees that state: two programs, each closing the file). Every prefix of
-    # the new document is a valid config, so only the emptied-file rule keeps ``Cfg()`` out.
+    # the new document is a valid config, so only the emptied-file rule keeps ``Cfg()`` out,
+    # whether what the file held before had settings or did not parse (a fix being saved).
     cfg = tmp_path / "app.toml"
     cfg.write_text(GOOD)
     scripts = {
@@ -235,6 +237,9 @@ async def test_a_file_emptied_for_a_moment_never_applies_empty(
         """,
     }
     async with reloader(cfg, backend, missing_grace=1.0) as live:
+        if before == "broken":
+            cfg.write_text('name = "good"\nport = \n')
+            await wait_until(lambda: isinstance(live.last_error, trioconf.ParseError))
         await trio.run_process(["sh", "-c", scripts[shell], "sh", str(cfg)])
         await expect_converged(live, Cfg("fixed", 2))
         applied = [r.config for r in live.history if isinstance(r, trioconf.Update)]
