@@ -193,9 +193,18 @@ def _copy(
 
 def _set_attributes(clone: BaseException, exc: BaseException) -> None:
     # Also the notes, and whatever a __reduce__ leaves out. Set one by one: a class compiled
-    # by mypyc (tomli's) keeps them in slots that a fresh instance has, not in a __dict__.
-    for name, value in getattr(exc, "__dict__", {}).items():
-        setattr(clone, name, value)
+    # by mypyc (tomli's) keeps them in native attributes that a fresh instance has, not in a
+    # __dict__, and lists them only in its __getstate__ (pickle's way to ask an object).
+    getstate = getattr(exc, "__getstate__", None)  # Python 3.11+ has a default one
+    state = getstate() if getstate is not None else getattr(exc, "__dict__", None)
+    if isinstance(state, tuple):  # (__dict__, slots): the default for a class with slots
+        state = {k: v for part in state if isinstance(part, dict) for k, v in part.items()}
+    own = getattr(clone, "__dict__", {})
+    for name, value in (state if isinstance(state, dict) else {}).items():
+        # What the copy set itself stays: the exceptiongroup backport (Python 3.10) keeps a
+        # group's members in its __dict__, and ``derive`` gave the copy its copied members.
+        if name not in own:
+            setattr(clone, name, value)
 
 
 def _stand_in(exc: BaseException, kind: type[Exception]) -> Exception:
