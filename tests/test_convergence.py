@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pytest
 import trio
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -621,3 +622,33 @@ async def test_optional_file_deleted_and_recreated_within_grace_keeps_its_layer(
         names = [r.config.name for r in live.history if isinstance(r, trioconf.Update)]
         assert names == ["local", "back"]
         assert live.version == 2
+
+
+@pytest.mark.parametrize("backend", ["inotify", "poll"])
+async def test_required_file_back_from_missing_in_two_writes_never_applies_empty(
+    tmp_path: Path, backend: str
+) -> None:
+    """A required file reported missing, then written again by two programs that each close
+    it (``: > f`` creates it empty, ``>> f`` fills it), must not publish what the empty file
+    means (the defaults) for a moment: the machine caught that in CI on Python 3.10 (a new
+    file saved twice in a row, read between the first close and the second truncate). A file
+    that reads empty where it read anything else, no file included, gets its grace."""
+    base = tmp_path / "base.toml"
+    base.write_text('name = "base"\nport = 1\n')
+    script = """
+        : > "$1"
+        sleep 0.1
+        echo 'name = "back"' >> "$1"
+    """
+    chosen: Any = backend  # "inotify" or "poll"
+    async with trioconf.open_reloader(
+        Conf, base, debounce=0, backend=chosen, poll_interval=0.02
+    ) as live:
+        base.unlink()
+        await wait_until(lambda: isinstance(live.last_error, trioconf.MissingSourceError))
+        await trio.run_process(["sh", "-c", script, "sh", str(base)])
+        with trio.fail_after(PATIENCE):
+            await live.wait_value(lambda c: c.name == "back")
+        await wait_until(lambda: live.last_error is None)
+        applied = [r.config for r in live.history if isinstance(r, trioconf.Update)]
+    assert applied == [Conf("base", port=1), Conf("back")], applied

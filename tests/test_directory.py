@@ -864,6 +864,29 @@ async def test_a_symlinked_entry_is_read_under_the_lock_beside_its_target(tmp_pa
 
 
 @pytest.mark.parametrize("backend", ["inotify", "poll"])
+async def test_a_new_folder_file_written_in_two_steps_is_not_read_empty(
+    folder: Path, backend: str
+) -> None:
+    # A tenant added by two programs (``: > f`` creates it, ``>> f`` fills it): the empty
+    # file in between is no entry anyone wrote (here it lacks the required port, and would
+    # be rejected with a warning). A file new to a listed folder that reads empty waits for
+    # its grace like an emptied one.
+    script = """
+        : > "$1"
+        sleep 0.1
+        echo 'port = 3' >> "$1"
+    """
+    source = trioconf.Directory(folder, key="tenants")
+    async with trioconf.open_reloader(
+        Config, source, backend=backend, poll_interval=0.02, debounce=0
+    ) as live:
+        await trio.run_process(["sh", "-c", script, "sh", str(folder / "gamma.toml")])
+        await until(live, lambda c: "gamma" in c.tenants)
+        assert live.statistics().rejected == 0, live.last_error
+        assert live.current.tenants["gamma"] == Tenant(3)
+
+
+@pytest.mark.parametrize("backend", ["inotify", "poll"])
 async def test_a_folder_file_emptied_for_a_moment_never_applies_empty(
     tmp_path: Path, backend: str
 ) -> None:

@@ -141,6 +141,7 @@ class DirectoryState:
         # (collected by the loader, which gives them their grace).
         self.empty: set[str] = set()
         self.emptied: set[str] = set()
+        self.listed = False  # listed once: a file found empty from now on may be mid-write
 
     @property
     def keyed(self) -> bool:
@@ -252,6 +253,7 @@ class DirectoryState:
             changed |= self._read_locked_sync(name, max_size, allow_nan, lock_timeout)
         for name in self._written_meanwhile(later):
             changed |= self._read_locked_sync(name, max_size, allow_nan, lock_timeout)
+        self.listed = True
         return changed
 
     async def relist(
@@ -280,6 +282,7 @@ class DirectoryState:
                 last = time.perf_counter()
         for name in self._written_meanwhile(later):
             changed |= await self._read_slowly(name, *args)
+        self.listed = True
         return changed
 
     def _relist_names(self) -> tuple[list[str], set[str], bool]:
@@ -449,9 +452,10 @@ class DirectoryState:
         if data:
             self.empty.discard(name)
         else:
-            # Emptied under the reloader: maybe an in-place writer between its truncate and
-            # its write. The loader gives it missing_grace to be written (``Loader.refresh``).
-            if name in self.files and name not in self.empty:
+            # Emptied under the reloader (or created empty): maybe an in-place writer between
+            # its truncate and its write, or a new file between its first close and the next
+            # write. The loader gives it missing_grace to be written (``Loader.refresh``).
+            if name not in self.empty and (name in self.files or self.listed):
                 self.emptied.add(name)
             self.empty.add(name)
         if not self.keyed:

@@ -60,6 +60,7 @@ class _FileState:
     digest: bytes | None = None  # of the bytes last read; None when they could not be read
     layer: Layer | None = None
     error: ConfigError | None = None
+    read: bool = False  # read at least once (a file found empty at start-up is just empty)
 
     def outcome(self) -> tuple[object, ...]:
         # Errors are compared by what they say: re-reading a file that is still missing makes
@@ -155,11 +156,11 @@ class Loader(Generic[T]):
         """Re-read the given files (``None``: every source, env included), once.
 
         Returns True when any source's outcome changed. A file this read found gone (a
-        required file missing, an optional one that was there) or emptied (a document that
-        sets nothing where it read one that did, or one that did not parse) joins
-        ``waiting``, unless it was reported missing already: a rename save, a
-        delete-then-write or an in-place writer's truncate leave exactly that state for a
-        moment. The updater then waits for that file's next report, for at most
+        required file missing, an optional one that was there, unless it was reported missing
+        already) or emptied (a document that sets nothing where the last read found anything
+        else: settings, bytes that did not parse, or no file) joins ``waiting``: a rename
+        save, a delete-then-write or an in-place writer's truncate leave exactly that state
+        for a moment. The updater then waits for that file's next report, for at most
         ``missing_grace``, before it builds anything (``_updater.refresh``); only a report, or
         the grace running out, settles it (``grace_over``).
         """
@@ -172,20 +173,25 @@ class Loader(Generic[T]):
         # save, and each event for it (a poll seeing its directory change) would hold every
         # other source's reload back for the whole grace.
         reported = {s for s in states if isinstance(s.error, MissingSourceError)}
-        # Non-empty bytes before (a document with settings, or one that did not parse): a
-        # file that reads empty now may be between an in-place writer's truncate and write.
-        filled = {s for s in states if s.digest is not None and not _emptied(s)}
+        # Anything but an empty document before (settings, bytes that did not parse, no file
+        # at all): a file that reads empty now may be between an in-place writer's truncate
+        # (or create) and its write. That includes a file reported missing: a new one written
+        # twice in a row can be read between the first close and the second truncate.
+        was_empty = {s for s in states if not s.read or _emptied(s)}
         for state in states:
             await self._refresh_one(state)
+            state.read = True
         for state in states:
             path = state.source.path
             if path in self.waiting:
                 if not (_gone(state) or _emptied(state)):
                     self.waiting.discard(path)  # back, whole: its writer closed it
-            elif state not in reported and (
-                isinstance(state.error, MissingSourceError)
-                or (state in present and _absent(state))
-                or (state in filled and _emptied(state))
+            elif (state not in was_empty and _emptied(state)) or (
+                state not in reported
+                and (
+                    isinstance(state.error, MissingSourceError)
+                    or (state in present and _absent(state))
+                )
             ):
                 self.waiting.add(path)
         folders = False
