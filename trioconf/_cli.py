@@ -19,8 +19,9 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import attrs
 import trio
 
 from . import load, open_reloader
@@ -29,7 +30,10 @@ from ._guard import LockTimeout
 from ._keyed import entry_type
 from ._live import Live
 from ._records import Failure, PastUpdate, Update
+from ._settings import BACKENDS, Settings
 from ._sources import Directory, File
+
+_DEFAULTS = attrs.fields(Settings)  # the reloader's own defaults, stated once
 
 
 class UsageError(Exception):
@@ -111,7 +115,11 @@ def _parser() -> argparse.ArgumentParser:
             "its name without the extension, instead of a layer",
         )
     watch.add_argument(
-        "--debounce", type=_seconds, default=0.05, metavar="S", help="quiet window in seconds"
+        "--debounce",
+        type=_seconds,
+        default=_DEFAULTS.debounce.default,
+        metavar="S",
+        help="quiet window in seconds",
     )
     watch.add_argument(
         "--max-debounce",
@@ -120,9 +128,13 @@ def _parser() -> argparse.ArgumentParser:
         help="apply at least this often during a storm of writes (default: 0.5, or the "
         "debounce if that is longer)",
     )
-    watch.add_argument("--backend", choices=("auto", "inotify", "poll"), default="auto")
+    watch.add_argument("--backend", choices=BACKENDS, default=_DEFAULTS.backend.default)
     watch.add_argument(
-        "--poll-interval", type=_seconds, default=1.0, metavar="S", help="for the poll backend"
+        "--poll-interval",
+        type=_seconds,
+        default=_DEFAULTS.poll_interval.default,
+        metavar="S",
+        help="for the poll backend",
     )
     return parser
 
@@ -141,7 +153,8 @@ def _max_debounce(args: argparse.Namespace) -> float:
             msg = "--max-debounce must not be shorter than --debounce"
             raise UsageError(msg)
         return float(args.max_debounce)
-    return max(0.5, float(args.debounce))
+    default = cast(float, _DEFAULTS.max_debounce.default)
+    return max(default, float(args.debounce))
 
 
 def _import_schema(spec: str) -> type[Any]:

@@ -35,23 +35,12 @@ from ._keyed import KeyedOrigins, check_keys, entry_type
 from ._keyed import build as build_keyed
 from ._layer import Layer
 from ._merge import DottedOrigins, Merged, merge
-from ._sources import Directory, Env, File, Format, as_source
+from ._settings import MAX_SIZE, Options, Reading
+from ._sources import Directory, Env, File, Format
 from ._structure import structure
 
 T = TypeVar("T")
 logger = logging.getLogger("trioconf")
-
-
-@attrs.frozen
-class Options:
-    """Everything that decides how bytes become a config, fixed for a reloader's lifetime."""
-
-    allow_nan: bool = False
-    strict_env: bool = False
-    max_size: int = 16 * 1024 * 1024
-    parse_timeout: float = 10.0
-    missing_grace: float = 1.0
-    lock_timeout: float = 5.0  # waiting for a cooperating writer's lock (FileGuard)
 
 
 @attrs.define(eq=False)
@@ -414,7 +403,7 @@ def load(
     strict_env: bool = False,
     forbid_unknown: bool = True,
     allow_nan: bool = False,
-    max_size: int = 16 * 1024 * 1024,
+    max_size: int = MAX_SIZE,
     lock_timeout: float = 5.0,
     environ: Mapping[str, str] | None = None,
 ) -> T:
@@ -426,17 +415,23 @@ def load(
     ``lock_timeout`` seconds (then :class:`LockTimeout`, naming the file and the holder).
     Do not call it from async code: it parses inline, and a lock wait blocks the thread.
     """
-    if not lock_timeout > 0:
-        msg = f"lock_timeout must be positive, not {lock_timeout!r}"
-        raise ValueError(msg)
-    specs = [as_source(s) for s in sources]
-    if env_prefix is not None:
-        specs.append(Env(env_prefix))
+    reading = Reading.of(
+        cls,
+        sources,
+        env_prefix,
+        strict_env=strict_env,
+        forbid_unknown=forbid_unknown,
+        allow_nan=allow_nan,
+        max_size=max_size,
+        lock_timeout=lock_timeout,
+        environ=environ,
+    )
+    converter = _shared_converter(allow_nan, forbid_unknown)
+    reading.check_structurable(converter)
     options = Options(
         allow_nan=allow_nan, strict_env=strict_env, max_size=max_size, lock_timeout=lock_timeout
     )
-    converter = _shared_converter(allow_nan, forbid_unknown)
-    loader = Loader(cls, specs, converter, options, environ)
+    loader = Loader(cls, reading.sources, converter, options, environ)
     loader.refresh_sync()
     return loader.build()[0]
 

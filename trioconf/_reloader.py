@@ -22,9 +22,9 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Generic, TypeVar
 
+import attrs
 import trio
 
 if sys.version_info < (3, 11):
@@ -35,17 +35,15 @@ from ._debounce import Debouncer, DebouncerInput, run_debouncer
 from ._errors import ConfigError
 from ._inbox import Inbox
 from ._live import Live
-from ._load import Loader, Options
+from ._load import Loader
 from ._records import Counters
-from ._sources import Directory, Env, File, absolute, as_source, matcher
+from ._settings import MAX_SIZE, Backend, Reading, Settings, SourceSpec
 from ._tickets import Tickets
 from ._updater import Validate, initial_load, run_updater
 from ._watch import run_watcher
 from ._watch._events import HOLD_LIMIT
 
 T = TypeVar("T")
-Backend = Literal["auto", "inotify", "poll"]
-SourceSpec = str | os.PathLike[str] | File | Env | Directory
 
 # Room for a burst of watcher events while the debouncer is between checkpoints. The
 # debouncer drains it without a checkpoint per event; if it ever fills, the watcher waits and
@@ -66,7 +64,7 @@ async def run_reloader(
     forbid_unknown: bool = True,
     allow_nan: bool = False,
     missing_grace: float = 1.0,
-    max_size: int = 16 * 1024 * 1024,
+    max_size: int = MAX_SIZE,
     parse_timeout: float = 10.0,
     lock_timeout: float = 5.0,
     history_size: int = 64,
@@ -78,32 +76,62 @@ async def run_reloader(
 
     Takes the same arguments as :func:`open_reloader`. ``start()`` returns the :class:`Live`
     value once the initial snapshot is loaded, or raises its ``ConfigError``. The reloader runs
-    until the nursery is cancelled; the live value is then closed.
+    until the nursery is cancelled; the live value is then closed. A usage mistake (a wrong
+    argument, a config class trioconf cannot load) is a ``TypeError`` or ``ValueError`` raised
+    by ``start()`` before any task starts.
     """
-    if debounce < 0 or max_debounce < debounce:
-        msg = f"need 0 <= debounce <= max_debounce, got {debounce} and {max_debounce}"
-        raise ValueError(msg)
-    specs = [as_source(s) for s in sources]
-    if env_prefix is not None:
-        specs.append(Env(env_prefix))
-    options = Options(
-        allow_nan=allow_nan,
-        strict_env=strict_env,
-        max_size=max_size,
-        parse_timeout=parse_timeout,
+    settings = Settings(
+        reading=Reading.of(
+            cls,
+            sources,
+            env_prefix,
+            strict_env=strict_env,
+            forbid_unknown=forbid_unknown,
+            allow_nan=allow_nan,
+            max_size=max_size,
+            lock_timeout=lock_timeout,
+            environ=environ,
+        ),
+        debounce=debounce,
+        max_debounce=max_debounce,
+        backend=backend,
+        poll_interval=poll_interval,
+        validate=validate,
         missing_grace=missing_grace,
-        lock_timeout=lock_timeout,
+        parse_timeout=parse_timeout,
+        history_size=history_size,
+        commit_trigger=commit_trigger,
     )
-    trigger = None if commit_trigger is None else absolute(commit_trigger)
-    converter = make_converter(allow_nan=allow_nan, forbid_unknown=forbid_unknown)
-    loader = Loader(cls, specs, converter, options, environ)
-    if trigger is not None:
-        _check_trigger(trigger, loader)
+    await _run(_prepare(settings), task_status=task_status)
+
+
+@attrs.frozen
+class _Prepared(Generic[T]):
+    """Checked settings and the loader built from them: all that can fail before a task."""
+
+    settings: Settings[T]
+    loader: Loader[T]
+
+
+def _prepare(settings: Settings[T]) -> _Prepared[T]:
+    reading = settings.reading
+    converter = make_converter(allow_nan=reading.allow_nan, forbid_unknown=reading.forbid_unknown)
+    reading.check_structurable(converter)
+    loader = Loader(reading.cls, reading.sources, converter, settings.options, reading.environ)
+    return _Prepared(settings, loader)
+
+
+async def _run(
+    prepared: _Prepared[T], *, task_status: trio.TaskStatus[Live[T]] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """The pipeline, wired in one nursery; each stage gets its slice of the settings."""
+    settings, loader = prepared.settings, prepared.loader
+    trigger, validate = settings.commit_trigger, settings.validate
     send, receive = trio.open_memory_channel[DebouncerInput](_EVENT_BUFFER)
     inbox = Inbox()
     tickets = Tickets()
     counters = Counters()
-    failure: ConfigError | None = None
+    failure: ConfigError | TypeError | None = None
     live: Live[T] | None = None
     try:
         async with trio.open_nursery() as nursery:
@@ -114,23 +142,27 @@ async def run_reloader(
                     watched,
                     send,
                     directories=loader.directories,
-                    backend=backend,
-                    poll_interval=poll_interval,
-                    max_size=max_size,
+                    backend=settings.backend,
+                    poll_interval=settings.poll_interval,
+                    max_size=settings.reading.max_size,
                 )
                 await nursery.start(watcher)
             # A poll holds a changed file for an interval before it reports it settled.
-            hold_limit = max(HOLD_LIMIT, 2 * poll_interval)
-            debouncer = Debouncer(debounce, max_debounce, loader.priority, trigger, hold_limit)
+            hold_limit = max(HOLD_LIMIT, 2 * settings.poll_interval)
+            debouncer = Debouncer(
+                settings.debounce, settings.max_debounce, loader.priority, trigger, hold_limit
+            )
             nursery.start_soon(run_debouncer, receive, inbox, debouncer, counters)
             try:
                 config, origins = await initial_load(loader, validate, inbox, debouncer)
-            except ConfigError as exc:
+            except (ConfigError, TypeError) as exc:
+                # Raised after the nursery closed, plain: the initial load's ConfigError, or
+                # a validator that returned an awaitable (it was never a sync function).
                 failure = exc
                 nursery.cancel_scope.cancel()
                 return
             reload = _reload(tickets, send)
-            live = Live(config, origins=origins, history_size=history_size, reload=reload)
+            live = Live(config, origins=origins, history_size=settings.history_size, reload=reload)
             live.counters = counters
             nursery.start_soon(run_updater, inbox, loader, live, validate, debouncer)
             task_status.started(live)
@@ -144,20 +176,6 @@ async def run_reloader(
             live._close()
         if failure is not None:
             raise failure
-
-
-def _check_trigger(trigger: Path, loader: Loader[Any]) -> None:
-    """A trigger is watched, never read: one that is also a source would never be read."""
-    if trigger in loader.paths:
-        msg = f"commit_trigger {trigger} is also a source; use a file of its own (a stamp)"
-        raise ValueError(msg)
-    for directory in loader.directories:
-        if trigger.parent == directory.path and matcher(directory.pattern)(trigger.name):
-            msg = (
-                f"commit_trigger {trigger} matches the pattern of Directory({directory.path}); "
-                "name it so that the folder does not read it (a dot file is never read)"
-            )
-            raise ValueError(msg)
 
 
 def _reload(
@@ -193,7 +211,7 @@ async def open_reloader(
     forbid_unknown: bool = True,
     allow_nan: bool = False,
     missing_grace: float = 1.0,
-    max_size: int = 16 * 1024 * 1024,
+    max_size: int = MAX_SIZE,
     parse_timeout: float = 10.0,
     lock_timeout: float = 5.0,
     history_size: int = 64,
@@ -207,7 +225,9 @@ async def open_reloader(
     each completed change on disk is read, merged, structured, validated and swapped in as one
     new snapshot; a change that fails any step is recorded in ``live.last_error`` and the last
     good snapshot stays. Leaving the block stops every task and closes every descriptor.
-    Exceptions raised in the block propagate unwrapped.
+    Exceptions raised in the block propagate unwrapped. A usage mistake (a wrong argument, an
+    instance or a class trioconf cannot load in place of ``cls``, an ``async def`` validator)
+    is a plain ``TypeError`` or ``ValueError``, raised before anything starts.
 
     Args:
         cls: the config class: an attrs class (frozen recommended) or a dataclass.
@@ -225,7 +245,8 @@ async def open_reloader(
         backend: ``"auto"`` (inotify on Linux, polling where inotify cannot serve),
             ``"inotify"`` or ``"poll"``.
         poll_interval: seconds between two stat passes of the poll backend.
-        validate: ``validate(new, old)``, sync; any Exception it raises rejects the snapshot
+        validate: ``validate(new, old)``, a plain function (an ``async def`` is refused,
+            since it would never be awaited); any Exception it raises rejects the snapshot
             (a :class:`RejectedError` with the exception as its cause). Called for the initial
             snapshot too, with ``old=None``.
         strict_env: reject prefixed environment variables that match no field (by default
@@ -246,36 +267,39 @@ async def open_reloader(
             last one, together, however long they took: for deploy tools that write several
             files further apart than ``max_debounce``. The file is watched, never read.
     """
+    settings = Settings(
+        reading=Reading.of(
+            cls,
+            sources,
+            env_prefix,
+            strict_env=strict_env,
+            forbid_unknown=forbid_unknown,
+            allow_nan=allow_nan,
+            max_size=max_size,
+            lock_timeout=lock_timeout,
+            environ=environ,
+        ),
+        debounce=debounce,
+        max_debounce=max_debounce,
+        backend=backend,
+        poll_interval=poll_interval,
+        validate=validate,
+        missing_grace=missing_grace,
+        parse_timeout=parse_timeout,
+        history_size=history_size,
+        commit_trigger=commit_trigger,
+    )
+    # Every usage mistake is raised here, plain, before any nursery opens.
+    prepared = _prepare(settings)
     body_error: BaseException | None = None
     start_error: Exception | None = None
     try:
         async with trio.open_nursery() as nursery:
-            reloader = functools.partial(
-                run_reloader,
-                cls,
-                *sources,
-                env_prefix=env_prefix,
-                debounce=debounce,
-                max_debounce=max_debounce,
-                backend=backend,
-                poll_interval=poll_interval,
-                validate=validate,
-                strict_env=strict_env,
-                forbid_unknown=forbid_unknown,
-                allow_nan=allow_nan,
-                missing_grace=missing_grace,
-                max_size=max_size,
-                parse_timeout=parse_timeout,
-                lock_timeout=lock_timeout,
-                history_size=history_size,
-                environ=environ,
-                commit_trigger=commit_trigger,
-            )
             try:
-                live: Live[T] = await nursery.start(reloader)
-            except (ConfigError, ValueError, TypeError) as exc:
+                live: Live[T] = await nursery.start(_run, prepared)
+            except (ConfigError, TypeError) as exc:
                 # Raised below, outside the nursery, so that it arrives plain: the initial
-                # load's error, or a usage mistake found before any task started.
+                # load's error, or a validator found to return an awaitable.
                 start_error = exc
             else:
                 try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import logging
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -37,9 +38,16 @@ def check(config: T, old: T | None, validate: Validate[T] | None) -> None:
     if validate is None:
         return
     try:
-        validate(config, old)
+        result = validate(config, old)
     except Exception as exc:
         raise RejectedError(f"{type(exc).__name__}: {exc}") from exc
+    if inspect.isawaitable(result):
+        # A callable that returns a coroutine (a lambda around an async def, say) slipped
+        # past the settings' check: nothing was validated, which must not pass for success.
+        if inspect.iscoroutine(result):
+            result.close()  # never awaited, on purpose: no "never awaited" warning
+        msg = f"validate must be a plain (sync) function, but it returned {result!r}"
+        raise TypeError(msg)
 
 
 async def initial_load(

@@ -1,0 +1,258 @@
+"""Every argument of the public entry points, checked in one place before anything starts.
+
+``open_reloader``, ``run_reloader`` and ``load`` keep their keywords (what users read in their
+signatures and docs), and their first statement builds one of the frozen values below: a
+typo such as ``backend="inotfy"``, ``debounce=-1`` or ``history_size=0``, an instance where the
+config class belongs, a class that cattrs cannot structure, or an ``async def`` validator is a
+plain ``TypeError``/``ValueError`` raised right there, never one found by a stage after the
+initial load, inside an ExceptionGroup. The pipeline then gets each stage its slice.
+
+The shape leaves room for what is coming: options that change how a document becomes a config
+(converter hooks, secrets) join ``Reading``, shared with ``load()``; options of the running
+reloader (restart-only fields, signals, a remote source's cache) join ``Settings``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import os
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar, get_args, get_origin
+
+import attrs
+import cattrs
+from cattrs.errors import StructureHandlerNotFoundError
+
+from ._sources import Directory, Env, File, absolute, as_source, matcher
+
+T = TypeVar("T")
+Backend = Literal["auto", "inotify", "poll"]
+SourceSpec = str | os.PathLike[str] | File | Env | Directory
+Validate = Callable[[T, T | None], object]
+
+MAX_SIZE = 16 * 1024 * 1024
+"""The default ``max_size``: files larger than this many bytes are refused."""
+
+BACKENDS = ("auto", "inotify", "poll")
+
+
+# --- validators: TypeError for a value of the wrong kind, ValueError for a wrong value -------
+
+
+def _seconds(*, positive: bool) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        # bool is an int to Python, never a number of seconds to a reader.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            msg = f"{attribute.name} must be a number of seconds, not {value!r}"
+            raise TypeError(msg)
+        if math.isnan(value) or (value <= 0 if positive else value < 0):
+            bound = "positive" if positive else "zero or more"
+            msg = f"{attribute.name} must be {bound}, not {value!r}"
+            raise ValueError(msg)
+
+    return check
+
+
+def _count(minimum: int) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            msg = f"{attribute.name} must be an int, not {value!r}"
+            raise TypeError(msg)
+        if value < minimum:
+            msg = f"{attribute.name} must be at least {minimum}, not {value!r}"
+            raise ValueError(msg)
+
+    return check
+
+
+def _flag(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        msg = f"{attribute.name} must be True or False, not {value!r}"
+        raise TypeError(msg)
+
+
+def _config_class(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, type):
+        what = f"an instance of {type(value).__name__}" if value is not None else "None"
+        msg = f"the config class must be a class (an attrs class or a dataclass), not {what}"
+        raise TypeError(msg)
+
+
+def _environ(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, Mapping):
+        msg = f"environ must be a mapping of names to values (or None), not {value!r}"
+        raise TypeError(msg)
+
+
+def _backend(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value not in BACKENDS:
+        msg = f"backend must be 'auto', 'inotify' or 'poll', not {value!r}"
+        raise ValueError(msg)
+
+
+def _validate(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not callable(value):
+        msg = f"validate must be a function validate(new, old), not {value!r}"
+        raise TypeError(msg)
+    if inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(
+        getattr(value, "__call__", None)  # noqa: B004 (an instance with an async __call__)
+    ):
+        msg = (
+            "validate must be a plain (sync) function: an async one would never be awaited. "
+            "Validation has to be quick and local; do I/O before the snapshot is needed"
+        )
+        raise TypeError(msg)
+
+
+def _sources(specs: tuple[SourceSpec, ...], env_prefix: str | None) -> tuple[Any, ...]:
+    if env_prefix is not None and not isinstance(env_prefix, str):
+        msg = f"env_prefix must be a string such as 'APP_', not {env_prefix!r}"
+        raise TypeError(msg)
+    sources = [as_source(s) for s in specs]
+    if env_prefix is not None:
+        sources.append(Env(env_prefix))
+    for source in sources:
+        if isinstance(source, File):
+            source.resolved_format  # noqa: B018 (an unknown extension fails here, plainly)
+    return tuple(sources)
+
+
+# --- the values -------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Options:
+    """Everything that decides how bytes become a config, fixed for a reloader's lifetime."""
+
+    allow_nan: bool = False
+    strict_env: bool = False
+    max_size: int = MAX_SIZE
+    parse_timeout: float = 10.0
+    missing_grace: float = 1.0
+    lock_timeout: float = 5.0  # waiting for a cooperating writer's lock (FileGuard)
+
+
+@attrs.frozen(kw_only=True)
+class Reading(Generic[T]):
+    """How the sources become a config: everything ``load()`` takes, and the reloader too."""
+
+    cls: type[T] = attrs.field(validator=_config_class)
+    sources: tuple[File | Env | Directory, ...]
+    strict_env: bool = attrs.field(default=False, validator=_flag)
+    forbid_unknown: bool = attrs.field(default=True, validator=_flag)
+    allow_nan: bool = attrs.field(default=False, validator=_flag)
+    max_size: int = attrs.field(default=MAX_SIZE, validator=_count(1))
+    lock_timeout: float = attrs.field(default=5.0, validator=_seconds(positive=True))
+    environ: Mapping[str, str] | None = attrs.field(default=None, validator=_environ)
+
+    @classmethod
+    def of(
+        cls, config: type[T], specs: tuple[SourceSpec, ...], env_prefix: str | None, **kw: Any
+    ) -> Reading[T]:
+        return cls(cls=config, sources=_sources(specs, env_prefix), **kw)
+
+    def check_structurable(self, converter: cattrs.Converter) -> None:
+        """Refuse a class this converter cannot structure now, rather than as a
+        ValidationError on every load: a field type with no hook (a plain class), down
+        through nested classes, containers and unions (cattrs makes those hooks lazily), or
+        annotations that do not resolve."""
+        try:
+            for tp in _types_in(self.cls, set()):
+                converter.get_structure_hook(tp)
+        except StructureHandlerNotFoundError as exc:
+            name = getattr(exc.type_, "__name__", repr(exc.type_))
+            msg = (
+                f"{self.cls.__name__} cannot be loaded: its fields use the type {name}, "
+                "which trioconf cannot build from a config document"
+            )
+            raise TypeError(msg) from None
+        except (NameError, TypeError) as exc:
+            # Annotations evaluated here for the first time: a name imported only under
+            # TYPE_CHECKING, or ``X | None`` where X is not a class.
+            msg = f"{self.cls.__name__} cannot be loaded: its annotations do not resolve ({exc})"
+            raise TypeError(msg) from exc
+
+
+def _types_in(tp: Any, seen: set[type]) -> Iterator[Any]:
+    """``tp`` and every type inside it: its arguments, and a class's field types."""
+    if tp is Any or tp is type(None):
+        return  # anything goes; None is structured by the union it belongs to
+    if get_origin(tp) is Literal:
+        yield tp  # its arguments are values, not types
+        return
+    for arg in get_args(tp):
+        if arg is not Ellipsis:
+            yield from _types_in(arg, seen)
+    if isinstance(tp, type) and (attrs.has(tp) or dataclasses.is_dataclass(tp)):
+        if tp in seen:
+            return  # a recursive class: its fields are being walked already
+        seen.add(tp)
+        hints = typing.get_type_hints(tp)
+        cls: Any = tp  # mypy narrows tp to a union neither fields() accepts
+        fields = attrs.fields(cls) if attrs.has(cls) else dataclasses.fields(cls)
+        names = [f.name for f in fields]
+        for name in names:
+            yield from _types_in(hints[name], seen)
+    yield tp
+
+
+@attrs.frozen(kw_only=True)
+class Settings(Generic[T]):
+    """Every argument of ``open_reloader`` / ``run_reloader``, checked."""
+
+    reading: Reading[T]
+    debounce: float = attrs.field(default=0.05, validator=_seconds(positive=False))
+    max_debounce: float = attrs.field(default=0.5, validator=_seconds(positive=False))
+    backend: Backend = attrs.field(default="auto", validator=_backend)
+    poll_interval: float = attrs.field(default=1.0, validator=_seconds(positive=True))
+    validate: Validate[T] | None = attrs.field(default=None, validator=_validate)
+    missing_grace: float = attrs.field(default=1.0, validator=_seconds(positive=False))
+    parse_timeout: float = attrs.field(default=10.0, validator=_seconds(positive=True))
+    history_size: int = attrs.field(default=64, validator=_count(1))
+    commit_trigger: Path | None = attrs.field(
+        default=None, converter=attrs.converters.optional(absolute)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_debounce < self.debounce:
+            msg = f"need 0 <= debounce <= max_debounce, got {self.debounce} and {self.max_debounce}"
+            raise ValueError(msg)
+        if self.commit_trigger is not None:
+            _check_trigger(self.commit_trigger, self.reading.sources)
+
+    @property
+    def options(self) -> Options:
+        """The loader's slice."""
+        reading = self.reading
+        return Options(
+            allow_nan=reading.allow_nan,
+            strict_env=reading.strict_env,
+            max_size=reading.max_size,
+            parse_timeout=self.parse_timeout,
+            missing_grace=self.missing_grace,
+            lock_timeout=reading.lock_timeout,
+        )
+
+
+def _check_trigger(trigger: Path, sources: tuple[File | Env | Directory, ...]) -> None:
+    """A trigger is watched, never read: one that is also a source would never be read."""
+    for source in sources:
+        if isinstance(source, File) and source.path == trigger:
+            msg = f"commit_trigger {trigger} is also a source; use a file of its own (a stamp)"
+            raise ValueError(msg)
+        if (
+            isinstance(source, Directory)
+            and trigger.parent == source.path
+            and matcher(source.pattern)(trigger.name)
+        ):
+            msg = (
+                f"commit_trigger {trigger} matches the pattern of Directory({source.path}); "
+                "name it so that the folder does not read it (a dot file is never read)"
+            )
+            raise ValueError(msg)
