@@ -5,7 +5,7 @@
   each view does lazily on its next read);
 * waking 1,000 tasks parked in ``view.wait_value`` by one published snapshot.
 
-Publishing calls ``Live._publish``, the updater's own entry point, so that no file system or
+Publishing calls ``Publisher.publish``, the updater's own entry point, so that no file system or
 parser time hides what the dispatch costs. Timings are the median of repeats, per operation.
 """
 
@@ -24,6 +24,7 @@ import trio
 import trio.testing
 
 import trioconf
+from trioconf._state import Publisher
 
 from .latency import Config, document
 
@@ -75,9 +76,10 @@ async def _run(repeat: int, wake_rounds: int) -> dict[str, float]:
             changed = frozenset({"version"})
             origins: dict[str, str] = {}
             flip = iter(range(10**12))
+            publisher = Publisher(live._state)  # the updater's side of the same live value
 
             def publish() -> None:
-                live._publish(configs[next(flip) % 2], changed, origins)
+                publisher.publish(configs[next(flip) % 2], changed, origins)
 
             with live.open_view(lambda c: c.version) as view:
                 results["view.current (unchanged)"] = per_call("x.current", repeat, {"x": view})
@@ -127,7 +129,7 @@ async def _wake(live: Any, rounds: int, tasks: int = 1000) -> float:
                 await trio.testing.wait_all_tasks_blocked()
                 config = attrs.evolve(live.current, version=target)
                 t0 = time.perf_counter()
-                live._publish(config, frozenset({"version"}), {})
+                Publisher(live._state).publish(config, frozenset({"version"}), {})
                 await done.wait()
                 times.append(time.perf_counter() - t0)
     return statistics.median(times)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 
+from trioconf._live import Live
+from trioconf._state import LiveState, Publisher
 from trioconf._watch._libc import Libc
 
 # Generous: the machine has two noisy cores. Waits end as soon as their condition holds.
@@ -86,3 +89,24 @@ def record_c_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(_yaml, "_CSafeLoader", Recording)
     return built
+
+
+def open_live(
+    initial: Any,
+    *,
+    reload: Callable[[], Awaitable[None]] | None = None,
+    origins: Mapping[str, str] | None = None,
+    **kw: Any,
+) -> Live[Any]:
+    """A live value with no reloader behind it; ``writer(live)`` plays the updater."""
+
+    async def no_reload() -> None:
+        raise AssertionError("reload was not expected in this test")
+
+    state = LiveState(initial, origins=origins or {}, **kw)
+    return Live(state, reload or no_reload)
+
+
+def writer(live: Live[Any]) -> Publisher[Any]:
+    """The updater's side of ``live``: publish, fail, close."""
+    return Publisher(live._state)

@@ -364,9 +364,9 @@ async def test_the_updater_reports_a_failed_reload_to_the_debouncer(
     # for real. A storm of saves; the read at the ceiling finds a torn in-place write; the
     # writer's next save (complete) must apply at once, not a second ceiling later.
     import attrs
+    from support import open_live, writer
 
     from trioconf._converter import make_converter
-    from trioconf._live import Live
     from trioconf._load import Loader, Options
     from trioconf._sources import File
     from trioconf._updater import run_updater
@@ -384,14 +384,14 @@ async def test_the_updater_reports_a_failed_reload_to_the_debouncer(
     async def reload() -> None:
         raise NotImplementedError
 
-    live = Live(config, origins=origins, reload=reload)
+    live = open_live(config, origins=origins, reload=reload)
     send, receive = trio.open_memory_channel[WatchEvent](100)
     inbox = Inbox()
     debouncer = Debouncer(0.05, 0.5)
     start = trio.current_time()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_debouncer, receive, inbox, debouncer, live.counters)
-        nursery.start_soon(run_updater, inbox, loader, live, None, debouncer)
+        nursery.start_soon(run_debouncer, receive, inbox, debouncer, live._state.counters)
+        nursery.start_soon(run_updater, inbox, loader, writer(live), None, debouncer)
         for i in range(1, 50):  # saves 1..49, every 10 ms; the last one is torn
             path.write_text(f'{{"n": {i}}}' if i < 49 else '{"n": ')
             await send.send(path)

@@ -24,7 +24,7 @@ from trioconf import _directory, _keyed
 from trioconf._converter import make_converter
 from trioconf._load import Loader, Options
 from trioconf._paths import leaf_paths
-from trioconf._updater import _candidate
+from trioconf._updater import candidate
 
 
 @attrs.frozen
@@ -263,12 +263,12 @@ async def test_incremental_result_equals_a_rebuild_from_scratch(tmp_path: Path) 
         touched = before ^ {p.name for p in folder.iterdir()} | before
         # What the watcher would report: the paths of the files touched (here: all names).
         await loader.refresh(frozenset(folder / name for name in touched))
-        result = _candidate(loader, current)
+        result = candidate(loader, current)
         expected = _oracle_keyed(folder, scratch)
         if result is None:
             assert current == expected
             continue
-        new, _, diff = result
+        new, diff = result.config, result.changed
         changed = diff() if callable(diff) else diff  # listed on demand
         assert new == expected
         # Unchanged entries are the very objects of the previous snapshot.

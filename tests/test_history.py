@@ -27,7 +27,7 @@ import attrs
 import pytest
 import trio
 import trio.testing
-from support import wait_until, write_atomic
+from support import open_live, wait_until, write_atomic, writer
 
 import trioconf
 from trioconf._cli import describe
@@ -57,12 +57,8 @@ def port(n: int) -> Cfg:
     return Cfg(db=DB(port=n))
 
 
-async def _no_reload() -> None:
-    raise AssertionError("reload was not expected in this test")
-
-
 def make_live(initial: Any = None, **kw: Any) -> Live[Any]:
-    return Live(Cfg() if initial is None else initial, origins={}, reload=_no_reload, **kw)
+    return open_live(Cfg() if initial is None else initial, **kw)
 
 
 def diff(old: Cfg, new: Cfg) -> frozenset[str]:
@@ -77,7 +73,7 @@ def diff(old: Cfg, new: Cfg) -> frozenset[str]:
 
 def publish(live: Live[Any], config: Cfg) -> Update[Any]:
     """Publish as the updater does: ``changed`` listed on demand by a function of both configs."""
-    return live._publish(config, functools.partial(diff, live.current, config), {})
+    return writer(live).publish(config, functools.partial(diff, live.current, config), {})
 
 
 # --- which records stay whole ---------------------------------------------------------------
@@ -91,7 +87,7 @@ def test_only_the_updates_of_the_newest_versions_stay_whole() -> None:
         configs.append(port(n))
         published.append(publish(live, configs[-1]))
         if n % 3 == 0:
-            live._fail(RejectedError(f"attempt after version {n + 1}"))
+            writer(live).fail(RejectedError(f"attempt after version {n + 1}"))
     history = live.history
     updates = [r for r in history if not isinstance(r, trioconf.Failure)]
     assert [type(r).__name__ for r in updates] == ["PastUpdate"] * 6 + ["Update"] * 4
@@ -135,7 +131,7 @@ def test_changed_of_a_past_update_is_listed_before_its_snapshots_go() -> None:
         calls.append((old.db.port, new.db.port))
         return diff(old, new)
 
-    live._publish(port(1), functools.partial(listing, live.current, port(1)), {})
+    writer(live).publish(port(1), functools.partial(listing, live.current, port(1)), {})
     assert calls == []  # lazy while whole: most updates are never asked
     publish(live, port(2))
     assert calls == [(5432, 1)]  # listed once, when the record was replaced
@@ -166,7 +162,7 @@ def test_a_snapshot_is_released_once_snapshots_plus_one_newer_versions_exist() -
     del target
     for n in range(3, 7):  # four newer versions: the oldest whole Update still has it as previous
         publish(live, port(n))
-        live._fail(RejectedError("a failure between versions"))
+        writer(live).fail(RejectedError("a failure between versions"))
         gc.collect()
         assert ref() is not None
     publish(live, port(7))  # the fifth: its Update is a PastUpdate now, its `changed` listed
@@ -325,7 +321,7 @@ def test_a_stored_failure_has_no_traceback_anywhere_in_its_chain() -> None:
     tracebacks = [e.__traceback__ for e in chain(original)]
     assert len(tracebacks) == 6
     assert all(tb is not None for tb in tracebacks)
-    failure = live._fail(original)
+    failure = writer(live).fail(original)
     stored = failure.error
     assert live.last_error is stored
     assert stored is not original
@@ -364,7 +360,7 @@ def test_a_stored_failure_keeps_nothing_of_the_attempt_alive() -> None:
     ref = weakref.ref(document)
     error = failed_attempt(document)
     del document
-    live._fail(error)
+    writer(live).fail(error)
     gc.collect()
     assert ref() is not None  # the raised error's frames hold it...
     del error
@@ -384,7 +380,7 @@ def test_a_real_parse_error_is_stored_whole_without_running_the_parsers_construc
         trioconf.load(Cfg, path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        stored = make_live()._fail(info.value).error
+        stored = writer(make_live()).fail(info.value).error
     assert caught == []
     assert str(stored) == f"{path}:2:8: Invalid value"
     assert type(info.value.__context__).__name__ == "TOMLDecodeError"
@@ -414,7 +410,7 @@ def test_an_exception_that_cannot_be_copied_is_named_by_a_stand_in() -> None:
         except Stubborn as exc:
             raise RejectedError("Stubborn: port 70000: out of range") from exc
     except RejectedError as error:
-        stored = live._fail(error).error
+        stored = writer(live).fail(error).error
     cause = stored.__cause__
     assert type(cause) is Exception
     assert str(cause) == f"{__name__}.{Stubborn.__qualname__}: port 70000: out of range"
@@ -425,7 +421,7 @@ def test_a_chain_that_loops_back_is_copied_once() -> None:
     first, second = ParseError("a.toml", "bad"), ValueError("loop")
     first.__context__ = second
     second.__context__ = first
-    stored = make_live()._fail(first).error
+    stored = writer(make_live()).fail(first).error
     assert isinstance(stored.__context__, ValueError)
     assert stored.__context__.__context__ is stored
 

@@ -16,6 +16,7 @@ import attrs
 import pytest
 import trio
 import trio.testing
+from support import open_live, writer
 
 from trioconf._errors import ConfigError, RejectedError
 from trioconf._live import Live
@@ -35,10 +36,6 @@ class Cfg:
     tags: dict[str, str] = attrs.field(factory=dict)
 
 
-async def _no_reload() -> None:
-    raise AssertionError("reload was not expected in this test")
-
-
 def make_live(
     initial: Any = None,
     *,
@@ -46,17 +43,16 @@ def make_live(
     snapshots: int = 4,
     origins: dict[str, str] | None = None,
 ) -> Live[Any]:
-    return Live(
+    return open_live(
         Cfg() if initial is None else initial,
-        origins=origins or {},
+        origins=origins,
         history_size=history_size,
         snapshots=snapshots,
-        reload=_no_reload,
     )
 
 
 def publish(live: Live[Any], config: Any, changed: frozenset[str] = frozenset()) -> Update[Any]:
-    return live._publish(config, changed, {})
+    return writer(live).publish(config, changed, {})
 
 
 def port(n: int, **kw: Any) -> Cfg:
@@ -98,7 +94,7 @@ def test_publish_swaps_snapshot_and_records_update() -> None:
     live = make_live()
     old = live.current
     new = port(5433)
-    update = live._publish(new, frozenset({"db.port"}), {"db.port": "local.yaml"})
+    update = writer(live).publish(new, frozenset({"db.port"}), {"db.port": "local.yaml"})
     assert live.current is new
     assert live.version == 2
     assert update == live.history[-1]
@@ -111,16 +107,16 @@ def test_publish_swaps_snapshot_and_records_update() -> None:
 def test_last_error_set_by_fail_cleared_by_any_success() -> None:
     live = make_live()
     error = RejectedError("no")
-    failure = live._fail(error)
+    failure = writer(live).fail(error)
     # The stored error is a traceback-free copy (tests/test_history.py), the same for both.
     assert live.last_error is failure.error
     assert (type(failure.error), str(failure.error)) == (RejectedError, str(error))
     assert failure == live.history[-1]
     assert failure.version == 1
     assert live.version == 1  # a failure keeps the snapshot
-    live._succeed_noop()
+    writer(live).confirmed()
     assert live.last_error is None
-    live._fail(error)
+    writer(live).fail(error)
     publish(live, port(1))
     assert live.last_error is None
 
@@ -232,7 +228,7 @@ async def test_wait_value_after_close_and_during_close() -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(waiter)
             await blocked()
-            live._close()
+            writer(live).close()
     assert len(errors) == 1
     assert live.closed
     # Even a predicate the current snapshot satisfies: the value is closed.
@@ -293,7 +289,7 @@ async def test_updates_waits_then_ends_on_close() -> None:
             await blocked()
             publish(live, port(1))
             await blocked()
-            live._close()
+            writer(live).close()
             publish(live, port(2))  # after close: nothing more is yielded
     assert seen == [5432, 1]
 
@@ -473,7 +469,7 @@ async def test_live_close_ends_view_waiters() -> None:
                 nursery.start_soon(waiter)
                 nursery.start_soon(consumer)
                 await blocked()
-                live._close()
+                writer(live).close()
     assert sorted(outcomes) == ["iteration ended", "wait raised"]
 
 
@@ -499,7 +495,7 @@ def test_history_is_bounded_oldest_first() -> None:
     live = make_live(history_size=3)
     for n in range(1, 5):
         publish(live, port(n))
-    live._fail(RejectedError("no"))
+    writer(live).fail(RejectedError("no"))
     history = live.history
     assert len(history) == 3
     assert [type(r).__name__ for r in history] == ["Update", "Update", "Failure"]
@@ -522,12 +518,12 @@ async def test_records_sees_every_record_in_order() -> None:
             await blocked()
             # Three records in one go, the consumer not running in between: none is skipped.
             publish(live, port(1))
-            live._fail(error)
+            writer(live).fail(error)
             publish(live, port(2))
             await blocked()
             assert len(got) == 3
-            live._fail(error)
-            live._close()  # records appended before the close are still delivered
+            writer(live).fail(error)
+            writer(live).close()  # records appended before the close are still delivered
     assert [type(r).__name__ for r in got] == ["Update", "Failure", "Update", "Failure"]
     assert [r.version for r in got] == [2, 2, 3, 3]
     assert str(got[1].error) == str(error)  # type: ignore[union-attr]
@@ -547,7 +543,7 @@ async def test_records_waiting_consumer_ends_on_close() -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(consumer)
             await blocked()
-            live._close()
+            writer(live).close()
     assert ended == [True]
 
 
@@ -560,7 +556,7 @@ async def test_records_consumer_too_far_behind_resumes_at_oldest_retained() -> N
         assert (await records.__anext__()).version == 5
         assert records.missed == 3  # type: ignore[attr-defined]
         assert (await records.__anext__()).version == 6
-        live._close()
+        writer(live).close()
         with pytest.raises(StopAsyncIteration):
             await records.__anext__()
 
@@ -571,14 +567,13 @@ async def test_records_consumer_too_far_behind_resumes_at_oldest_retained() -> N
 def test_statistics_snapshot_the_counters() -> None:
     live = make_live()
     assert live.statistics() == Statistics(1, 0, 0, 0, 0, 0, 0)
-    counters = live.counters
+    counters = live._state.counters
     counters.events += 5
     counters.batches += 2
     counters.reloads += 3
-    counters.applied += 1
     counters.rejected += 1
     counters.noops += 1
-    publish(live, port(1))
+    publish(live, port(1))  # counts itself as applied
     stats = live.statistics()
     assert stats == Statistics(
         version=2, events=5, batches=2, reloads=3, applied=1, rejected=1, noops=1
@@ -593,13 +588,13 @@ async def test_reload_delegates_to_the_injected_callable() -> None:
     async def reload() -> None:
         calls.append(trio.lowlevel.current_task())
         await trio.lowlevel.checkpoint()
-        live._publish(port(1), frozenset({"db.port"}), {})
+        writer(live).publish(port(1), frozenset({"db.port"}), {})
 
-    live: Live[Cfg] = Live(Cfg(), origins={}, reload=reload)
+    live: Live[Cfg] = open_live(Cfg(), reload=reload)
     await live.reload()
     assert calls == [trio.lowlevel.current_task()]
     assert live.version == 2
-    live._close()
+    writer(live).close()
     with pytest.raises(trio.ClosedResourceError):
         await live.reload()
     assert len(calls) == 1
@@ -609,7 +604,7 @@ async def test_reload_propagates_the_callables_error() -> None:
     async def reload() -> None:
         raise RejectedError("from the reloader")
 
-    live: Live[Cfg] = Live(Cfg(), origins={}, reload=reload)
+    live: Live[Cfg] = open_live(Cfg(), reload=reload)
     with pytest.raises(ConfigError, match="from the reloader"):
         await live.reload()
 
@@ -642,7 +637,7 @@ def test_origin_of_an_unknown_path_is_a_key_error(path: str) -> None:
 
 def test_origin_follows_the_published_snapshot() -> None:
     live = make_live(origins={"db.port": "base.toml"})
-    live._publish(port(1), frozenset({"db.port"}), {"db.port": "local.yaml"})
+    writer(live).publish(port(1), frozenset({"db.port"}), {"db.port": "local.yaml"})
     assert live.origin("db.port") == "local.yaml"
-    live._publish(port(1, debug=True), frozenset({"debug"}), {"debug": "env:APP_DEBUG"})
+    writer(live).publish(port(1, debug=True), frozenset({"debug"}), {"debug": "env:APP_DEBUG"})
     assert live.origin("db.port") == "default"

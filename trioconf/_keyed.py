@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from ._candidate import Candidate
 from ._converter import Prebuilt, unstructure
 from ._directory import DirectoryState
-from ._errors import ConfigError, FieldError, ValidationError
+from ._errors import FieldError, ValidationError
 from ._kinds import _is_class, _is_mapping
 from ._merge import DottedOrigins, Merged, changed_paths, dotted, same
 from ._paths import leaf_paths, lookup
@@ -119,7 +120,7 @@ def _place(data: dict[str, Any], state: DirectoryState, merged: Merged) -> None:
             )
             raise ValidationError([FieldError(dotted(parts[: depth + 1]), message, None, source)])
         if last:
-            node[part] = Prebuilt(state.take_values())
+            node[part] = Prebuilt(state.values)  # handed out by ``settle`` or ``Loader.build``
         else:
             node = node.setdefault(part, {})
 
@@ -140,27 +141,41 @@ def _blank(config: object, parts: Sequence[str]) -> object:
     return clone
 
 
-def candidate(
-    build_config: typing.Callable[[], tuple[T, KeyedOrigins]],
-    converter: cattrs.Converter,
-    states: Sequence[DirectoryState],
-    error: ConfigError | None,
-    old: T,
-    *,
-    allow_nan: bool,
-    eager: bool = False,
-) -> tuple[T, KeyedOrigins, frozenset[str] | typing.Callable[[], frozenset[str]]] | None:
-    """The new config, its origins and its changed paths; None when nothing changed.
+def settle(
+    converter: cattrs.Converter, states: Sequence[DirectoryState], old: object, *, allow_nan: bool
+) -> list[_Change]:
+    """The changed entries of the keyed Directories, against the snapshot ``old``.
 
-    The cost is that of the changed entries and of the rest of the config, whatever the number
-    of unchanged entries. The paths are listed on first access (as the updater does for other
-    configs), unless ``eager``; whether anything changed is decided by equality here."""
-    if error is not None:
-        raise error
+    Run in the updater's task, before the build: it changes the folders' bookkeeping (a stem
+    whose entry is the old one again is no longer dirty; an entry equal to the old one is
+    replaced by the old object, which every snapshot already shares) and hands their entries
+    to the snapshot about to be built (copied before the next change), so that the build
+    itself, maybe in a thread, only reads."""
     same_value = functools.partial(_same, converter, allow_nan)
     changes: list[_Change] = []
     for state in states:
         changes += _entry_changes(state, _get(old, state.source.key_parts), same_value)
+        state.take_values()
+    return changes
+
+
+def candidate(
+    build_config: typing.Callable[[], tuple[T, KeyedOrigins]],
+    converter: cattrs.Converter,
+    states: Sequence[DirectoryState],
+    changes: list[_Change],
+    old: T,
+    *,
+    allow_nan: bool,
+    eager: bool = False,
+) -> Candidate[T] | None:
+    """The new config, its origins and its changed paths; None when nothing changed.
+
+    ``changes`` comes from ``settle``. The cost is that of the changed entries and of the rest
+    of the config, whatever the number of unchanged entries. The paths are listed on first
+    access (as the updater does for other configs), unless ``eager``; whether anything changed
+    is decided by equality here."""
+    same_value = functools.partial(_same, converter, allow_nan)
     config, origins = build_config()
     old_rest: object = old
     new_rest: object = config
@@ -173,7 +188,7 @@ def candidate(
     diff = functools.partial(
         _changed, converter, changes, (old_rest, new_rest) if rest_changed else None
     )
-    return config, origins, diff() if eager else diff
+    return Candidate(config, origins, diff() if eager else diff)
 
 
 # A changed entry: the dotted key of its Directory, its stem, and the entry before and after

@@ -1,9 +1,9 @@
 """The live value: the end of the pipeline, where validated snapshots meet the user's tasks.
 
-The updater task publishes snapshots with the internal, synchronous ``_publish`` / ``_fail`` /
-``_succeed_noop`` / ``_close``; user tasks read ``current`` (a plain attribute read), wait with
-``wait_value``, iterate with ``updates()`` and ``records()``, and derive parts with
-``open_view``.
+``Live`` is the user's side of the live value's state (``_state``): user tasks read ``current``
+(a plain attribute read), wait with ``wait_value``, iterate with ``updates()`` and
+``records()``, and derive parts with ``open_view``. Only the updater task's ``Publisher``
+(``_state``) changes that state.
 
 How readers wait (a parking lot, so the updater never runs user code) is explained in
 ``_wake``; views are in ``_view``, leaf paths and path lookups in ``_paths``. The iterators of
@@ -40,24 +40,20 @@ retained versions. Failures are stored with a copy of their error that has no tr
 from __future__ import annotations
 
 import contextlib
-import functools
-import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, Generic, TypeVar, cast
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Generic, TypeVar, cast
 
 import trio
 
 from ._errors import ConfigError
 from ._paths import leaf_paths, lookup
-from ._records import Counters, Failure, PastUpdate, Statistics, Update, detached, past
+from ._records import Failure, PastUpdate, Statistics, Update
+from ._state import LiveState
 from ._view import View, open_view
 from ._wake import closed_error
 
 T = TypeVar("T")
 U = TypeVar("U")
-
-Record = Update[Any] | PastUpdate | Failure
 
 
 class Live(Generic[T]):
@@ -66,74 +62,23 @@ class Live(Generic[T]):
     Created by the reloader after the initial load; user code never constructs it.
     """
 
-    __slots__ = (
-        "_closed",
-        "_config",
-        "_history",
-        "_last_error",
-        "_origins",
-        "_record_lot",
-        "_records_total",
-        "_reload",
-        "_snapshots",
-        "_state_lot",
-        "_version",
-        "_whole",
-        "counters",
-    )
+    __slots__ = ("_reload", "_state")
 
-    def __init__(
-        self,
-        initial: T,
-        *,
-        origins: Mapping[str, str],
-        history_size: int = 64,
-        snapshots: int = 4,
-        reload: Callable[[], Awaitable[None]],
-    ) -> None:
-        if history_size < 1:
-            msg = f"history_size must be at least 1, not {history_size}"
-            raise ValueError(msg)
-        if snapshots < 1:
-            msg = f"snapshots must be at least 1, not {snapshots}"
-            raise ValueError(msg)
-        self._config = initial
-        self._version = 1
-        self._closed = False
-        self._last_error: ConfigError | None = None
-        # Not copied: built lazily (DottedOrigins, or KeyedOrigins for a keyed Directory),
-        # never changed.
-        self._origins = origins
+    def __init__(self, state: LiveState[T], reload: Callable[[], Awaitable[None]]) -> None:
+        self._state = state
         self._reload = reload
-        self._state_lot = trio.lowlevel.ParkingLot()
-        self._record_lot = trio.lowlevel.ParkingLot()
-        # The retained snapshots, so that a view read late can judge the versions it missed:
-        # those the whole Update records hold (config and previous), hence one more.
-        self._snapshots: deque[tuple[int, T]] = deque([(1, initial)], maxlen=snapshots + 1)
-        self._history: deque[Record] = deque(maxlen=history_size)
-        self._records_total = 0  # records ever appended; the oldest retained is total - len
-        # The Update records still whole, with their sequence numbers (the count of records
-        # appended before each), oldest first: the one pushed out is found in the history
-        # by its number and replaced there by its PastUpdate.
-        self._whole: deque[tuple[int, Update[T]]] = deque(maxlen=snapshots)
-        self.counters = Counters()
-        # Every leaf path, listed on first access: a keyed Directory of ten thousand entries
-        # has a hundred thousand of them, which took more time at start-up, and more memory
-        # for as long as this record is kept, than the entries themselves.
-        first = Update(1, initial, None, functools.partial(_all_leaves, initial), time.time())
-        self._append_update(first)
 
     # --- read by user tasks -------------------------------------------------------------------
 
     @property
     def current(self) -> T:
         """The snapshot now. Sync, no checkpoint; never torn (snapshots are swapped whole)."""
-        return self._config
+        return self._state.config
 
     @property
     def version(self) -> int:
         """1 for the initial snapshot, +1 for each one published since."""
-        return self._version
+        return self._state.version
 
     @property
     def last_error(self) -> ConfigError | None:
@@ -142,12 +87,12 @@ class Live(Generic[T]):
         The error the failed ``Failure`` record holds: a copy of the one the attempt raised
         (same class, fields and message, its ``__cause__`` chain copied too), without
         tracebacks, so that it keeps nothing of the attempt alive."""
-        return self._last_error
+        return self._state.last_error
 
     @property
     def closed(self) -> bool:
         """True once the reloader has closed: waiters raise, iterators end."""
-        return self._closed
+        return self._state.closed
 
     @property
     def history(self) -> tuple[Update[T] | PastUpdate | Failure, ...]:
@@ -157,7 +102,7 @@ class Live(Generic[T]):
         The ``Update`` records of the newest ``snapshots`` versions (4 by default) are whole;
         each older one is a ``PastUpdate``: the same version, changed paths and timestamp,
         without the snapshots."""
-        return cast("tuple[Update[T] | PastUpdate | Failure, ...]", tuple(self._history))
+        return cast("tuple[Update[T] | PastUpdate | Failure, ...]", tuple(self._state.history))
 
     async def wait_value(self, predicate: Callable[[T], bool]) -> T:
         """Return the first snapshot, from now on, for which ``predicate`` is true.
@@ -168,16 +113,17 @@ class Live(Generic[T]):
         the live value is closed.
         """
         await trio.lowlevel.checkpoint()
+        state = self._state
         seen = 0
         while True:
-            if self._closed:
+            if state.closed:
                 raise closed_error()
-            if self._version != seen:
-                seen = self._version
-                config = self._config
+            if state.version != seen:
+                seen = state.version
+                config = state.config
                 if predicate(config):
                     return config
-            await self._state_lot.park()
+            await state.state_lot.park()
 
     def updates(self) -> AsyncIterator[T]:
         """Iterate over the current snapshot, then each newer one (latest wins).
@@ -185,7 +131,7 @@ class Live(Generic[T]):
         A plain async iterator, not a generator: breaking out of the loop needs no cleanup.
         Ends when the live value closes.
         """
-        return _Updates(self)
+        return _Updates(self._state)
 
     def records(self) -> AsyncIterator[Update[T] | PastUpdate | Failure]:
         """Iterate over every record appended from now on, in order; ends on close after the
@@ -195,7 +141,7 @@ class Live(Generic[T]):
         while its version is among the newest ``snapshots``, a ``PastUpdate`` if the consumer
         reads it later than that. A consumer more than ``history_size`` records behind
         resumes at the oldest one retained (see ``_Records``)."""
-        return _Records(self)
+        return _Records(self._state)
 
     def open_view(self, f: Callable[[T], U]) -> contextlib.AbstractContextManager[View[U]]:
         """A derived value ``f(current)`` whose waiters wake only when it changes.
@@ -204,7 +150,7 @@ class Live(Generic[T]):
         ``with`` block closes the view: its waiters raise ``trio.ClosedResourceError`` and its
         iterators end.
         """
-        return open_view(self, f)
+        return open_view(self._state, f)
 
     async def reload(self) -> None:
         """Re-read every source now (environment variables too), without waiting for the
@@ -213,7 +159,7 @@ class Live(Generic[T]):
         Returns once that attempt is over. If it failed, its ConfigError is raised here as
         well as recorded in ``last_error`` (the last good snapshot stays). Raises
         ``trio.ClosedResourceError`` after close."""
-        if self._closed:
+        if self._state.closed:
             await trio.lowlevel.checkpoint()
             raise closed_error()
         await self._reload()
@@ -227,19 +173,20 @@ class Live(Generic[T]):
         its leaves, in field order, joined by ``", "``. ``KeyError`` when ``path`` is not in
         the current snapshot.
         """
-        found = self._origins.get(path)
+        origins = self._state.origins
+        found = origins.get(path)
         if found is not None:
             return found
-        value = lookup(self._config, path)  # raises KeyError
+        value = lookup(self._state.config, path)  # raises KeyError
         leaves = [f"{path}.{leaf}" for leaf in leaf_paths(value)] or [path]
-        origins = dict.fromkeys(self._origins.get(leaf, "default") for leaf in leaves)
-        return ", ".join(origins)
+        named = dict.fromkeys(origins.get(leaf, "default") for leaf in leaves)
+        return ", ".join(named)
 
     def statistics(self) -> Statistics:
         """The pipeline's counts so far (see ``Statistics``)."""
-        c = self.counters
+        c = self._state.counters
         return Statistics(
-            version=self._version,
+            version=self._state.version,
             events=c.events,
             batches=c.batches,
             reloads=c.reloads,
@@ -249,94 +196,32 @@ class Live(Generic[T]):
         )
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"<trioconf.Live version={self._version} {state}>"
-
-    # --- called by the updater task: sync, run no user code, never raise -----------------------
-
-    def _publish(
-        self,
-        config: T,
-        changed: frozenset[str] | Callable[[], frozenset[str]],
-        origins: Mapping[str, str],
-    ) -> Update[T]:
-        """Swap in a new snapshot (and its origins), clear ``last_error``, wake everyone."""
-        update = Update(self._version + 1, config, self._config, changed, time.time())
-        self._config = config
-        self._version = update.version
-        self._origins = origins
-        self._last_error = None
-        self._snapshots.append((update.version, config))
-        self._append_update(update)
-        self._state_lot.unpark_all()
-        return update
-
-    def _fail(self, error: ConfigError) -> Failure:
-        """Record a failed attempt; the current snapshot stays.
-
-        The record (and ``last_error``) holds a traceback-free copy of ``error``; ``error``
-        itself is left as it is, for the updater to hand to ``reload()`` callers."""
-        failure = Failure(detached(error), self._version, time.time())
-        self._last_error = failure.error
-        self._append_record(failure)
-        return failure
-
-    def _succeed_noop(self) -> None:
-        """An attempt succeeded but changed nothing: only ``last_error`` is cleared."""
-        self._last_error = None
-
-    def _close(self) -> None:
-        """Wake every waiter for the last time: waits raise, iterators end. Idempotent."""
-        self._closed = True
-        self._state_lot.unpark_all()
-        self._record_lot.unpark_all()
-
-    # --- helpers ------------------------------------------------------------------------------
-
-    def _append_update(self, update: Update[T]) -> None:
-        """Append a whole ``Update``; the one it pushes out of the whole ones becomes a
-        ``PastUpdate`` where the history holds it (if it still does)."""
-        whole = self._whole
-        if len(whole) == whole.maxlen:
-            number, old = whole.popleft()
-            index = number - (self._records_total - len(self._history))
-            if index >= 0:
-                self._history[index] = past(old)
-        whole.append((self._records_total, update))
-        self._append_record(update)
-
-    def _append_record(self, record: Record) -> None:
-        self._history.append(record)
-        self._records_total += 1
-        self._record_lot.unpark_all()
-
-
-def _all_leaves(config: object) -> frozenset[str]:
-    return frozenset(leaf_paths(config))
+        state = "closed" if self._state.closed else "open"
+        return f"<trioconf.Live version={self._state.version} {state}>"
 
 
 class _Updates(Generic[T]):
     """``Live.updates()``: yields the snapshot whenever its version moved since the last yield."""
 
-    __slots__ = ("_live", "_seen")
+    __slots__ = ("_seen", "_state")
 
-    def __init__(self, live: Live[T]) -> None:
-        self._live = live
+    def __init__(self, state: LiveState[T]) -> None:
+        self._state = state
         self._seen = 0
 
     def __aiter__(self) -> _Updates[T]:
         return self
 
     async def __anext__(self) -> T:
-        live = self._live
+        state = self._state
         await trio.lowlevel.checkpoint()
         while True:
-            if live._closed:
+            if state.closed:
                 raise StopAsyncIteration
-            if live._version != self._seen:
-                self._seen = live._version
-                return live._config
-            await live._state_lot.park()
+            if state.version != self._seen:
+                self._seen = state.version
+                return state.config
+            await state.state_lot.park()
 
 
 class _Records(Generic[T]):
@@ -350,28 +235,28 @@ class _Records(Generic[T]):
     sequence of records).
     """
 
-    __slots__ = ("_live", "_next", "missed")
+    __slots__ = ("_next", "_state", "missed")
 
-    def __init__(self, live: Live[T]) -> None:
-        self._live = live
-        self._next = live._records_total  # sequence number of the next record to yield
+    def __init__(self, state: LiveState[T]) -> None:
+        self._state = state
+        self._next = state.records_total  # sequence number of the next record to yield
         self.missed = 0
 
     def __aiter__(self) -> _Records[T]:
         return self
 
     async def __anext__(self) -> Update[T] | PastUpdate | Failure:
-        live = self._live
+        state = self._state
         await trio.lowlevel.checkpoint()
         while True:
-            oldest = live._records_total - len(live._history)
+            oldest = state.records_total - len(state.history)
             if self._next < oldest:
                 self.missed += oldest - self._next
                 self._next = oldest
-            if self._next < live._records_total:
-                record = live._history[self._next - oldest]
+            if self._next < state.records_total:
+                record = state.history[self._next - oldest]
                 self._next += 1
                 return cast("Update[T] | PastUpdate | Failure", record)
-            if live._closed:
+            if state.closed:
                 raise StopAsyncIteration
-            await live._record_lot.park()
+            await state.record_lot.park()

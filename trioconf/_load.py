@@ -369,10 +369,12 @@ class Loader(Generic[T]):
             raise error
         merged = merge(self.layers())
         if self.keyed:
+            for folder in self.keyed:
+                folder.take_values()  # the snapshot built now holds them
             built = self.build_keyed(merged)
             # Only the initial load (and trioconf.load) build a keyed config here; the updater
-            # builds through ``_keyed.candidate``. Every entry is in the initial snapshot, so
-            # none is a change the first reload should diff.
+            # builds through ``_keyed.settle`` and ``_keyed.candidate``. Every entry is in the
+            # initial snapshot, so none is a change the first reload should diff.
             for folder in self.keyed:
                 folder.dirty.clear()
             return built

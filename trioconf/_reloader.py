@@ -38,6 +38,7 @@ from ._live import Live
 from ._load import Loader
 from ._records import Counters
 from ._settings import MAX_SIZE, Backend, Reading, Settings, SourceSpec
+from ._state import LiveState, Publisher
 from ._tickets import Tickets
 from ._updater import Validate, initial_load, run_updater
 from ._watch import run_watcher
@@ -132,7 +133,7 @@ async def _run(
     tickets = Tickets()
     counters = Counters()
     failure: ConfigError | TypeError | None = None
-    live: Live[T] | None = None
+    publisher: Publisher[T] | None = None
     try:
         async with trio.open_nursery() as nursery:
             watched = [*loader.paths, *([] if trigger is None else [trigger])]
@@ -161,19 +162,20 @@ async def _run(
                 failure = exc
                 nursery.cancel_scope.cancel()
                 return
-            reload = _reload(tickets, send)
-            live = Live(config, origins=origins, history_size=settings.history_size, reload=reload)
-            live.counters = counters
-            nursery.start_soon(run_updater, inbox, loader, live, validate, debouncer)
-            task_status.started(live)
+            state = LiveState(
+                config, origins=origins, history_size=settings.history_size, counters=counters
+            )
+            publisher = Publisher(state)
+            nursery.start_soon(run_updater, inbox, loader, publisher, validate, debouncer)
+            task_status.started(Live(state, _reload(tickets, send)))
             await trio.sleep_forever()
     finally:
         inbox.close()
         # Last: whichever task held a reload() caller's ticket (the debouncer's open batch,
         # the inbox, an attempt cancelled mid-parse), it is settled now.
         tickets.close()
-        if live is not None:
-            live._close()
+        if publisher is not None:
+            publisher.close()
         if failure is not None:
             raise failure
 

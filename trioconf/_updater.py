@@ -1,10 +1,20 @@
 """The updater: batches of dirty paths in, validated snapshots out, all or nothing.
 
-Each batch is one reload attempt: re-read the dirty sources, rebuild the config from every
-cached layer, run the user's ``validate(new, old)``, and publish the result in one step. Any
-failure leaves the current snapshot in place and becomes ``live.last_error``; nothing raised by
-a reload attempt leaves this task, because a bad edit on disk is the normal case for a
-reloader, not a crash. Only trioconf's own bugs (anything that is not a ConfigError) propagate.
+Each batch is one reload attempt (``_attempt``), in four steps:
+
+1. ``refresh``: re-read the sources the batch names, giving a file found gone or emptied its
+   grace (the batches that arrive meanwhile join the attempt);
+2. ``build``: a ``Candidate`` (the config, its origins, its changed paths) from every cached
+   layer, inline or in a thread for large documents; None when it equals the current one;
+3. ``check``: the user's ``validate(new, old)``;
+4. publish it through the ``Publisher``, in one step. Nothing is visible to ``Live`` or a
+   ``View`` before this; the sources' own caches may have advanced (a rejected state is not
+   parsed and logged again on every event).
+
+Any failure leaves the current snapshot in place and becomes ``live.last_error``; nothing
+raised by a reload attempt leaves this task, because a bad edit on disk is the normal case for
+a reloader, not a crash. Only trioconf's own bugs (anything that is not a ConfigError)
+propagate.
 """
 
 from __future__ import annotations
@@ -19,14 +29,16 @@ from typing import TypeVar
 import cattrs
 import trio
 
+from ._candidate import Candidate
 from ._converter import unstructure
 from ._debounce import Debouncer
 from ._errors import ConfigError, RejectedError
 from ._inbox import Batch, Inbox, settle_all
 from ._keyed import candidate as keyed_candidate
-from ._live import Live
+from ._keyed import settle as keyed_settle
 from ._load import Loader
 from ._merge import changed_paths, same
+from ._state import Publisher
 
 T = TypeVar("T")
 Validate = Callable[[T, T | None], object]
@@ -107,7 +119,7 @@ async def refresh(
 async def run_updater(
     inbox: Inbox,
     loader: Loader[T],
-    live: Live[T],
+    live: Publisher[T],
     validate: Validate[T] | None,
     debouncer: Debouncer | None = None,
 ) -> None:
@@ -121,7 +133,7 @@ async def run_updater(
             batch = await inbox.take()
         except trio.EndOfChannel:
             return
-        live.counters.batches += 1
+        live.taken()
         batch, error = await _attempt(batch, inbox, loader, live, validate, debouncer)
         if debouncer is not None:
             if error is None:
@@ -135,45 +147,32 @@ async def _attempt(
     batch: Batch,
     inbox: Inbox,
     loader: Loader[T],
-    live: Live[T],
+    live: Publisher[T],
     validate: Validate[T] | None,
     debouncer: Debouncer | None,
 ) -> tuple[Batch, ConfigError | None]:
-    live.counters.reloads += 1
-    batch, touched = await refresh(batch, loader, inbox, debouncer)
+    live.attempting()
+    batch, touched = await refresh(batch, loader, inbox, debouncer)  # 1. refresh
     if not touched and not batch.rescan:
         # The bytes on disk are what they were (a touch, an identical rewrite, an editor's
         # extra event). If that state was bad it was reported already; if good, it stays.
         if loader.error is None:
-            live.counters.noops += 1
+            live.unchanged()
         return batch, loader.error
     old = live.current
     try:
-        if loader.heavy:
-            # Merging, structuring and diffing a document too large to parse inline takes long
-            # enough to stall every task; a thread keeps the loop answering (the GIL switches
-            # every few ms). Abandoning it on cancel is safe: it only reads the loader's state,
-            # which nothing changes once this task is cancelled, and its result is dropped.
-            candidate = await trio.to_thread.run_sync(
-                _candidate, loader, old, True, abandon_on_cancel=True
-            )
-        else:
-            candidate = _candidate(loader, old)
+        candidate = await build(loader, old)  # 2. build
         if candidate is None:
-            live.counters.noops += 1
-            live._succeed_noop()
+            live.confirmed()
             return batch, None
-        config, origins, diff = candidate
-        check(config, old, validate)
+        check(candidate.config, old, validate)  # 3. check
     except ConfigError as exc:
-        live.counters.rejected += 1
-        live._fail(exc)
+        live.fail(exc)
         logger.warning(
             "configuration change not applied, keeping version %d: %s", live.version, exc
         )
         return batch, exc
-    update = live._publish(config, diff, origins)
-    live.counters.applied += 1
+    update = live.publish(candidate.config, candidate.changed, candidate.origins)  # 4. publish
     if logger.isEnabledFor(logging.INFO):
         # Only when someone listens: sorting the paths of a large change costs real time.
         logger.info(
@@ -187,27 +186,50 @@ def _summary(paths: frozenset[str], most: int = 10) -> str:
     return shown if len(paths) <= most else f"{shown} and {len(paths) - most} more"
 
 
-def _candidate(
-    loader: Loader[T], old: T, eager: bool = False
-) -> tuple[T, Mapping[str, str], frozenset[str] | Callable[[], frozenset[str]]] | None:
-    """The new config, its origins and the changed paths (or how to list them, when not
-    ``eager``: only on demand); None when nothing changed.
+async def build(loader: Loader[T], old: T) -> Candidate[T] | None:
+    """The candidate the sources make now, or None when it equals ``old``.
 
-    Large documents are diffed eagerly, in the thread that builds them: listing their changed
-    paths later, in a task that asks, would stall the event loop.
-    """
-    if loader.keyed:
-        # Keyed Directories: only the changed entries are structured, compared and (on
-        # demand) diffed; the rest of the config alone is built again (``_keyed``).
-        return keyed_candidate(
-            loader.build_keyed,
-            loader.converter,
-            loader.keyed,
-            loader.error,
-            old,
-            allow_nan=loader.options.allow_nan,
-            eager=eager,
-        )
+    Merging, structuring and diffing a document too large to parse inline takes long enough
+    to stall every task: a thread keeps the loop answering (the GIL switches every few ms).
+    The thread only reads: the bookkeeping a build needs changed is done here first. Abandoning
+    it on cancel is safe, since nothing changes that state once this task is cancelled, and
+    its result is dropped."""
+    make = _maker(loader, old)
+    if loader.heavy:
+        return await trio.to_thread.run_sync(make, True, abandon_on_cancel=True)
+    return make(False)
+
+
+def candidate(loader: Loader[T], old: T, *, eager: bool = False) -> Candidate[T] | None:
+    """``build``, inline."""
+    return _maker(loader, old)(eager)
+
+
+def _maker(loader: Loader[T], old: T) -> Callable[[bool], Candidate[T] | None]:
+    """Settle what a build needs settled, in this task; return the build itself, which takes
+    ``eager``: list the changed paths now (in a thread, for large documents: listing them
+    later, in a task that asks, would stall the event loop) rather than on demand."""
+    if not loader.keyed:
+        return functools.partial(_layered, loader, old)
+    error = loader.error
+    if error is not None:
+        raise error
+    # Keyed Directories: only the changed entries are structured, compared and (on demand)
+    # diffed; the rest of the config alone is built again (``_keyed``).
+    allow_nan = loader.options.allow_nan
+    changes = keyed_settle(loader.converter, loader.keyed, old, allow_nan=allow_nan)
+    return lambda eager: keyed_candidate(
+        loader.build_keyed,
+        loader.converter,
+        loader.keyed,
+        changes,
+        old,
+        allow_nan=allow_nan,
+        eager=eager,
+    )
+
+
+def _layered(loader: Loader[T], old: T, eager: bool) -> Candidate[T] | None:
     config, origins = loader.build()
     if config == old:
         return None
@@ -221,7 +243,7 @@ def _candidate(
     if nan_only:
         return None
     diff = functools.partial(_changed, converter, old, config)
-    return config, origins, diff() if eager else diff
+    return Candidate(config, origins, diff() if eager else diff)
 
 
 def _changed(converter: cattrs.Converter, old: object, new: object) -> frozenset[str]:

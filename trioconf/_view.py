@@ -2,8 +2,8 @@
 
 Separate from ``_live`` because it is its own concept with its own change semantics (judged on
 every retained snapshot, ``f`` run lazily in the reading tasks, its failures kept apart from the
-live value's). A view reads its live value only through the ``LiveState`` interface of
-``_wake``, so this module does not import ``_live``; ``Live.open_view`` is the only way in.
+live value's). A view reads the live value's state (``_state``) and never changes it; it does
+not import ``_live``, and ``Live.open_view`` is the only way in.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any, Generic, TypeVar, cast
 
 import trio
 
-from ._wake import LiveState, closed_error
+from ._state import LiveState
+from ._wake import closed_error
 
 U = TypeVar("U")
 
@@ -41,7 +42,7 @@ class View(Generic[U]):
 
     __slots__ = ("_closed", "_f", "_live", "_seen_config", "_seen_version", "_state", "_version")
 
-    def __init__(self, live: LiveState, f: Callable[[Any], U]) -> None:
+    def __init__(self, live: LiveState[Any], f: Callable[[Any], U]) -> None:
         self._live = live
         self._f = f
         self._closed = False
@@ -49,8 +50,8 @@ class View(Generic[U]):
         # The newest live snapshot judged, and f of it (_UNSET until someone needs it). The
         # snapshot itself is held only while f has to be called on it again (_UNSET, _FAILED):
         # an old snapshot kept by an idle view would be a copy of a large mapping kept alive.
-        self._seen_version = live._version
-        self._seen_config: Any = live._config
+        self._seen_version = live.version
+        self._seen_config: Any = live.config
         self._state: object = _UNSET
 
     @property
@@ -85,14 +86,14 @@ class View(Generic[U]):
         await trio.lowlevel.checkpoint()
         seen = 0
         while True:
-            if self._closed or self._live._closed:
+            if self._closed or self._live.closed:
                 raise closed_error()
             if self.version != seen:
                 seen = self._version
                 value = self.current
                 if predicate(value):
                     return value
-            await self._live._state_lot.park()
+            await self._live.state_lot.park()
 
     def updates(self) -> AsyncIterator[U]:
         """The viewed value now, then after each change (latest wins); ends on close."""
@@ -105,12 +106,12 @@ class View(Generic[U]):
     def _catch_up(self) -> None:
         """Judge every retained live snapshot newer than the last one judged."""
         live = self._live
-        if live._version == self._seen_version:
+        if live.version == self._seen_version:
             return
         state = self._state
         if state is _UNSET:
             state = self._state = _evaluate(self._f, self._seen_config)
-        for version, config in live._snapshots:
+        for version, config in live.snapshots:
             if version <= self._seen_version:
                 continue
             new = _evaluate(self._f, config)
@@ -123,10 +124,12 @@ class View(Generic[U]):
     def _close(self) -> None:
         self._closed = True
         # Waiters park on the live value's lot: wake them all; the others simply park again.
-        self._live._state_lot.unpark_all()
+        self._live.state_lot.unpark_all()
 
 
-def open_view(live: LiveState, f: Callable[[Any], U]) -> contextlib.AbstractContextManager[View[U]]:
+def open_view(
+    live: LiveState[Any], f: Callable[[Any], U]
+) -> contextlib.AbstractContextManager[View[U]]:
     """``Live.open_view``: a view of ``f`` over ``live``, closed when the ``with`` block exits.
 
     The view is built here, at the call, not on entering the block, so its version 1 is the
@@ -159,14 +162,14 @@ class _ViewUpdates(Generic[U]):
         view = self._view
         await trio.lowlevel.checkpoint()
         while True:
-            if view._closed or view._live._closed:
+            if view._closed or view._live.closed:
                 raise StopAsyncIteration
             if view.version != self._seen:
                 # Marked seen before f may raise: a retry waits for the next change instead
                 # of raising the same error again.
                 self._seen = view._version
                 return view.current
-            await view._live._state_lot.park()
+            await view._live.state_lot.park()
 
 
 class _Marker:

@@ -6,54 +6,17 @@ runs no callable at all (not even an internal predicate): it swaps two attribute
 the lot. Each woken task re-checks its own condition (a version number compared, then the
 user's predicate or view function) in its own task, so user code can only ever raise where it
 was called. Checking then parking has no checkpoint in between, so no wake-up can be lost.
+Nothing else in trioconf needs trio-util either (``periodic`` would poll at once on start and
+is an async generator; ``reload()`` requests are tickets through the debouncer's channel, not
+a ``RepeatedEvent``), so it is not a dependency; a remote source's connection state
+(``AsyncBool``) may bring it back.
 
-``Live`` (in ``_live``) implements ``LiveState``; ``View`` (in ``_view``) reads a live value
-only through it. This module is separate so that the view depends on that small interface
-rather than on the ``Live`` class, which itself opens views: data flows one way,
-``_live`` → ``_view`` → ``_wake``.
+The state they read, and the ``Publisher`` that changes it, are in ``_state``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Protocol
-
 import trio
-
-
-class LiveState(Protocol):
-    """What a reader of a live value (a ``View``) may look at. Read-only for readers: only the
-    updater task, through ``Live``'s own methods, changes any of it.
-
-    ``_state_lot`` is unparked whenever ``_version`` moves or ``_closed`` turns true; a reader
-    checks ``_closed`` and ``_version`` and parks on it, with no checkpoint in between.
-    """
-
-    @property
-    def _closed(self) -> bool:
-        """True once the reloader has closed the value; never false again."""
-        ...
-
-    @property
-    def _version(self) -> int:
-        """The version of ``_config``: 1, then +1 per published snapshot."""
-        ...
-
-    @property
-    def _config(self) -> Any:
-        """The current snapshot."""
-        ...
-
-    @property
-    def _snapshots(self) -> Iterable[tuple[int, Any]]:
-        """The last retained ``(version, snapshot)`` pairs, oldest first, ending with the
-        current one."""
-        ...
-
-    @property
-    def _state_lot(self) -> trio.lowlevel.ParkingLot:
-        """Where readers park until the snapshot changes or the value closes."""
-        ...
 
 
 def closed_error() -> trio.ClosedResourceError:
