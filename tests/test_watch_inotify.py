@@ -16,15 +16,9 @@ import pytest
 import trio
 
 from trioconf._watch import RESCAN, WatchEvent, run_watcher
+from trioconf._watch._descriptor import Unwatchable, decode_events
 from trioconf._watch._events import Hold
-from trioconf._watch._inotify import (
-    OPEN_WRITER_GRACE,
-    Entry,
-    InotifyWatcher,
-    Unwatchable,
-    decode_events,
-    resolve,
-)
+from trioconf._watch._inotify import OPEN_WRITER_GRACE, Entry, InotifyWatcher, resolve
 from trioconf._watch._libc import IN_CLOSE_WRITE, IN_Q_OVERFLOW, Libc
 
 BOUND = 10.0  # generous: 2 noisy cores

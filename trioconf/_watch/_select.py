@@ -24,9 +24,10 @@ import trio
 
 from .._read import DEFAULT_MAX_SIZE
 from .._sources import Directory, matcher
+from ._descriptor import RawEvent, Unwatchable
 from ._events import WatchEvent
 from ._folders import Folder, FolderPoller, FolderWatcher
-from ._inotify import InotifyWatcher, RawEvent, Unwatchable
+from ._inotify import InotifyWatcher
 from ._libc import Libc
 from ._poll import Poller
 
