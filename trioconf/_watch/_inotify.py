@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-import attrs
 import trio
 
+from ._chain import Chain, Entry, Kind, resolve
 from ._descriptor import SELF_MASK, WATCH_MASK, Descriptor, RawEvent, Unwatchable, overflowed
 from ._events import WatchEvent
 from ._held import OPEN_WRITER_GRACE as OPEN_WRITER_GRACE
@@ -54,113 +54,7 @@ _REPORT_MASK = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_ATT
 # The entry appeared, vanished or was replaced: the chain may lead elsewhere now.
 _STRUCTURE_MASK = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
 
-_MAX_SYMLINKS = 40  # as the kernel's ELOOP limit
 _MAX_RESOLVE_ROUNDS = 8
-
-
-@attrs.frozen
-class Entry:
-    """A directory entry consulted while resolving a path.
-
-    ``kind`` is ``"dir"``, ``"link:<target>"``, ``"file"``, ``"other"`` (an existing non-regular
-    final entry), ``"missing"``, ``"notdir"`` (a file where a directory was needed) or
-    ``"error"`` (lstat or readlink failed otherwise).
-    """
-
-    dir: str
-    name: str
-    kind: str
-
-
-_EXISTING = frozenset({"file", "dir", "other"})
-
-
-@attrs.frozen
-class Chain:
-    """The entries consulted to resolve one path, in order; the last one is where it ended."""
-
-    entries: tuple[Entry, ...]
-
-    @property
-    def final(self) -> Entry:
-        return self.entries[-1]
-
-    @property
-    def exists(self) -> bool:
-        """Whether resolution reached an existing final entry."""
-        return self.final.kind in _EXISTING
-
-    @property
-    def watch_dirs(self) -> frozenset[str]:
-        """The directory of every symlink hop, and the one where resolution ended."""
-        hops = {e.dir for e in self.entries if e.kind.startswith("link:")}
-        return frozenset({*hops, self.final.dir})
-
-    def leads_elsewhere_than(self, old: Chain) -> bool:
-        """Whether this chain names a different final entry than ``old`` (or a different route
-        to it), ignoring only the final entry's own state: its creation, deletion and writes
-        are reported by the events that name it, at the right moment (after the writer's
-        close, not on its create)."""
-        if not (self.exists or old.exists):
-            return False  # still nothing there, just missing at another level
-        return self.entries[:-1] != old.entries[:-1] or (
-            (self.final.dir, self.final.name) != (old.final.dir, old.final.name)
-        )
-
-
-def resolve(path: str) -> Chain:
-    """Resolve an absolute path one component at a time, as the kernel does, recording each
-    entry consulted; relative symlink targets resolve against the link's directory."""
-    entries: list[Entry] = []
-    pending = list(reversed(path.split("/")))
-    cur = "/"
-    links = 0
-    reached_final = False
-    while pending:
-        name = pending.pop()
-        if name in ("", "."):
-            continue
-        if name == "..":
-            cur = os.path.dirname(cur)
-            continue
-        full = os.path.join(cur, name)
-        try:
-            st = os.lstat(full)
-            target = os.readlink(full) if stat.S_ISLNK(st.st_mode) else None
-        except FileNotFoundError:
-            entries.append(Entry(cur, name, "missing"))
-            break
-        except OSError:
-            entries.append(Entry(cur, name, "error"))
-            break
-        if target is not None:
-            entries.append(Entry(cur, name, "link:" + target))
-            links += 1
-            if links > _MAX_SYMLINKS:
-                break  # ELOOP: ends on a link, so the chain does not "exist"
-            if target.startswith("/"):
-                cur = "/"
-            pending.extend(reversed(target.split("/")))
-        elif not pending:
-            entries.append(Entry(cur, name, _final_kind(st.st_mode)))
-            reached_final = True
-        elif stat.S_ISDIR(st.st_mode):
-            entries.append(Entry(cur, name, "dir"))
-            cur = full
-        else:
-            entries.append(Entry(cur, name, "notdir"))
-            break
-    else:
-        if not reached_final:
-            # The path (or a link target) ended on "..", "." or "/": it names `cur` itself.
-            entries.append(Entry(os.path.dirname(cur), os.path.basename(cur), "dir"))
-    return Chain(tuple(entries))
-
-
-def _final_kind(mode: int) -> str:
-    if stat.S_ISREG(mode):
-        return "file"
-    return "dir" if stat.S_ISDIR(mode) else "other"
 
 
 class InotifyWatcher:
@@ -284,7 +178,7 @@ class InotifyWatcher:
         Resolving again would give the same chain (only the final entry's inode changed), so
         the resolution, an lstat and more per component, is skipped on every rename save.
         """
-        if not event.mask & IN_MOVED_TO or final.kind != "file":
+        if not event.mask & IN_MOVED_TO or final.kind is not Kind.FILE:
             return False
         try:
             return stat.S_ISREG(os.lstat(os.path.join(final.dir, final.name)).st_mode)
@@ -300,7 +194,7 @@ class InotifyWatcher:
             # A directory on the way: the resolution it triggers decides. A directory where
             # the file itself belongs (the file replaced by a directory) leads nowhere else,
             # so only reporting it lets the reader say "is a directory".
-            here = Entry(os.path.dirname(full), os.path.basename(full), "dir")
+            here = Entry(os.path.dirname(full), os.path.basename(full), Kind.DIR)
             if resolve(self._abs[path]).final == here:
                 reports[path] = None
             return
