@@ -119,8 +119,8 @@ class Descriptor:
     """
 
     def __init__(self, libc: Libc, fd: int, *, check_remote: bool, names_dir: bool) -> None:
-        self.libc = libc
-        self.fd = fd
+        self._libc = libc
+        self._fd = fd
         self._check_remote = check_remote
         self._names_dir = names_dir
 
@@ -130,7 +130,7 @@ class Descriptor:
         if self._check_remote:
             self._refuse_remote(d)
         try:
-            return self.libc.add_watch(self.fd, d, mask)
+            return self._libc.add_watch(self._fd, d, mask)
         except OSError as exc:
             if exc.errno in absent:
                 return None
@@ -145,11 +145,11 @@ class Descriptor:
     def unwatch(self, wd: int) -> None:
         """Remove a watch; the kernel may have dropped it already (directory deleted)."""
         with contextlib.suppress(OSError):
-            self.libc.rm_watch(self.fd, wd)
+            self._libc.rm_watch(self._fd, wd)
 
     def _refuse_remote(self, d: str) -> None:
         try:
-            fs_type = self.libc.fs_type(d)
+            fs_type = self._libc.fs_type(d)
         except OSError:
             return  # gone (resolution retries) or unknown: let add_watch decide
         fs_name = REMOTE_FS_TYPES.get(fs_type)
@@ -162,7 +162,7 @@ class Descriptor:
         chunks = []
         for _ in range(_MAX_READS_PER_WAKEUP):
             try:
-                chunk = os.read(self.fd, _READ_SIZE)
+                chunk = os.read(self._fd, _READ_SIZE)
             except BlockingIOError:
                 break
             if not chunk:
@@ -184,9 +184,9 @@ class Descriptor:
             deadline = held.deadline()
             if deadline < math.inf:
                 with trio.move_on_at(deadline):
-                    await trio.lowlevel.wait_readable(self.fd)
+                    await trio.lowlevel.wait_readable(self._fd)
             else:  # the usual case, on every save's path: no cancel scope to set up
-                await trio.lowlevel.wait_readable(self.fd)
+                await trio.lowlevel.wait_readable(self._fd)
             out = process(self.read(), trio.current_time())
             out.extend(held.expire(trio.current_time()))
             for event in out:
