@@ -16,15 +16,10 @@ import pytest
 import trio
 
 from trioconf._watch import RESCAN, WatchEvent, run_watcher
+from trioconf._watch._chain import Entry, Kind, resolve
+from trioconf._watch._descriptor import Unwatchable, decode_events
 from trioconf._watch._events import Hold
-from trioconf._watch._inotify import (
-    OPEN_WRITER_GRACE,
-    Entry,
-    InotifyWatcher,
-    Unwatchable,
-    decode_events,
-    resolve,
-)
+from trioconf._watch._inotify import OPEN_WRITER_GRACE, InotifyWatcher
 from trioconf._watch._libc import IN_CLOSE_WRITE, IN_Q_OVERFLOW, Libc
 
 BOUND = 10.0  # generous: 2 noisy cores
@@ -438,15 +433,15 @@ def test_resolve_follows_relative_and_absolute_links(tmp_path: Path) -> None:
     chain = resolve(str(tmp_path / "abs"))
     d = str(tmp_path / "d")
     assert chain.exists
-    assert chain.final == Entry(str(tmp_path / "d" / "real"), "f", "file")
-    assert Entry(d, "rel", "link:real") in chain.entries
+    assert chain.final == Entry(str(tmp_path / "d" / "real"), "f", Kind.FILE)
+    assert Entry(d, "rel", Kind.LINK, "real") in chain.entries
     assert chain.watch_dirs == {str(tmp_path), d, str(tmp_path / "d" / "real")}
 
 
 def test_resolve_stops_at_first_missing_component(tmp_path: Path) -> None:
     chain = resolve(str(tmp_path / "x" / "y" / "f"))
     assert not chain.exists
-    assert chain.final == Entry(str(tmp_path), "x", "missing")
+    assert chain.final == Entry(str(tmp_path), "x", Kind.MISSING)
     assert chain.watch_dirs == {str(tmp_path)}
 
 
@@ -463,7 +458,7 @@ def test_resolve_dotdot_after_a_link(tmp_path: Path) -> None:
     os.symlink("x/deep", tmp_path / "link")
     # ".." applies to the link's target (x/deep), as in the kernel, not to the link's name.
     chain = resolve(str(tmp_path / "link" / ".." / "f"))
-    assert chain.final == Entry(str(tmp_path / "x"), "f", "file")
+    assert chain.final == Entry(str(tmp_path / "x"), "f", Kind.FILE)
 
 
 async def test_directory_renamed_away_and_replaced(app: Path, tmp_path: Path) -> None:

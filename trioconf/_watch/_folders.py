@@ -17,7 +17,6 @@ further change.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -28,52 +27,32 @@ import attrs
 import trio
 
 from .._read import DEFAULT_MAX_SIZE
-from ._events import RESCAN, WatchEvent
+from ._descriptor import GONE, SELF_MASK, WATCH_MASK, Descriptor, RawEvent, Unwatchable, overflowed
+from ._events import WatchEvent
 from ._held import Held
-from ._inotify import Unwatchable, decode_events
 from ._libc import (
     IN_ATTRIB,
     IN_CLOSE_WRITE,
     IN_CREATE,
     IN_DELETE,
-    IN_DELETE_SELF,
-    IN_EXCL_UNLINK,
     IN_IGNORED,
     IN_MODIFY,
-    IN_MOVE_SELF,
     IN_MOVED_FROM,
     IN_MOVED_TO,
-    IN_ONLYDIR,
     IN_Q_OVERFLOW,
-    IN_UNMOUNT,
-    REMOTE_FS_TYPES,
     Libc,
 )
 from ._poll import Fingerprint, Settling, check_interval, take_fingerprint
 
-FOLDER_MASK = (
-    IN_CLOSE_WRITE
-    | IN_MOVED_FROM
-    | IN_MOVED_TO
-    | IN_CREATE
-    | IN_DELETE
-    | IN_ATTRIB
-    | IN_MODIFY
-    | IN_DELETE_SELF
-    | IN_MOVE_SELF
-    | IN_ONLYDIR
-    | IN_EXCL_UNLINK
-)
 # A completed change to a file in the folder: report it.
 _REPORT_MASK = IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB
 # The file left: report it only if nothing takes its place soon (``VANISH_SETTLE``).
 _VANISH_MASK = IN_MOVED_FROM | IN_DELETE
-_SELF_MASK = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT
+# Absent, or unsearchable, now: the file watcher reports the folder's return (or its mode).
+_ABSENT = GONE | {errno.EACCES}
 # Kubernetes mounts a ConfigMap as symlinks through ``..data``, swapped in one rename: no
 # event names the files themselves, so a swap re-lists the folder.
 _SWAP_NAME = "..data"
-_READ_SIZE = 64 * 1024
-_MAX_READS_PER_WAKEUP = 16
 
 Counts = Callable[[str], bool]
 
@@ -102,10 +81,9 @@ class FolderWatcher:
         *,
         check_remote: bool,
     ) -> None:
-        self._libc = libc
-        self._fd = fd
+        # The folder's path prefixes whatever reports a refusal: the reason need not name it.
+        self._descriptor = Descriptor(libc, fd, check_remote=check_remote, names_dir=False)
         self._on_unwatchable = on_unwatchable
-        self._check_remote = check_remote
         self._folders = {f.path: f for f in folders}
         self._wd: dict[int, Folder] = {}
         self._held = Held()  # files being written, or gone a moment ago
@@ -123,24 +101,14 @@ class FolderWatcher:
         folder = self._folders.get(path)
         if folder is None:
             return
+        # A folder path that is a symlink is followed (no IN_DONT_FOLLOW): its contents count.
         try:
-            if self._check_remote:
-                _refuse_remote(self._libc, str(path))
-            wd = self._libc.add_watch(self._fd, str(path), FOLDER_MASK)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EACCES):
-                return  # absent (or unsearchable) now: the file watcher reports its return
-            reason = (
-                "inotify watch limit reached (fs.inotify.max_user_watches)"
-                if exc.errno == errno.ENOSPC
-                else exc.strerror
-            )
-            self._give_up(folder, Unwatchable(exc.errno or errno.EIO, f"cannot watch: {reason}"))
-            return
+            wd = self._descriptor.watch(str(path), WATCH_MASK, absent=_ABSENT)
         except Unwatchable as exc:
             self._give_up(folder, exc)
             return
-        self._wd[wd] = folder
+        if wd is not None:
+            self._wd[wd] = folder
 
     def _give_up(self, folder: Folder, exc: Unwatchable) -> None:
         self.forget(folder.path)
@@ -151,53 +119,25 @@ class FolderWatcher:
         folder = self._folders.pop(path, None)
         for wd in [wd for wd, f in self._wd.items() if f is folder]:
             del self._wd[wd]
-            with contextlib.suppress(OSError):
-                self._libc.rm_watch(self._fd, wd)
+            self._descriptor.unwatch(wd)
 
     async def run(self, send: trio.MemorySendChannel[WatchEvent]) -> None:
         """Report until cancelled. Call ``install()`` first."""
-        while True:
-            with trio.move_on_at(self._held.deadline()):
-                await trio.lowlevel.wait_readable(self._fd)
-            now = trio.current_time()
-            out = self.process(self._read(), now)
-            out.extend(self._held.expire(now))
-            for event in out:
-                # Room almost always: no scheduler trip on every save's path (as the file
-                # watcher does).
-                try:
-                    send.send_nowait(event)
-                except trio.WouldBlock:
-                    await send.send(event)
+        await self._descriptor.pump(self.process, self._held, send)
 
-    def _read(self) -> bytes:
-        chunks = []
-        for _ in range(_MAX_READS_PER_WAKEUP):
-            try:
-                chunk = os.read(self._fd, _READ_SIZE)
-            except BlockingIOError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def process(self, buf: bytes, now: float) -> list[WatchEvent]:
-        """Apply a buffer of events; return what to send, each path at most once."""
+    def process(self, events: Iterable[RawEvent], now: float) -> list[WatchEvent]:
+        """Apply a batch of events; return what to send, each path at most once."""
         reports: dict[Path, None] = {}
-        for event in decode_events(buf):
+        for event in events:
             if event.mask & IN_Q_OVERFLOW:
-                # The held files stay held, so the rescan waits for their writers (as the
-                # file watcher does).
-                return [*self._held.announce({}), RESCAN]
+                return overflowed(self._held)
             folder = self._wd.get(event.wd)
             if folder is None:
                 continue
-            if event.mask & _SELF_MASK:
+            if event.mask & SELF_MASK:
                 del self._wd[event.wd]
                 if not event.mask & IN_IGNORED:
-                    with contextlib.suppress(OSError):
-                        self._libc.rm_watch(self._fd, event.wd)
+                    self._descriptor.unwatch(event.wd)
                 reports[folder.path] = None  # the loader re-lists: gone, or another folder
                 continue
             if not event.name:
@@ -234,17 +174,6 @@ def _complete_on_create(path: Path) -> bool:
     except OSError:
         return False  # gone again: its delete event follows
     return not (stat.S_ISREG(st.st_mode) and st.st_nlink == 1)
-
-
-def _refuse_remote(libc: Libc, d: str) -> None:
-    try:
-        fs_type = libc.fs_type(d)
-    except OSError:
-        return
-    fs_name = REMOTE_FS_TYPES.get(fs_type)
-    if fs_name is not None:
-        msg = f"{d} is on a {fs_name} filesystem, where inotify misses other machines' writes"
-        raise Unwatchable(errno.EREMOTE, msg)
 
 
 # Fingerprinting ten thousand files must not hold the loop for the whole pass.

@@ -15,21 +15,18 @@ reappear falls out of the same resolution.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import logging
-import math
 import os
 import stat
-import struct
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-import attrs
 import trio
 
-from ._events import RESCAN, WatchEvent
+from ._chain import Chain, Entry, Kind, resolve
+from ._descriptor import SELF_MASK, WATCH_MASK, Descriptor, RawEvent, Unwatchable, overflowed
+from ._events import WatchEvent
 from ._held import OPEN_WRITER_GRACE as OPEN_WRITER_GRACE
 from ._held import VANISH_SETTLE as VANISH_SETTLE
 from ._held import Held
@@ -38,191 +35,26 @@ from ._libc import (
     IN_CLOSE_WRITE,
     IN_CREATE,
     IN_DELETE,
-    IN_DELETE_SELF,
     IN_DONT_FOLLOW,
-    IN_EXCL_UNLINK,
     IN_IGNORED,
     IN_MODIFY,
-    IN_MOVE_SELF,
     IN_MOVED_FROM,
     IN_MOVED_TO,
-    IN_ONLYDIR,
     IN_Q_OVERFLOW,
-    IN_UNMOUNT,
-    REMOTE_FS_TYPES,
     Libc,
 )
 
 logger = logging.getLogger("trioconf")
 _K = TypeVar("_K")
 
-WATCH_MASK = (
-    IN_CLOSE_WRITE
-    | IN_MOVED_FROM
-    | IN_MOVED_TO
-    | IN_CREATE
-    | IN_DELETE
-    | IN_ATTRIB
-    | IN_MODIFY
-    | IN_DELETE_SELF
-    | IN_MOVE_SELF
-    # Only real directories, never through a symlink swapped in after we resolved the path.
-    | IN_ONLYDIR
-    | IN_DONT_FOLLOW
-    # An unlinked file that is still open (an atomic writer's abandoned temp) stays silent.
-    | IN_EXCL_UNLINK
-)
+# Never through a symlink swapped in after we resolved the path: only real directories.
+_DIR_MASK = WATCH_MASK | IN_DONT_FOLLOW
 # A completed change to an entry: report the path.
 _REPORT_MASK = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_ATTRIB
 # The entry appeared, vanished or was replaced: the chain may lead elsewhere now.
 _STRUCTURE_MASK = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
-# The watched directory itself is gone or moved: its watch no longer means its path.
-_SELF_MASK = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT
 
-_MAX_SYMLINKS = 40  # as the kernel's ELOOP limit
 _MAX_RESOLVE_ROUNDS = 8
-_READ_SIZE = 64 * 1024
-_MAX_READS_PER_WAKEUP = 16  # then yield to the loop; wait_readable returns at once if more
-
-_HEADER = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then the name
-_MAX_EVENT_SIZE = _HEADER.size + 256  # NAME_MAX + 1, the name's padded maximum
-
-
-@attrs.frozen
-class RawEvent:
-    """One decoded ``struct inotify_event``; ``name`` is empty for events on the directory."""
-
-    wd: int
-    mask: int
-    cookie: int
-    name: str
-
-
-def decode_events(buf: bytes) -> list[RawEvent]:
-    """Decode a buffer returned by ``read`` on an inotify descriptor."""
-    events = []
-    offset = 0
-    while offset + _HEADER.size <= len(buf):
-        wd, mask, cookie, length = _HEADER.unpack_from(buf, offset)
-        offset += _HEADER.size
-        raw = buf[offset : offset + length]
-        offset += length
-        events.append(RawEvent(wd, mask, cookie, os.fsdecode(raw.split(b"\0", 1)[0])))
-    return events
-
-
-@attrs.frozen
-class Entry:
-    """A directory entry consulted while resolving a path.
-
-    ``kind`` is ``"dir"``, ``"link:<target>"``, ``"file"``, ``"other"`` (an existing non-regular
-    final entry), ``"missing"``, ``"notdir"`` (a file where a directory was needed) or
-    ``"error"`` (lstat or readlink failed otherwise).
-    """
-
-    dir: str
-    name: str
-    kind: str
-
-
-_EXISTING = frozenset({"file", "dir", "other"})
-
-
-@attrs.frozen
-class Chain:
-    """The entries consulted to resolve one path, in order; the last one is where it ended."""
-
-    entries: tuple[Entry, ...]
-
-    @property
-    def final(self) -> Entry:
-        return self.entries[-1]
-
-    @property
-    def exists(self) -> bool:
-        """Whether resolution reached an existing final entry."""
-        return self.final.kind in _EXISTING
-
-    @property
-    def watch_dirs(self) -> frozenset[str]:
-        """The directory of every symlink hop, and the one where resolution ended."""
-        hops = {e.dir for e in self.entries if e.kind.startswith("link:")}
-        return frozenset({*hops, self.final.dir})
-
-    def leads_elsewhere_than(self, old: Chain) -> bool:
-        """Whether this chain names a different final entry than ``old`` (or a different route
-        to it), ignoring only the final entry's own state: its creation, deletion and writes
-        are reported by the events that name it, at the right moment (after the writer's
-        close, not on its create)."""
-        if not (self.exists or old.exists):
-            return False  # still nothing there, just missing at another level
-        return self.entries[:-1] != old.entries[:-1] or (
-            (self.final.dir, self.final.name) != (old.final.dir, old.final.name)
-        )
-
-
-def resolve(path: str) -> Chain:
-    """Resolve an absolute path one component at a time, as the kernel does, recording each
-    entry consulted; relative symlink targets resolve against the link's directory."""
-    entries: list[Entry] = []
-    pending = list(reversed(path.split("/")))
-    cur = "/"
-    links = 0
-    reached_final = False
-    while pending:
-        name = pending.pop()
-        if name in ("", "."):
-            continue
-        if name == "..":
-            cur = os.path.dirname(cur)
-            continue
-        full = os.path.join(cur, name)
-        try:
-            st = os.lstat(full)
-            target = os.readlink(full) if stat.S_ISLNK(st.st_mode) else None
-        except FileNotFoundError:
-            entries.append(Entry(cur, name, "missing"))
-            break
-        except OSError:
-            entries.append(Entry(cur, name, "error"))
-            break
-        if target is not None:
-            entries.append(Entry(cur, name, "link:" + target))
-            links += 1
-            if links > _MAX_SYMLINKS:
-                break  # ELOOP: ends on a link, so the chain does not "exist"
-            if target.startswith("/"):
-                cur = "/"
-            pending.extend(reversed(target.split("/")))
-        elif not pending:
-            entries.append(Entry(cur, name, _final_kind(st.st_mode)))
-            reached_final = True
-        elif stat.S_ISDIR(st.st_mode):
-            entries.append(Entry(cur, name, "dir"))
-            cur = full
-        else:
-            entries.append(Entry(cur, name, "notdir"))
-            break
-    else:
-        if not reached_final:
-            # The path (or a link target) ended on "..", "." or "/": it names `cur` itself.
-            entries.append(Entry(os.path.dirname(cur), os.path.basename(cur), "dir"))
-    return Chain(tuple(entries))
-
-
-def _final_kind(mode: int) -> str:
-    if stat.S_ISREG(mode):
-        return "file"
-    return "dir" if stat.S_ISDIR(mode) else "other"
-
-
-class Unwatchable(Exception):
-    """inotify cannot serve this path: its ``errno`` and a sentence saying why."""
-
-    def __init__(self, err: int, reason: str) -> None:
-        super().__init__(reason)
-        self.errno = err
-        self.reason = reason
 
 
 class InotifyWatcher:
@@ -243,10 +75,8 @@ class InotifyWatcher:
         *,
         check_remote: bool,
     ) -> None:
-        self._libc = libc
-        self._fd = fd
+        self._descriptor = Descriptor(libc, fd, check_remote=check_remote, names_dir=True)
         self._on_unwatchable = on_unwatchable
-        self._check_remote = check_remote
         self._started = False
         # Paths as the user gave them (what we send) → absolute path strings (what we resolve).
         self._abs = {p: os.path.abspath(p) for p in paths}
@@ -277,39 +107,7 @@ class InotifyWatcher:
 
     async def run(self, send: trio.MemorySendChannel[WatchEvent]) -> None:
         """Report until cancelled. Call ``install()`` first."""
-        while True:
-            deadline = self._held.deadline()
-            if deadline < math.inf:
-                with trio.move_on_at(deadline):
-                    await trio.lowlevel.wait_readable(self._fd)
-            else:  # the usual case, on every save's path: no cancel scope to set up
-                await trio.lowlevel.wait_readable(self._fd)
-            out = self.process(self._read(), trio.current_time())
-            out.extend(self._held.expire(trio.current_time()))
-            for event in out:
-                # The channel has room almost always: sending without the checkpoint of
-                # ``send()`` saves a trip through the scheduler on every save's path.
-                try:
-                    send.send_nowait(event)
-                except trio.WouldBlock:
-                    await send.send(event)
-
-    def _read(self) -> list[RawEvent]:
-        chunks = []
-        for _ in range(_MAX_READS_PER_WAKEUP):
-            try:
-                chunk = os.read(self._fd, _READ_SIZE)
-            except BlockingIOError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-            if len(chunk) <= _READ_SIZE - _MAX_EVENT_SIZE:
-                # The kernel fills the buffer with whole events while it has them: a read
-                # with room left for another one drained the queue. Not trying again spares
-                # a failing read (and its exception) on every wake-up.
-                break
-        return decode_events(b"".join(chunks))
+        await self._descriptor.pump(self.process, self._held, send)
 
     def process(self, events: Iterable[RawEvent], now: float) -> list[WatchEvent]:
         """Apply a batch of events; return what to send, each path at most once."""
@@ -318,15 +116,13 @@ class InotifyWatcher:
         for event in events:
             if event.mask & IN_Q_OVERFLOW:
                 # Events were lost, the structural ones too: rebuild every chain, re-read all.
-                # The paths held stay held (the rescan waits for them); a writer that started
-                # among the lost events cannot be known: a documented limit.
                 logger.warning("inotify queue overflowed; rescanning every configured file")
                 self._resync(list(self._abs))
-                return [*self._held.announce({}), RESCAN]
+                return overflowed(self._held)
             dirs = self._wd_dirs.get(event.wd)
             if dirs is None:
                 continue  # a watch already dropped (its IN_IGNORED, or events queued before)
-            if event.mask & _SELF_MASK:
+            if event.mask & SELF_MASK:
                 affected = {p for d in dirs for p in self._dir_users.get(d, ())}
                 reports.update(dict.fromkeys(sorted(affected, key=str)))
                 resync.update(dict.fromkeys(sorted(affected, key=str)))
@@ -382,7 +178,7 @@ class InotifyWatcher:
         Resolving again would give the same chain (only the final entry's inode changed), so
         the resolution, an lstat and more per component, is skipped on every rename save.
         """
-        if not event.mask & IN_MOVED_TO or final.kind != "file":
+        if not event.mask & IN_MOVED_TO or final.kind is not Kind.FILE:
             return False
         try:
             return stat.S_ISREG(os.lstat(os.path.join(final.dir, final.name)).st_mode)
@@ -398,7 +194,7 @@ class InotifyWatcher:
             # A directory on the way: the resolution it triggers decides. A directory where
             # the file itself belongs (the file replaced by a directory) leads nowhere else,
             # so only reporting it lets the reader say "is a directory".
-            here = Entry(os.path.dirname(full), os.path.basename(full), "dir")
+            here = Entry(os.path.dirname(full), os.path.basename(full), Kind.DIR)
             if resolve(self._abs[path]).final == here:
                 reports[path] = None
             return
@@ -447,30 +243,11 @@ class InotifyWatcher:
         return chain
 
     def _watch_dir(self, d: str) -> None:
-        if self._check_remote:
-            self._refuse_remote(d)
-        try:
-            wd = self._libc.add_watch(self._fd, d, WATCH_MASK)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-                return  # replaced since we resolved it: the next resolution sees what is there
-            if exc.errno == errno.ENOSPC:
-                msg = f"cannot watch {d}: inotify watch limit reached (fs.inotify.max_user_watches)"
-                raise Unwatchable(exc.errno, msg) from exc
-            msg = f"cannot watch {d}: {exc.strerror}"
-            raise Unwatchable(exc.errno or errno.EIO, msg) from exc
+        wd = self._descriptor.watch(d, _DIR_MASK)
+        if wd is None:
+            return  # replaced since we resolved it: the next resolution sees what is there
         self._dir_wd[d] = wd
         self._wd_dirs.setdefault(wd, set()).add(d)
-
-    def _refuse_remote(self, d: str) -> None:
-        try:
-            fs_type = self._libc.fs_type(d)
-        except OSError:
-            return  # gone (resolution retries) or unknown: let add_watch decide
-        fs_name = REMOTE_FS_TYPES.get(fs_type)
-        if fs_name is not None:
-            msg = f"{d} is on a {fs_name} filesystem, where inotify misses other machines' writes"
-            raise Unwatchable(errno.EREMOTE, msg)
 
     def _set_chain(self, path: Path, chain: Chain | None) -> None:
         old = self._chains.pop(path, None)
@@ -499,9 +276,7 @@ class InotifyWatcher:
         for d in self._wd_dirs.pop(wd, ()):
             self._dir_wd.pop(d, None)
         if remove:
-            # EINVAL when the kernel dropped it already (directory deleted): nothing to undo.
-            with contextlib.suppress(OSError):
-                self._libc.rm_watch(self._fd, wd)
+            self._descriptor.unwatch(wd)
 
 
 def _discard(index: dict[_K, set[Path]], key: _K, path: Path) -> None:

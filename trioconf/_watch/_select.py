@@ -13,26 +13,23 @@ inotify descriptor, their own appearance and disappearance by the file watcher, 
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import trio
 
 from .._read import DEFAULT_MAX_SIZE
 from .._sources import Directory, matcher
+from ._descriptor import RawEvent, Unwatchable
 from ._events import WatchEvent
+from ._fallback import Backend, Fallback
 from ._folders import Folder, FolderPoller, FolderWatcher
-from ._inotify import InotifyWatcher, RawEvent, Unwatchable
+from ._inotify import InotifyWatcher
 from ._libc import Libc
 from ._poll import Poller
-
-logger = logging.getLogger("trioconf")
-
-Backend = Literal["auto", "inotify", "poll"]
 
 
 async def run_watcher(
@@ -63,6 +60,7 @@ async def run_watcher(
     if backend not in ("auto", "inotify", "poll"):
         msg = f"backend must be 'auto', 'inotify' or 'poll', not {backend!r}"
         raise ValueError(msg)
+    fallback = Fallback(backend, poll_interval)
     poller = Poller(send, poll_interval, max_size)
     folder_poller = FolderPoller(send, poll_interval, max_size)
     unique = list(dict.fromkeys(paths))
@@ -74,19 +72,16 @@ async def run_watcher(
         libc = libc or Libc()
         fd = libc.inotify_init()
     except OSError as exc:
-        if backend == "inotify":
-            raise
-        logger.warning("inotify unavailable (%s): polling every %g s instead", exc, poll_interval)
+        fallback.unavailable(exc)
         await _run_poll(poller, folder_poller, unique, folders, task_status)
         return
     try:
         if folders:
             await _run_with_folders(
-                libc, fd, unique, folders, send, poller, folder_poller, backend, poll_interval,
-                task_status,
+                libc, fd, unique, folders, send, poller, folder_poller, fallback, task_status
             )  # fmt: skip
         else:
-            await _run_inotify(libc, fd, unique, send, poller, backend, poll_interval, task_status)
+            await _run_inotify(libc, fd, unique, send, poller, fallback, task_status)
     finally:
         trio.lowlevel.notify_closing(fd)
         os.close(fd)
@@ -127,20 +122,18 @@ async def _run_inotify(
     paths: list[Path],
     send: trio.MemorySendChannel[WatchEvent],
     poller: Poller,
-    backend: Backend,
-    poll_interval: float,
+    fallback: Fallback,
     task_status: trio.TaskStatus[str],
 ) -> None:
     def on_unwatchable(path: Path, exc: Unwatchable, started: bool) -> None:
-        if backend == "inotify":
-            raise OSError(exc.errno, f"{path}: {exc.reason}") from exc
-        logger.warning("%s: %s; polling it every %g s instead", path, exc.reason, poll_interval)
+        fallback.unwatchable(path, exc)
         # Once running, the change that moved the path may itself be what inotify missed.
         poller.add(path, report=started)
 
-    watcher = InotifyWatcher(libc, fd, paths, on_unwatchable, check_remote=backend == "auto")
+    check_remote = fallback.check_remote
+    watcher = InotifyWatcher(libc, fd, paths, on_unwatchable, check_remote=check_remote)
     watcher.install()
-    if backend == "inotify":
+    if fallback.backend == "inotify":
         task_status.started("inotify")
         await watcher.run(send)
         return
@@ -176,8 +169,7 @@ async def _run_with_folders(
     send: trio.MemorySendChannel[WatchEvent],
     poller: Poller,
     folder_poller: FolderPoller,
-    backend: Backend,
-    poll_interval: float,
+    fallback: Fallback,
     task_status: trio.TaskStatus[str],
 ) -> None:
     """Files and folders: the file watcher watches the files and the folders' own paths, a
@@ -185,42 +177,43 @@ async def _run_with_folders(
     by_path = {f.path: f for f in folders}
     started = False
 
-    def to_poller(folder: Folder, reason: str) -> None:
-        if backend == "inotify":
-            raise OSError(errno.EREMOTE, f"{folder.path}: {reason}")
-        logger.warning("%s: %s; polling it every %g s instead", folder.path, reason, poll_interval)
+    def to_poller(folder: Folder, exc: Unwatchable) -> None:
+        # EREMOTE whatever the cause, as a folder's refusal has always said (kept as it was).
+        fallback.unwatchable(folder.path, exc, err=errno.EREMOTE)
         folder_poller.add_sync(folder, report=started)
 
     try:
         folder_fd = libc.inotify_init()
     except OSError as exc:
-        if backend == "inotify":
-            raise
+        fallback.unavailable(exc, [f.path for f in folders])
         for folder in folders:
-            to_poller(folder, f"inotify unavailable ({exc})")
+            folder_poller.add_sync(folder, report=started)
         folder_fd = None
     try:
         watcher = FolderWatcher(
             libc,
             folder_fd if folder_fd is not None else -1,
             folders if folder_fd is not None else [],
-            lambda folder, exc: to_poller(folder, exc.reason),
-            check_remote=backend == "auto",
+            to_poller,
+            check_remote=fallback.check_remote,
         )
 
         def on_unwatchable(path: Path, exc: Unwatchable, running: bool) -> None:
             if path in by_path:
                 # The folder's parent cannot be watched: the folder itself is polled then.
                 watcher.forget(path)
-                to_poller(by_path[path], exc.reason)
+                to_poller(by_path[path], exc)
                 return
-            if backend == "inotify":
-                raise OSError(exc.errno, f"{path}: {exc.reason}") from exc
-            logger.warning("%s: %s; polling it every %g s instead", path, exc.reason, poll_interval)
+            fallback.unwatchable(path, exc)
             poller.add(path, report=running)
 
         files = _Rearming(
-            watcher, libc, fd, [*paths, *by_path], on_unwatchable, check_remote=backend == "auto"
+            watcher,
+            libc,
+            fd,
+            [*paths, *by_path],
+            on_unwatchable,
+            check_remote=fallback.check_remote,
         )
         files.install()
         watcher.install()
