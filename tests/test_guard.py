@@ -21,11 +21,9 @@ import trio
 from support import PATIENCE, wait_until
 
 import trioconf
+from trioconf._errors import ConcurrentModification, LockTimeout, OperationTimeout
 from trioconf._guard import (
-    ConcurrentModification,
     FileGuard,
-    LockTimeout,
-    OperationTimeout,
     shared_lock_if_present,
     shared_lock_if_present_sync,
     shared_lock_nowait,
@@ -484,7 +482,8 @@ async def test_readers_never_create_lock_files(tmp_path: Path) -> None:
 
 _READ_ONLY_CHILD = """
 import json, sys, trio
-from trioconf._guard import FileGuard, LockTimeout
+from trioconf._errors import LockTimeout
+from trioconf._guard import FileGuard
 
 async def main(path):
     guard = FileGuard(lock_timeout=0.2)

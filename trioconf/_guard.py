@@ -50,7 +50,7 @@ from pathlib import Path
 import attrs
 import trio
 
-from ._errors import ConfigError, MissingSourceError
+from ._errors import ConcurrentModification, LockTimeout, MissingSourceError, OperationTimeout
 from ._read import DEFAULT_MAX_SIZE, read_consistent
 from ._write import replace_atomically
 
@@ -62,47 +62,6 @@ _FLOCK_FIRST_DELAY = 0.001
 _FLOCK_MAX_DELAY = 0.02
 # The sidecar cannot be created here: a read-only filesystem or a directory we may not write.
 _READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
-
-
-class LockTimeout(ConfigError):
-    """A file's lock was not granted within the lock timeout.
-
-    ``path`` is the file, ``timeout`` the limit in seconds, ``holder`` who held the lock when
-    that is known (``"task 'name' in this process"``, ``"pid 1234 (vim)"``), else ``None``.
-    """
-
-    def __init__(self, path: str, timeout: float, holder: str | None = None) -> None:
-        held = f", held by {holder}" if holder else ""
-        super().__init__(f"{path}: lock not granted within {timeout:g} s{held}")
-        self.path = path
-        self.timeout = timeout
-        self.holder = holder
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.path, self.timeout, self.holder))
-
-
-class OperationTimeout(ConfigError):
-    """A guarded operation ran longer than the guard's operation timeout and was cancelled."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__(f"{path}: operation cancelled after {timeout:g} s")
-        self.path = path
-        self.timeout = timeout
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.path, self.timeout))
-
-
-class ConcurrentModification(ConfigError):
-    """The file changed during an exclusive operation, by a writer that did not take the lock."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(f"{path}: changed by another writer during a locked operation")
-        self.path = path
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.path,))
 
 
 @attrs.frozen
