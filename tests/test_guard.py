@@ -22,8 +22,8 @@ from support import PATIENCE, wait_until
 
 import trioconf
 from trioconf._errors import ConcurrentModification, LockTimeout, OperationTimeout
-from trioconf._guard import (
-    FileGuard,
+from trioconf._guard import FileGuard
+from trioconf._sidecar import (
     shared_lock_if_present,
     shared_lock_if_present_sync,
     shared_lock_nowait,

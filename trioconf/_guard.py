@@ -6,13 +6,9 @@ What a guarded operation holds, taken in this order and released in reverse:
 2. the path's in-process lock: exclusive, or shared with other shared holders. Writers are
    preferred: a waiting exclusive holder keeps new shared holders out, so readers cannot starve
    it. The entry is dropped from the guard's table when no task uses or awaits it;
-3. a cross-process advisory lock, ``flock`` on a sidecar file ``.<name>.lock`` next to the file.
-   A sidecar because ``flock`` locks an inode and an atomic save replaces the file's inode: a
-   writer and a reader locking the file itself would lock different inodes. ``flock`` is taken
-   with ``LOCK_NB`` and retried on a short backoff with ``trio.sleep``, so a wait never blocks
-   the event loop. Where the directory is read-only (a Kubernetes ConfigMap mount: EROFS, or
-   EACCES for an unprivileged process) the sidecar cannot exist and nobody there writes
-   cooperatively: the cross-process lock is skipped (``statistics().unlocked`` counts it) and
+3. the cross-process advisory lock: ``flock`` on the sidecar file ``.<name>.lock`` next to
+   the file (the protocol is in ``_sidecar``). Where the directory is read-only the sidecar
+   cannot exist: the cross-process lock is skipped (``statistics().unlocked`` counts it) and
    the in-process lock still holds.
 
 Steps 1–3 together are bounded by ``lock_timeout``, the body by ``operation_timeout``; both
@@ -30,21 +26,15 @@ one tick of our fingerprint can go unseen. Cooperating writers should all take t
 
 Paths are resolved (symlinks followed) before locking, so two names for one file share one
 lock, and writes through a symlink replace its target, keeping the link. Readers that are not
-writers never create sidecar files: they lock only a sidecar that a writer already created,
-in one of three ways. The reloader waits for it (:func:`shared_lock_if_present`);
-``trioconf.load()`` and ``trioconf check``, which have no event loop, wait with ``time.sleep``
-(:func:`shared_lock_if_present_sync`); the poller, whose rounds must not stall, only tries
-(:func:`shared_lock_nowait`).
+writers take the sidecar's shared lock with ``_sidecar``'s own helpers, never through a guard.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import attrs
@@ -52,16 +42,8 @@ import trio
 
 from ._errors import ConcurrentModification, LockTimeout, MissingSourceError, OperationTimeout
 from ._read import DEFAULT_MAX_SIZE, read_consistent
+from ._sidecar import StrPath, flock, flock_holder, lock_path_for, open_sidecar, resolve
 from ._write import replace_atomically
-
-StrPath = str | os.PathLike[str]
-
-# Backoff between non-blocking flock attempts: quick to notice a short hold, then a few
-# wake-ups a second per waiter at most.
-_FLOCK_FIRST_DELAY = 0.001
-_FLOCK_MAX_DELAY = 0.02
-# The sidecar cannot be created here: a read-only filesystem or a directory we may not write.
-_READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 @attrs.frozen
@@ -105,26 +87,6 @@ def fingerprint(path: str) -> Fingerprint:
 
 def _fingerprint_of(st: os.stat_result) -> Fingerprint:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
-
-
-def lock_path_for(path: StrPath) -> Path:
-    """The sidecar lock file of ``path``: ``.<name>.lock`` beside the resolved file."""
-    return Path(_sidecar_beside(_resolve(os.fspath(path))))
-
-
-def has_sidecar(real: str) -> bool:
-    """Whether a sidecar lock file stands beside the resolved file ``real``: a cooperating
-    writer created it, so readers must take its shared lock (see ``shared_lock_if_present``)."""
-    try:
-        os.lstat(_sidecar_beside(real))
-    except OSError:
-        return False
-    return True
-
-
-def _sidecar_beside(real: str) -> str:
-    directory, name = os.path.split(real)
-    return os.path.join(directory, f".{name}.lock")
 
 
 class LockedFile:
@@ -307,7 +269,7 @@ class FileGuard:
 
     @contextlib.asynccontextmanager
     async def _hold(self, path: str, *, exclusive: bool) -> AsyncIterator[LockedFile]:
-        target = _resolve(path)
+        target = resolve(path)
         entry = self._locks.setdefault(target, _PathLock())
         entry.users += 1
         try:
@@ -359,12 +321,12 @@ class FileGuard:
                     stack.callback(_leave_shared, entry)
                 stage = "file"
                 lock_path = str(lock_path_for(target))
-                lock_fd = _open_sidecar(lock_path, create=True)
+                lock_fd = open_sidecar(lock_path, create=True)
                 if lock_fd is None:
                     self._unlocked += 1
                     return None
                 stack.callback(os.close, lock_fd)
-                await _flock(lock_fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+                await flock(lock_fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
                 return lock_path
         except trio.TooSlowError:
             self._lock_timeouts += 1
@@ -374,7 +336,7 @@ class FileGuard:
             elif stage == "path":
                 holder = entry.holder()
             else:
-                holder = _flock_holder(lock_fd)
+                holder = flock_holder(lock_fd)
             raise LockTimeout(path, self.lock_timeout, holder) from None
         finally:
             self._waiting -= 1
@@ -403,162 +365,3 @@ async def write_atomic(path: StrPath, data: bytes | str, *, guard: FileGuard | N
     guard = FileGuard() if guard is None else guard
     async with guard.exclusive(path) as f:
         await f.write(data)
-
-
-@contextlib.asynccontextmanager
-async def shared_lock_if_present(path: StrPath, lock_timeout: float) -> AsyncIterator[None]:
-    """Hold the shared ``flock`` of ``path``'s sidecar, if a writer created one.
-
-    For readers that are not writers (the reloader): they never create a sidecar, so a plain
-    directory or a read-only mount gets no lock files from them, and a missing or unopenable
-    sidecar means reading unlocked, as before any writer cooperated. Raises
-    :class:`LockTimeout` when an exclusive holder keeps the lock past ``lock_timeout``.
-    """
-    fd = _reader_sidecar(path)
-    if fd is None:
-        # No checkpoint: this runs before every read of the reload's hot path, and the
-        # caller's own work decides when to yield (a task switch costs more than the probe).
-        yield
-        return
-    try:
-        try:
-            with trio.fail_after(lock_timeout):
-                await _flock(fd, fcntl.LOCK_SH)
-        except trio.TooSlowError:
-            raise LockTimeout(os.fspath(path), lock_timeout, _flock_holder(fd)) from None
-        yield
-    finally:
-        os.close(fd)  # releases the flock
-
-
-@contextlib.contextmanager
-def shared_lock_if_present_sync(path: StrPath, lock_timeout: float) -> Iterator[None]:
-    """:func:`shared_lock_if_present` for synchronous readers (``trioconf.load()``,
-    ``trioconf check``): the same ``LOCK_NB`` attempts, on a ``time.sleep`` backoff, until
-    ``lock_timeout`` has passed. It blocks its thread, so async code must not call it."""
-    fd = _reader_sidecar(path)
-    if fd is None:
-        yield
-        return
-    try:
-        deadline = time.monotonic() + lock_timeout
-        delay = _FLOCK_FIRST_DELAY
-        while not _flock_nowait(fd, fcntl.LOCK_SH):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise LockTimeout(os.fspath(path), lock_timeout, _flock_holder(fd))
-            time.sleep(min(delay, left))
-            delay = min(delay * 2, _FLOCK_MAX_DELAY)
-        yield
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def shared_lock_nowait(path: StrPath) -> Iterator[bool]:
-    """Hold the shared lock of ``path``'s sidecar if it is free now, waiting for nothing.
-
-    Yields False when a cooperating writer holds it (the file is being written), else True:
-    the lock is held for the block, or there is no sidecar to lock. For the poller, whose
-    rounds must not stall on one file: a writer at work is a change it reports, not a wait.
-    """
-    fd = _reader_sidecar(path)
-    if fd is None:
-        yield True
-        return
-    try:
-        yield _flock_nowait(fd, fcntl.LOCK_SH)
-    finally:
-        os.close(fd)
-
-
-def _reader_sidecar(path: StrPath) -> int | None:
-    """The sidecar of ``path`` opened for a reader that never creates one; None: no lock."""
-    try:
-        return _open_sidecar(str(lock_path_for(path)), create=False)
-    except OSError:
-        # Whatever is wrong on the way (a directory gone, a symlinked sidecar) is the read's
-        # to report, with the file's name; no lock is what there was before writers cooperated.
-        return None
-
-
-def _resolve(path: str) -> str:
-    # A few lstat calls: cheaper than a thread hop. Not on the reload's hot path: the loader
-    # reads first and looks for the sidecar beside the file its descriptor names.
-    return os.path.realpath(path)
-
-
-def _open_sidecar(lock_path: str, *, create: bool) -> int | None:
-    """Open (or create) the sidecar; ``None`` where it cannot be had (see the module doc)."""
-    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-    if create:
-        try:
-            fd = os.open(lock_path, flags | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            if exc.errno not in _READ_ONLY_ERRNOS:
-                raise
-            # A read-only directory may still hold a sidecar created before: use it below.
-        else:
-            # Readers under other uids must be able to open it whatever our umask is.
-            with contextlib.suppress(OSError):
-                os.fchmod(fd, 0o644)
-            return fd
-    try:
-        return os.open(lock_path, flags)
-    except OSError as exc:
-        if exc.errno == errno.ENOENT or exc.errno in _READ_ONLY_ERRNOS:
-            return None
-        raise
-
-
-async def _flock(fd: int, operation: int) -> None:
-    """``flock`` without blocking the event loop: LOCK_NB attempts on a backoff."""
-    delay = _FLOCK_FIRST_DELAY
-    while not _flock_nowait(fd, operation):
-        await trio.sleep(delay)
-        delay = min(delay * 2, _FLOCK_MAX_DELAY)
-    await trio.lowlevel.checkpoint()
-
-
-def _flock_nowait(fd: int, operation: int) -> bool:
-    """One ``LOCK_NB`` attempt: whether the lock was granted."""
-    try:
-        fcntl.flock(fd, operation | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _flock_holder(fd: int | None) -> str | None:
-    """Who holds a flock on the file open at ``fd``, from ``/proc/locks`` (Linux only)."""
-    if fd is None:
-        return None
-    try:
-        st = os.fstat(fd)
-        with open("/proc/locks") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    holders: list[str] = []
-    for line in lines:
-        fields = line.split()
-        # "1: FLOCK  ADVISORY  WRITE 1234 fd:00:5678 0 EOF"; waiters' lines carry "->".
-        if len(fields) < 6 or "->" in fields[1] or fields[1] != "FLOCK" or fields[5] != inode:
-            continue
-        pid = int(fields[4])
-        if pid == os.getpid():
-            holders.append("this process (another open of the lock file)")
-        else:
-            holders.append(f"pid {pid}{_command(pid)}")
-    return ", ".join(holders) or None
-
-
-def _command(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f" ({f.read().strip()})"
-    except OSError:
-        return ""
