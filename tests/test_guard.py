@@ -202,6 +202,20 @@ async def test_lock_timeout_in_process_names_the_holding_task(counter_file: Path
     assert counter(counter_file) == 1
 
 
+async def test_lock_timeout_of_a_writer_waiting_for_shared_holders_names_them(
+    counter_file: Path,
+) -> None:
+    guard = FileGuard(lock_timeout=0.2)
+    async with guard.shared(counter_file):
+        with trio.fail_after(PATIENCE), pytest.raises(LockTimeout) as info:
+            await guard.run(counter_file, bump)
+        assert info.value.holder == "1 shared holder(s) in this process"
+        async with guard.shared(counter_file):  # the timed-out writer keeps no reader out
+            pass
+    await guard.run(counter_file, bump)
+    assert counter(counter_file) == 1
+
+
 async def test_lock_timeout_waiting_for_a_slot_says_so(tmp_path: Path) -> None:
     guard = FileGuard(max_concurrent=1, lock_timeout=0.1)
     async with guard.exclusive(tmp_path / "a.json"):

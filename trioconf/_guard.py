@@ -3,9 +3,9 @@
 What a guarded operation holds, taken in this order and released in reverse:
 
 1. a slot of the guard's ``trio.CapacityLimiter`` (``max_concurrent`` operations at once);
-2. the path's in-process lock: exclusive, or shared with other shared holders. Writers are
-   preferred: a waiting exclusive holder keeps new shared holders out, so readers cannot starve
-   it. The entry is dropped from the guard's table when no task uses or awaits it;
+2. the path's in-process readers/writer lock (``_rwlock``): exclusive, or shared with other
+   shared holders, a waiting writer first. The guard's table drops a path's lock when no task
+   holds or awaits it;
 3. the cross-process advisory lock: ``flock`` on the sidecar file ``.<name>.lock`` next to
    the file (the protocol is in ``_sidecar``). Where the directory is read-only the sidecar
    cannot exist: the cross-process lock is skipped (``statistics().unlocked`` counts it) and
@@ -42,6 +42,7 @@ import trio
 
 from ._errors import ConcurrentModification, LockTimeout, MissingSourceError, OperationTimeout
 from ._read import DEFAULT_MAX_SIZE, read_consistent
+from ._rwlock import LockTable, ReadWriteLock, ReadWriteLockStatistics
 from ._sidecar import StrPath, flock, flock_holder, lock_path_for, open_sidecar, resolve
 from ._write import replace_atomically
 
@@ -148,28 +149,6 @@ class LockedFile:
             raise ConcurrentModification(self.path)
 
 
-@attrs.define(eq=False)
-class _PathLock:
-    """One path's in-process lock: exclusive holders own ``writer``; shared holders pass
-    through it (so a waiting writer blocks new readers) and are counted in ``readers``."""
-
-    writer: trio.Lock = attrs.Factory(trio.Lock)
-    readers: int = 0
-    drained: trio.Event = attrs.Factory(trio.Event)
-    users: int = 0  # tasks holding or awaiting this entry; the entry is dropped at zero
-
-    def __attrs_post_init__(self) -> None:
-        self.drained.set()
-
-    def holder(self) -> str | None:
-        owner = self.writer.statistics().owner
-        if owner is not None:
-            return f"task {owner.name!r} in this process"
-        if self.readers:
-            return f"{self.readers} shared holder(s) in this process"
-        return None
-
-
 class FileGuard:
     """Serialise changes to configuration files across tasks and processes.
 
@@ -211,7 +190,7 @@ class FileGuard:
         self.operation_timeout = operation_timeout
         self.detect_changes = detect_changes
         self._limiter = trio.CapacityLimiter(max_concurrent)
-        self._locks: dict[str, _PathLock] = {}
+        self._locks = LockTable()
         self._waiting = 0
         self._peak = 0
         self._operations = 0
@@ -270,11 +249,9 @@ class FileGuard:
     @contextlib.asynccontextmanager
     async def _hold(self, path: str, *, exclusive: bool) -> AsyncIterator[LockedFile]:
         target = resolve(path)
-        entry = self._locks.setdefault(target, _PathLock())
-        entry.users += 1
-        try:
+        with self._locks.use(target) as lock:
             async with contextlib.AsyncExitStack() as stack:
-                lock_path = await self._acquire(stack, path, target, entry, exclusive)
+                lock_path = await self._acquire(stack, path, target, lock, exclusive)
                 self._operations += 1
                 detect = self._count_conflict if self.detect_changes else None
                 locked = LockedFile(path, target, lock_path, exclusive, detect)
@@ -285,17 +262,13 @@ class FileGuard:
                     raise OperationTimeout(path, self.operation_timeout)
                 if exclusive:
                     locked._check()
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._locks[target]
 
     async def _acquire(
         self,
         stack: contextlib.AsyncExitStack,
         path: str,
         target: str,
-        entry: _PathLock,
+        lock: ReadWriteLock,
         exclusive: bool,
     ) -> str | None:
         """Take the slot, the path lock and the sidecar lock (released by ``stack``)."""
@@ -310,15 +283,11 @@ class FileGuard:
                 self._peak = max(self._peak, self._limiter.borrowed_tokens)
                 stage = "path"
                 if exclusive:
-                    await entry.writer.acquire()
-                    stack.callback(entry.writer.release)
-                    await entry.drained.wait()
+                    await lock.acquire()
+                    stack.callback(lock.release)
                 else:
-                    async with entry.writer:
-                        if entry.readers == 0:
-                            entry.drained = trio.Event()
-                        entry.readers += 1
-                    stack.callback(_leave_shared, entry)
+                    await lock.acquire_shared()
+                    stack.callback(lock.release_shared)
                 stage = "file"
                 lock_path = str(lock_path_for(target))
                 lock_fd = open_sidecar(lock_path, create=True)
@@ -334,7 +303,7 @@ class FileGuard:
             if stage == "slot":
                 holder = f"the guard's {self._limiter.total_tokens} operation slots (all busy)"
             elif stage == "path":
-                holder = entry.holder()
+                holder = _in_process_holder(lock.statistics())
             else:
                 holder = flock_holder(lock_fd)
             raise LockTimeout(path, self.lock_timeout, holder) from None
@@ -342,10 +311,13 @@ class FileGuard:
             self._waiting -= 1
 
 
-def _leave_shared(entry: _PathLock) -> None:
-    entry.readers -= 1
-    if entry.readers == 0:
-        entry.drained.set()
+def _in_process_holder(stats: ReadWriteLockStatistics) -> str | None:
+    """Who keeps a path's in-process lock, for a :class:`LockTimeout`."""
+    if stats.owner is not None:
+        return f"task {stats.owner.name!r} in this process"
+    if stats.readers:
+        return f"{stats.readers} shared holder(s) in this process"
+    return None
 
 
 async def write_atomic(path: StrPath, data: bytes | str, *, guard: FileGuard | None = None) -> None:
