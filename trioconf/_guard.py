@@ -74,20 +74,28 @@ class GuardStatistics:
     paths: int
 
 
-Fingerprint = tuple[int, int, int, int, int] | None
+@attrs.frozen
+class Fingerprint:
+    """What identifies a version of a file without reading it: two stats of one unchanged file
+    compare equal, and a rename save or a write in place changes at least one field."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Fingerprint:
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def fingerprint(path: str) -> Fingerprint:
-    """What identifies a version of the file without reading it; ``None`` when it is absent."""
+def fingerprint(path: str) -> Fingerprint | None:
+    """The fingerprint of the file at ``path``; ``None`` when it is absent."""
     try:
-        st = os.stat(path)
+        return Fingerprint.of(os.stat(path))
     except FileNotFoundError:
         return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
-
-
-def _fingerprint_of(st: os.stat_result) -> Fingerprint:
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 class LockedFile:
@@ -111,7 +119,7 @@ class LockedFile:
         self.lock_path = lock_path
         self.exclusive = exclusive
         self._on_conflict = on_conflict
-        self._expected = fingerprint(target)
+        self._expected: Fingerprint | None = fingerprint(target)
 
     async def read(self, max_size: int = DEFAULT_MAX_SIZE) -> bytes | None:
         """The file's bytes, ``None`` when it does not exist; ``SourceError`` if unreadable.
@@ -135,7 +143,7 @@ class LockedFile:
             raise RuntimeError(msg)
         raw = data.encode() if isinstance(data, str) else data
         self._check()
-        self._expected = _fingerprint_of(await replace_atomically(self.target, raw))
+        self._expected = Fingerprint.of(await replace_atomically(self.target, raw))
 
     def mark_written(self) -> None:
         """Declare that the block changed the file itself (an in-place write): its state now
