@@ -27,6 +27,10 @@ one tick of our fingerprint can go unseen. Cooperating writers should all take t
 Paths are resolved (symlinks followed) before locking, so two names for one file share one
 lock, and writes through a symlink replace its target, keeping the link. Readers that are not
 writers take the sidecar's shared lock with ``_sidecar``'s own helpers, never through a guard.
+
+:func:`write_atomic` is the one-call form of ``guard.exclusive(path)`` plus a write. It lives
+here, not in ``_write``: that module holds the lock-free replace the guard is built on, and
+cannot import the guard that imports it.
 """
 
 from __future__ import annotations
