@@ -21,11 +21,9 @@ import trio
 from support import PATIENCE, wait_until
 
 import trioconf
-from trioconf._guard import (
-    ConcurrentModification,
-    FileGuard,
-    LockTimeout,
-    OperationTimeout,
+from trioconf._errors import ConcurrentModification, LockTimeout, OperationTimeout
+from trioconf._guard import FileGuard
+from trioconf._sidecar import (
     shared_lock_if_present,
     shared_lock_if_present_sync,
     shared_lock_nowait,
@@ -201,6 +199,20 @@ async def test_lock_timeout_in_process_names_the_holding_task(counter_file: Path
     assert guard.statistics().lock_timeouts == 1
     assert guard.statistics().paths == 0
     await guard.run(counter_file, bump)  # nothing left held
+    assert counter(counter_file) == 1
+
+
+async def test_lock_timeout_of_a_writer_waiting_for_shared_holders_names_them(
+    counter_file: Path,
+) -> None:
+    guard = FileGuard(lock_timeout=0.2)
+    async with guard.shared(counter_file):
+        with trio.fail_after(PATIENCE), pytest.raises(LockTimeout) as info:
+            await guard.run(counter_file, bump)
+        assert info.value.holder == "1 shared holder(s) in this process"
+        async with guard.shared(counter_file):  # the timed-out writer keeps no reader out
+            pass
+    await guard.run(counter_file, bump)
     assert counter(counter_file) == 1
 
 
@@ -484,7 +496,8 @@ async def test_readers_never_create_lock_files(tmp_path: Path) -> None:
 
 _READ_ONLY_CHILD = """
 import json, sys, trio
-from trioconf._guard import FileGuard, LockTimeout
+from trioconf._errors import LockTimeout
+from trioconf._guard import FileGuard
 
 async def main(path):
     guard = FileGuard(lock_timeout=0.2)

@@ -5,19 +5,19 @@ classes, watched on disk, validated, and swapped in one step; the last good snap
 an edit is bad.
 """
 
+from ._errors import ConcurrentModification as ConcurrentModification
 from ._errors import ConfigError as ConfigError
 from ._errors import FieldError as FieldError
+from ._errors import LockTimeout as LockTimeout
 from ._errors import MissingSourceError as MissingSourceError
+from ._errors import OperationTimeout as OperationTimeout
 from ._errors import ParseError as ParseError
 from ._errors import RejectedError as RejectedError
 from ._errors import SourceError as SourceError
 from ._errors import ValidationError as ValidationError
-from ._guard import ConcurrentModification as ConcurrentModification
 from ._guard import FileGuard as FileGuard
 from ._guard import GuardStatistics as GuardStatistics
 from ._guard import LockedFile as LockedFile
-from ._guard import LockTimeout as LockTimeout
-from ._guard import OperationTimeout as OperationTimeout
 from ._guard import write_atomic as write_atomic
 from ._live import Live as Live
 from ._load import load as load

@@ -25,8 +25,7 @@ import attrs
 import trio
 
 from . import load, open_reloader
-from ._errors import ConfigError, ParseError, SourceError
-from ._guard import LockTimeout
+from ._errors import ConfigError, LockTimeout, ParseError, SourceError
 from ._keyed import entry_type
 from ._live import Live
 from ._records import Failure, PastUpdate, Update

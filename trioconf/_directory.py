@@ -32,11 +32,11 @@ import trio
 
 from ._errors import ConfigError, FieldError, MissingSourceError, SourceError, ValidationError
 from ._formats import INLINE_LIMITS, NotInline, parse
-from ._guard import has_sidecar, shared_lock_if_present, shared_lock_if_present_sync
 from ._job import Deferred, read_and_parse_in_worker
 from ._layer import Layer
 from ._merge import dotted, merge
 from ._read import Content, read_unless_larger
+from ._sidecar import has_sidecar, shared_lock_if_present, shared_lock_if_present_sync
 from ._sources import Directory, Format, format_of, matcher
 from ._structure import structure
 
@@ -578,7 +578,7 @@ class DirectoryState:
 
 
 def _sidecar(name: str) -> str:
-    """The name of the sidecar lock file of the file ``name`` (see ``_guard.lock_path_for``)."""
+    """The name of the sidecar lock file of the file ``name`` (see ``_sidecar.lock_path_for``)."""
     return f".{name}.lock"
 
 

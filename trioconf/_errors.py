@@ -135,6 +135,47 @@ class RejectedError(ConfigError):
         return (type(self), (self.reason,))
 
 
+class LockTimeout(ConfigError):
+    """A file's lock was not granted within the lock timeout.
+
+    ``path`` is the file, ``timeout`` the limit in seconds, ``holder`` who held the lock when
+    that is known (``"task 'name' in this process"``, ``"pid 1234 (vim)"``), else ``None``.
+    """
+
+    def __init__(self, path: str, timeout: float, holder: str | None = None) -> None:
+        held = f", held by {holder}" if holder else ""
+        super().__init__(f"{path}: lock not granted within {timeout:g} s{held}")
+        self.path = path
+        self.timeout = timeout
+        self.holder = holder
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.path, self.timeout, self.holder))
+
+
+class OperationTimeout(ConfigError):
+    """A guarded operation ran longer than the guard's operation timeout and was cancelled."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__(f"{path}: operation cancelled after {timeout:g} s")
+        self.path = path
+        self.timeout = timeout
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.path, self.timeout))
+
+
+class ConcurrentModification(ConfigError):
+    """The file changed during an exclusive operation, by a writer that did not take the lock."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path}: changed by another writer during a locked operation")
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.path,))
+
+
 def _slot_names(cls: type) -> list[str]:
     """Attributes a subclass keeps in ``__slots__`` (outside ``__dict__``)."""
     names: list[str] = []

@@ -3,16 +3,12 @@
 What a guarded operation holds, taken in this order and released in reverse:
 
 1. a slot of the guard's ``trio.CapacityLimiter`` (``max_concurrent`` operations at once);
-2. the path's in-process lock: exclusive, or shared with other shared holders. Writers are
-   preferred: a waiting exclusive holder keeps new shared holders out, so readers cannot starve
-   it. The entry is dropped from the guard's table when no task uses or awaits it;
-3. a cross-process advisory lock, ``flock`` on a sidecar file ``.<name>.lock`` next to the file.
-   A sidecar because ``flock`` locks an inode and an atomic save replaces the file's inode: a
-   writer and a reader locking the file itself would lock different inodes. ``flock`` is taken
-   with ``LOCK_NB`` and retried on a short backoff with ``trio.sleep``, so a wait never blocks
-   the event loop. Where the directory is read-only (a Kubernetes ConfigMap mount: EROFS, or
-   EACCES for an unprivileged process) the sidecar cannot exist and nobody there writes
-   cooperatively: the cross-process lock is skipped (``statistics().unlocked`` counts it) and
+2. the path's in-process readers/writer lock (``_rwlock``): exclusive, or shared with other
+   shared holders, a waiting writer first. The guard's table drops a path's lock when no task
+   holds or awaits it;
+3. the cross-process advisory lock: ``flock`` on the sidecar file ``.<name>.lock`` next to
+   the file (the protocol is in ``_sidecar``). Where the directory is read-only the sidecar
+   cannot exist: the cross-process lock is skipped (``statistics().unlocked`` counts it) and
    the in-process lock still holds.
 
 Steps 1–3 together are bounded by ``lock_timeout``, the body by ``operation_timeout``; both
@@ -30,79 +26,29 @@ one tick of our fingerprint can go unseen. Cooperating writers should all take t
 
 Paths are resolved (symlinks followed) before locking, so two names for one file share one
 lock, and writes through a symlink replace its target, keeping the link. Readers that are not
-writers never create sidecar files: they lock only a sidecar that a writer already created,
-in one of three ways. The reloader waits for it (:func:`shared_lock_if_present`);
-``trioconf.load()`` and ``trioconf check``, which have no event loop, wait with ``time.sleep``
-(:func:`shared_lock_if_present_sync`); the poller, whose rounds must not stall, only tries
-(:func:`shared_lock_nowait`).
+writers take the sidecar's shared lock with ``_sidecar``'s own helpers, never through a guard.
+
+:func:`write_atomic` is the one-call form of ``guard.exclusive(path)`` plus a write. It lives
+here, not in ``_write``: that module holds the lock-free replace the guard is built on, and
+cannot import the guard that imports it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import attrs
 import trio
 
-from ._errors import ConfigError, MissingSourceError
+from ._errors import ConcurrentModification, LockTimeout, MissingSourceError, OperationTimeout
 from ._read import DEFAULT_MAX_SIZE, read_consistent
+from ._rwlock import LockTable, ReadWriteLock, ReadWriteLockStatistics
+from ._sidecar import StrPath, flock, flock_holder, lock_path_for, open_sidecar, resolve
 from ._write import replace_atomically
-
-StrPath = str | os.PathLike[str]
-
-# Backoff between non-blocking flock attempts: quick to notice a short hold, then a few
-# wake-ups a second per waiter at most.
-_FLOCK_FIRST_DELAY = 0.001
-_FLOCK_MAX_DELAY = 0.02
-# The sidecar cannot be created here: a read-only filesystem or a directory we may not write.
-_READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
-
-
-class LockTimeout(ConfigError):
-    """A file's lock was not granted within the lock timeout.
-
-    ``path`` is the file, ``timeout`` the limit in seconds, ``holder`` who held the lock when
-    that is known (``"task 'name' in this process"``, ``"pid 1234 (vim)"``), else ``None``.
-    """
-
-    def __init__(self, path: str, timeout: float, holder: str | None = None) -> None:
-        held = f", held by {holder}" if holder else ""
-        super().__init__(f"{path}: lock not granted within {timeout:g} s{held}")
-        self.path = path
-        self.timeout = timeout
-        self.holder = holder
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.path, self.timeout, self.holder))
-
-
-class OperationTimeout(ConfigError):
-    """A guarded operation ran longer than the guard's operation timeout and was cancelled."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__(f"{path}: operation cancelled after {timeout:g} s")
-        self.path = path
-        self.timeout = timeout
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.path, self.timeout))
-
-
-class ConcurrentModification(ConfigError):
-    """The file changed during an exclusive operation, by a writer that did not take the lock."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(f"{path}: changed by another writer during a locked operation")
-        self.path = path
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.path,))
 
 
 @attrs.frozen
@@ -132,40 +78,28 @@ class GuardStatistics:
     paths: int
 
 
-Fingerprint = tuple[int, int, int, int, int] | None
+@attrs.frozen
+class Fingerprint:
+    """What identifies a version of a file without reading it: two stats of one unchanged file
+    compare equal, and a rename save or a write in place changes at least one field."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Fingerprint:
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def fingerprint(path: str) -> Fingerprint:
-    """What identifies a version of the file without reading it; ``None`` when it is absent."""
+def fingerprint(path: str) -> Fingerprint | None:
+    """The fingerprint of the file at ``path``; ``None`` when it is absent."""
     try:
-        st = os.stat(path)
+        return Fingerprint.of(os.stat(path))
     except FileNotFoundError:
         return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
-
-
-def _fingerprint_of(st: os.stat_result) -> Fingerprint:
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
-
-
-def lock_path_for(path: StrPath) -> Path:
-    """The sidecar lock file of ``path``: ``.<name>.lock`` beside the resolved file."""
-    return Path(_sidecar_beside(_resolve(os.fspath(path))))
-
-
-def has_sidecar(real: str) -> bool:
-    """Whether a sidecar lock file stands beside the resolved file ``real``: a cooperating
-    writer created it, so readers must take its shared lock (see ``shared_lock_if_present``)."""
-    try:
-        os.lstat(_sidecar_beside(real))
-    except OSError:
-        return False
-    return True
-
-
-def _sidecar_beside(real: str) -> str:
-    directory, name = os.path.split(real)
-    return os.path.join(directory, f".{name}.lock")
 
 
 class LockedFile:
@@ -189,7 +123,7 @@ class LockedFile:
         self.lock_path = lock_path
         self.exclusive = exclusive
         self._on_conflict = on_conflict
-        self._expected = fingerprint(target)
+        self._expected: Fingerprint | None = fingerprint(target)
 
     async def read(self, max_size: int = DEFAULT_MAX_SIZE) -> bytes | None:
         """The file's bytes, ``None`` when it does not exist; ``SourceError`` if unreadable.
@@ -213,7 +147,7 @@ class LockedFile:
             raise RuntimeError(msg)
         raw = data.encode() if isinstance(data, str) else data
         self._check()
-        self._expected = _fingerprint_of(await replace_atomically(self.target, raw))
+        self._expected = Fingerprint.of(await replace_atomically(self.target, raw))
 
     def mark_written(self) -> None:
         """Declare that the block changed the file itself (an in-place write): its state now
@@ -225,28 +159,6 @@ class LockedFile:
         if self._on_conflict is not None and fingerprint(self.target) != self._expected:
             self._on_conflict()
             raise ConcurrentModification(self.path)
-
-
-@attrs.define(eq=False)
-class _PathLock:
-    """One path's in-process lock: exclusive holders own ``writer``; shared holders pass
-    through it (so a waiting writer blocks new readers) and are counted in ``readers``."""
-
-    writer: trio.Lock = attrs.Factory(trio.Lock)
-    readers: int = 0
-    drained: trio.Event = attrs.Factory(trio.Event)
-    users: int = 0  # tasks holding or awaiting this entry; the entry is dropped at zero
-
-    def __attrs_post_init__(self) -> None:
-        self.drained.set()
-
-    def holder(self) -> str | None:
-        owner = self.writer.statistics().owner
-        if owner is not None:
-            return f"task {owner.name!r} in this process"
-        if self.readers:
-            return f"{self.readers} shared holder(s) in this process"
-        return None
 
 
 class FileGuard:
@@ -290,7 +202,7 @@ class FileGuard:
         self.operation_timeout = operation_timeout
         self.detect_changes = detect_changes
         self._limiter = trio.CapacityLimiter(max_concurrent)
-        self._locks: dict[str, _PathLock] = {}
+        self._locks = LockTable()
         self._waiting = 0
         self._peak = 0
         self._operations = 0
@@ -348,12 +260,10 @@ class FileGuard:
 
     @contextlib.asynccontextmanager
     async def _hold(self, path: str, *, exclusive: bool) -> AsyncIterator[LockedFile]:
-        target = _resolve(path)
-        entry = self._locks.setdefault(target, _PathLock())
-        entry.users += 1
-        try:
+        target = resolve(path)
+        with self._locks.use(target) as lock:
             async with contextlib.AsyncExitStack() as stack:
-                lock_path = await self._acquire(stack, path, target, entry, exclusive)
+                lock_path = await self._acquire(stack, path, target, lock, exclusive)
                 self._operations += 1
                 detect = self._count_conflict if self.detect_changes else None
                 locked = LockedFile(path, target, lock_path, exclusive, detect)
@@ -364,17 +274,13 @@ class FileGuard:
                     raise OperationTimeout(path, self.operation_timeout)
                 if exclusive:
                     locked._check()
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._locks[target]
 
     async def _acquire(
         self,
         stack: contextlib.AsyncExitStack,
         path: str,
         target: str,
-        entry: _PathLock,
+        lock: ReadWriteLock,
         exclusive: bool,
     ) -> str | None:
         """Take the slot, the path lock and the sidecar lock (released by ``stack``)."""
@@ -389,23 +295,19 @@ class FileGuard:
                 self._peak = max(self._peak, self._limiter.borrowed_tokens)
                 stage = "path"
                 if exclusive:
-                    await entry.writer.acquire()
-                    stack.callback(entry.writer.release)
-                    await entry.drained.wait()
+                    await lock.acquire()
+                    stack.callback(lock.release)
                 else:
-                    async with entry.writer:
-                        if entry.readers == 0:
-                            entry.drained = trio.Event()
-                        entry.readers += 1
-                    stack.callback(_leave_shared, entry)
+                    await lock.acquire_shared()
+                    stack.callback(lock.release_shared)
                 stage = "file"
                 lock_path = str(lock_path_for(target))
-                lock_fd = _open_sidecar(lock_path, create=True)
+                lock_fd = open_sidecar(lock_path, create=True)
                 if lock_fd is None:
                     self._unlocked += 1
                     return None
                 stack.callback(os.close, lock_fd)
-                await _flock(lock_fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+                await flock(lock_fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
                 return lock_path
         except trio.TooSlowError:
             self._lock_timeouts += 1
@@ -413,18 +315,21 @@ class FileGuard:
             if stage == "slot":
                 holder = f"the guard's {self._limiter.total_tokens} operation slots (all busy)"
             elif stage == "path":
-                holder = entry.holder()
+                holder = _in_process_holder(lock.statistics())
             else:
-                holder = _flock_holder(lock_fd)
+                holder = flock_holder(lock_fd)
             raise LockTimeout(path, self.lock_timeout, holder) from None
         finally:
             self._waiting -= 1
 
 
-def _leave_shared(entry: _PathLock) -> None:
-    entry.readers -= 1
-    if entry.readers == 0:
-        entry.drained.set()
+def _in_process_holder(stats: ReadWriteLockStatistics) -> str | None:
+    """Who keeps a path's in-process lock, for a :class:`LockTimeout`."""
+    if stats.owner is not None:
+        return f"task {stats.owner.name!r} in this process"
+    if stats.readers:
+        return f"{stats.readers} shared holder(s) in this process"
+    return None
 
 
 async def write_atomic(path: StrPath, data: bytes | str, *, guard: FileGuard | None = None) -> None:
@@ -444,162 +349,3 @@ async def write_atomic(path: StrPath, data: bytes | str, *, guard: FileGuard | N
     guard = FileGuard() if guard is None else guard
     async with guard.exclusive(path) as f:
         await f.write(data)
-
-
-@contextlib.asynccontextmanager
-async def shared_lock_if_present(path: StrPath, lock_timeout: float) -> AsyncIterator[None]:
-    """Hold the shared ``flock`` of ``path``'s sidecar, if a writer created one.
-
-    For readers that are not writers (the reloader): they never create a sidecar, so a plain
-    directory or a read-only mount gets no lock files from them, and a missing or unopenable
-    sidecar means reading unlocked, as before any writer cooperated. Raises
-    :class:`LockTimeout` when an exclusive holder keeps the lock past ``lock_timeout``.
-    """
-    fd = _reader_sidecar(path)
-    if fd is None:
-        # No checkpoint: this runs before every read of the reload's hot path, and the
-        # caller's own work decides when to yield (a task switch costs more than the probe).
-        yield
-        return
-    try:
-        try:
-            with trio.fail_after(lock_timeout):
-                await _flock(fd, fcntl.LOCK_SH)
-        except trio.TooSlowError:
-            raise LockTimeout(os.fspath(path), lock_timeout, _flock_holder(fd)) from None
-        yield
-    finally:
-        os.close(fd)  # releases the flock
-
-
-@contextlib.contextmanager
-def shared_lock_if_present_sync(path: StrPath, lock_timeout: float) -> Iterator[None]:
-    """:func:`shared_lock_if_present` for synchronous readers (``trioconf.load()``,
-    ``trioconf check``): the same ``LOCK_NB`` attempts, on a ``time.sleep`` backoff, until
-    ``lock_timeout`` has passed. It blocks its thread, so async code must not call it."""
-    fd = _reader_sidecar(path)
-    if fd is None:
-        yield
-        return
-    try:
-        deadline = time.monotonic() + lock_timeout
-        delay = _FLOCK_FIRST_DELAY
-        while not _flock_nowait(fd, fcntl.LOCK_SH):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise LockTimeout(os.fspath(path), lock_timeout, _flock_holder(fd))
-            time.sleep(min(delay, left))
-            delay = min(delay * 2, _FLOCK_MAX_DELAY)
-        yield
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def shared_lock_nowait(path: StrPath) -> Iterator[bool]:
-    """Hold the shared lock of ``path``'s sidecar if it is free now, waiting for nothing.
-
-    Yields False when a cooperating writer holds it (the file is being written), else True:
-    the lock is held for the block, or there is no sidecar to lock. For the poller, whose
-    rounds must not stall on one file: a writer at work is a change it reports, not a wait.
-    """
-    fd = _reader_sidecar(path)
-    if fd is None:
-        yield True
-        return
-    try:
-        yield _flock_nowait(fd, fcntl.LOCK_SH)
-    finally:
-        os.close(fd)
-
-
-def _reader_sidecar(path: StrPath) -> int | None:
-    """The sidecar of ``path`` opened for a reader that never creates one; None: no lock."""
-    try:
-        return _open_sidecar(str(lock_path_for(path)), create=False)
-    except OSError:
-        # Whatever is wrong on the way (a directory gone, a symlinked sidecar) is the read's
-        # to report, with the file's name; no lock is what there was before writers cooperated.
-        return None
-
-
-def _resolve(path: str) -> str:
-    # A few lstat calls: cheaper than a thread hop. Not on the reload's hot path: the loader
-    # reads first and looks for the sidecar beside the file its descriptor names.
-    return os.path.realpath(path)
-
-
-def _open_sidecar(lock_path: str, *, create: bool) -> int | None:
-    """Open (or create) the sidecar; ``None`` where it cannot be had (see the module doc)."""
-    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-    if create:
-        try:
-            fd = os.open(lock_path, flags | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            if exc.errno not in _READ_ONLY_ERRNOS:
-                raise
-            # A read-only directory may still hold a sidecar created before: use it below.
-        else:
-            # Readers under other uids must be able to open it whatever our umask is.
-            with contextlib.suppress(OSError):
-                os.fchmod(fd, 0o644)
-            return fd
-    try:
-        return os.open(lock_path, flags)
-    except OSError as exc:
-        if exc.errno == errno.ENOENT or exc.errno in _READ_ONLY_ERRNOS:
-            return None
-        raise
-
-
-async def _flock(fd: int, operation: int) -> None:
-    """``flock`` without blocking the event loop: LOCK_NB attempts on a backoff."""
-    delay = _FLOCK_FIRST_DELAY
-    while not _flock_nowait(fd, operation):
-        await trio.sleep(delay)
-        delay = min(delay * 2, _FLOCK_MAX_DELAY)
-    await trio.lowlevel.checkpoint()
-
-
-def _flock_nowait(fd: int, operation: int) -> bool:
-    """One ``LOCK_NB`` attempt: whether the lock was granted."""
-    try:
-        fcntl.flock(fd, operation | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _flock_holder(fd: int | None) -> str | None:
-    """Who holds a flock on the file open at ``fd``, from ``/proc/locks`` (Linux only)."""
-    if fd is None:
-        return None
-    try:
-        st = os.fstat(fd)
-        with open("/proc/locks") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    holders: list[str] = []
-    for line in lines:
-        fields = line.split()
-        # "1: FLOCK  ADVISORY  WRITE 1234 fd:00:5678 0 EOF"; waiters' lines carry "->".
-        if len(fields) < 6 or "->" in fields[1] or fields[1] != "FLOCK" or fields[5] != inode:
-            continue
-        pid = int(fields[4])
-        if pid == os.getpid():
-            holders.append("this process (another open of the lock file)")
-        else:
-            holders.append(f"pid {pid}{_command(pid)}")
-    return ", ".join(holders) or None
-
-
-def _command(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f" ({f.read().strip()})"
-    except OSError:
-        return ""

@@ -32,8 +32,8 @@ import trio_parallel
 
 from ._errors import ConfigError, SourceError
 from ._formats import NotInline, parse
-from ._guard import has_sidecar
 from ._read import read_unless_larger
+from ._sidecar import has_sidecar
 from ._sources import Format
 
 Payload = dict[str, Any] | ConfigError | None

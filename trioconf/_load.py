@@ -27,15 +27,15 @@ import trio
 from ._converter import make_converter
 from ._directory import DirectoryState, Pacer
 from ._env import env_layer
-from ._errors import ConfigError, MissingSourceError
+from ._errors import ConfigError, LockTimeout, MissingSourceError
 from ._formats import INLINE_LIMITS
-from ._guard import LockTimeout, shared_lock_if_present, shared_lock_if_present_sync
 from ._job import Deferred, Payload, read_and_parse, read_and_parse_in_worker
 from ._keyed import KeyedOrigins, check_keys, entry_type
 from ._keyed import build as build_keyed
 from ._layer import Layer
 from ._merge import DottedOrigins, Merged, merge
 from ._settings import MAX_SIZE, Options, Reading
+from ._sidecar import shared_lock_if_present, shared_lock_if_present_sync
 from ._sources import Directory, Env, File, Format
 from ._structure import structure
 

@@ -35,8 +35,8 @@ import attrs
 import trio
 
 from .._errors import ConfigError
-from .._guard import has_sidecar, shared_lock_nowait
 from .._read import DEFAULT_MAX_SIZE, read_consistent, read_unless_larger
+from .._sidecar import has_sidecar, shared_lock_nowait
 from ._events import HOLD_LIMIT, Hold, WatchEvent
 
 logger = logging.getLogger("trioconf")
