@@ -130,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--backend", choices=BACKENDS, default=_DEFAULTS.backend.default)
     watch.add_argument(
         "--poll-interval",
-        type=_seconds,
+        type=_positive_seconds,
         default=_DEFAULTS.poll_interval.default,
         metavar="S",
         help="for the poll backend",
@@ -142,6 +142,14 @@ def _seconds(text: str) -> float:
     value = float(text)
     if not (math.isfinite(value) and value >= 0):
         msg = f"expected a finite number of seconds >= 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        msg = f"expected a positive number of seconds, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
 
