@@ -300,12 +300,12 @@ async def test_end_of_channel_flushes_what_is_pending(clock: trio.testing.MockCl
 
 def test_debouncer_table_rules() -> None:
     deb = Debouncer(1.0, 3.0, frozenset({B}))
-    deb.note(A, 10.0)
-    deb.note(A, 12.5)
+    deb.completed(A, 10.0)
+    deb.completed(A, 12.5)
     assert deb.next_deadline(12.5) == pytest.approx(13.0)  # ceiling: first event + max_window
     assert deb.release_due(12.9) is None
     assert deb.release_due(13.0) == Release(frozenset({A}))
-    deb.note(B, 20.0)
+    deb.completed(B, 20.0)
     assert deb.next_deadline(20.0) == pytest.approx(20.5)
     assert deb.release_due(20.5) == Release(frozenset({B}))
     assert deb.pending() == frozenset()
@@ -316,10 +316,10 @@ def test_tables_are_pruned_when_paths_rest() -> None:
     deb = Debouncer(0.05, 0.5)
     for i in range(1000):
         path = Path(f"/etc/app/conf.d/tenant{i}.toml")
-        deb.note(path, i * 1.0)
+        deb.completed(path, i * 1.0)
         assert deb.release_due(i * 1.0 + 0.05) is not None
         deb.failed(frozenset({path}), i * 1.0 + 0.06)  # a bad save, never written again
-    assert len(deb._heat) <= 1
+    assert len(deb._grown) <= 1
     assert len(deb._unapplied) <= 1
     assert not deb._released
 
@@ -327,33 +327,33 @@ def test_tables_are_pruned_when_paths_rest() -> None:
 def test_a_failed_reload_does_not_make_its_changes_wait_a_second_ceiling() -> None:
     deb = Debouncer(0.05, 0.5)
     for i in range(50):  # a storm, one event every 10 ms from t=0
-        deb.note(A, i * 0.01)
+        deb.completed(A, i * 0.01)
     assert deb.release_due(0.5) == Release(frozenset({A}))  # the ceiling: 0.5 s after the first
     # That reload failed (a read between an in-place writer's truncate and its write): the
     # changes since t=0 are still not applied, and have waited the whole ceiling already.
     deb.failed(frozenset({A}), 0.505)
-    deb.note(A, 0.51)
+    deb.completed(A, 0.51)
     assert deb.release_due(0.51) == Release(frozenset({A}))
     # The retry failed too: no second retry, the next change waits the normal way.
     deb.failed(frozenset({A}), 0.515)
-    deb.note(A, 0.52)
+    deb.completed(A, 0.52)
     assert deb.release_due(0.52) is None
     assert deb.next_deadline(0.52) > 0.52
 
 
 def test_a_success_or_a_rewrite_during_the_attempt() -> None:
     deb = Debouncer(0.05, 0.5)
-    deb.note(A, 0.0)
-    deb.note(A, 0.45)
+    deb.completed(A, 0.0)
+    deb.completed(A, 0.45)
     assert deb.release_due(0.5) == Release(frozenset({A}))
-    deb.note(A, 0.501)  # written again while the updater read the file
+    deb.completed(A, 0.501)  # written again while the updater read the file
     deb.failed(frozenset({A}), 0.502)
     assert deb.release_due(0.502) == Release(frozenset({A}))  # due at once, with the old ones
     deb.applied(frozenset({A}))
-    deb.note(A, 0.6)
+    deb.completed(A, 0.6)
     assert deb.release_due(0.6) is None  # applied: nothing carried, a normal window
     deb.failed(frozenset({B}), 0.6)  # never released: nothing to carry
-    deb.note(B, 0.6)
+    deb.completed(B, 0.6)
     assert deb.release_due(0.6) is None
 
 

@@ -92,7 +92,9 @@ class Release:
 
 
 @attrs.define
-class _Heat:
+class _Grown:
+    """A path's adaptive window, grown because it was released again within the ceiling."""
+
     window: float
     released: float
 
@@ -106,7 +108,7 @@ class Debouncer:
     hold_limit: float = HOLD_LIMIT
     _batch: _Batch | None = attrs.field(default=None, init=False)
     _held: dict[Path, float] = attrs.field(factory=dict, init=False)  # → when the hold lapses
-    _heat: dict[Path, _Heat] = attrs.field(factory=dict, init=False)
+    _grown: dict[Path, _Grown] = attrs.field(factory=dict, init=False)
     # Released paths → their batch's first change, until the updater says how the read went.
     _released: dict[Path, float] = attrs.field(factory=dict, init=False)
     # Paths whose last reload failed → (their oldest change not applied yet, when it failed).
@@ -119,7 +121,7 @@ class Debouncer:
 
     # -- what the watchers, reload() and the updater tell it ------------------------------
 
-    def note(self, path: Path, now: float) -> None:
+    def completed(self, path: Path, now: float) -> None:
         """A completed change to ``path`` (it also ends the path's hold)."""
         self._held.pop(path, None)
         batch = self._open(now)
@@ -186,10 +188,10 @@ class Debouncer:
     def window_for(self, path: Path, now: float) -> float:
         """The quiet window this path asks of its batch now (a rescan: the base window)."""
         base = self.window / 2 if path in self.priority else self.window
-        heat = self._heat.get(path)
-        if heat is None or now - heat.released >= self.max_window:
+        grown = self._grown.get(path)
+        if grown is None or now - grown.released >= self.max_window:
             return base
-        return max(base, heat.window)
+        return max(base, grown.window)
 
     def next_deadline(self, now: float) -> float:
         """When the open batch may be due (it is checked again then), or ``inf``."""
@@ -280,7 +282,7 @@ class Debouncer:
         return now
 
     def _released_files(self, batch: _Batch, now: float, holds: list[float]) -> frozenset[Path]:
-        """The batch's reported files, released now: warm their windows, note their first
+        """The batch's reported files, released now: grow their windows, note their first
         change for ``failed``, and warn when the ceiling cut a multi-file change."""
         files = frozenset(batch.paths) - {_RESCAN_KEY}
         cut = holds or (len(files) > 1 and now < batch.last + self.window)
@@ -297,9 +299,9 @@ class Debouncer:
                 (now - batch.first) * 1000,
             )
         if self.window > 0:
-            self._cool(now)
+            self._forget_rested(now)
             for path in files:
-                self._warm(path, now)
+                self._grow(path, now)
                 self._released[path] = batch.first
         return files
 
@@ -310,22 +312,22 @@ class Debouncer:
             del self._held[path]
         return list(self._held.values())
 
-    def _warm(self, path: Path, now: float) -> None:
-        heat = self._heat.get(path)
-        if heat is not None and now - heat.released < self.max_window:
-            heat.window = min(max(heat.window, self.window) * 2, self.max_window)
-            heat.released = now
+    def _grow(self, path: Path, now: float) -> None:
+        grown = self._grown.get(path)
+        if grown is not None and now - grown.released < self.max_window:
+            grown.window = min(max(grown.window, self.window) * 2, self.max_window)
+            grown.released = now
         else:
-            self._heat[path] = _Heat(window=self.window, released=now)
+            self._grown[path] = _Grown(window=self.window, released=now)
 
-    def _cool(self, now: float) -> None:
-        """Forget what no longer matters: the heat of paths that rested ``max_window`` (they
-        are back at the base window) and failures older than that (the storm they were part
-        of is over). Paths that left the configuration (a file removed from a folder) leave
-        these tables this way too."""
+    def _forget_rested(self, now: float) -> None:
+        """Forget what no longer matters: the grown windows of paths that rested
+        ``max_window`` (they are back at the base window) and failures older than that (the
+        storm they were part of is over). Paths that left the configuration (a file removed
+        from a folder) leave these tables this way too."""
         rest = self.max_window
-        for path in [p for p, h in self._heat.items() if now - h.released >= rest]:
-            del self._heat[path]
+        for path in [p for p, g in self._grown.items() if now - g.released >= rest]:
+            del self._grown[path]
         for path in [p for p, (_, at) in self._unapplied.items() if now - at >= rest]:
             del self._unapplied[path]
             self._retrying.discard(path)
@@ -368,7 +370,7 @@ async def run_debouncer(
                     _hand_over(inbox, debouncer.flush())
                     return
                 now = trio.current_time()
-                _note(debouncer, event, now, counters)
+                _take(debouncer, event, now, counters)
                 # Drain what is already queued without a checkpoint per event: a burst of
                 # inotify events then costs one deadline computation, not one per event.
                 while True:
@@ -376,20 +378,20 @@ async def run_debouncer(
                         event = receive.receive_nowait()
                     except (trio.WouldBlock, trio.EndOfChannel):
                         break
-                    _note(debouncer, event, now, counters)
+                    _take(debouncer, event, now, counters)
             _hand_over(inbox, debouncer.release_due(trio.current_time()))
 
 
-def _note(debouncer: Debouncer, event: DebouncerInput, now: float, counters: Counters) -> None:
+def _take(debouncer: Debouncer, event: DebouncerInput, now: float, counters: Counters) -> None:
     if isinstance(event, Path):
         counters.events += 1
-        debouncer.note(event, now)
+        debouncer.completed(event, now)
     elif isinstance(event, Hold):
         counters.events += 1
         debouncer.hold(event.path, now)
     elif event is RESCAN:
         counters.events += 1
-        debouncer.note(_RESCAN_KEY, now)
+        debouncer.completed(_RESCAN_KEY, now)
     else:
         debouncer.request(event, now)
 

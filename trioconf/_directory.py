@@ -8,7 +8,7 @@ raw bytes nor the parsed dict of a keyed entry is kept: ten thousand of them wou
 than the entries themselves, and a field error is located while the bytes are still at hand,
 when the file is read, so nothing needs them later.
 
-Keyed mode keeps ``values``, stem → entry in the order of the keys' bytes: the very dict a
+Keyed mode keeps ``entries``, stem → entry in the order of the keys' bytes: the very dict a
 snapshot's mapping field holds. It is copied on the first change after a snapshot took it (copy
 on write), so a snapshot never changes under its readers, and an unchanged entry is the same
 object in every snapshot. ``dirty`` collects the stems whose entry changed since the snapshot
@@ -116,7 +116,7 @@ class DirectoryState:
         self.source = source
         self.folder = str(source.path)
         self._prefix = os.path.join(self.folder, "")  # + a name = that file's path
-        self.counts = matcher(source.pattern)
+        self.matches = matcher(source.pattern)
         self.converter = converter
         self.entry_type = entry_type  # None: layered mode
         # The converter's hook for the entry type, looked up once rather than per file.
@@ -128,14 +128,14 @@ class DirectoryState:
         # (None: they could not be read), what the file gives (its entry, or its Layer), and
         # its error if it has one.
         self.files: dict[str, bytes | None] = {}
-        self._values: dict[str, Any] = {}
+        self._given: dict[str, Any] = {}
         self._errors: dict[str, ConfigError] = {}
         self.folder_error: ConfigError | None = None
         # Keyed mode: stem → the name of its file, and the stems more than one file claims.
         self._owners: dict[str, str] = {}
         self._claims: dict[str, list[str]] = {}
-        self.values: dict[str, Any] = {}
-        self._shared = False  # ``values`` is held by a snapshot: copy it before changing it
+        self.entries: dict[str, Any] = {}
+        self._shared = False  # ``entries`` is held by a snapshot: copy it before changing it
         self.dirty: set[str] = set()
         # Files whose last document set nothing, and those of them that had settings before
         # (collected by the loader, which gives them their grace).
@@ -174,12 +174,12 @@ class DirectoryState:
 
     def layers(self) -> list[Layer]:
         """Layered mode: each usable file's layer, in name order."""
-        return [self._values[name] for name in sorted(self._values, key=name_order)]
+        return [self._given[name] for name in sorted(self._given, key=name_order)]
 
-    def take_values(self) -> dict[str, Any]:
+    def take_entries(self) -> dict[str, Any]:
         """Keyed mode: the entries, for a snapshot to hold (copied before the next change)."""
         self._shared = True
-        return self.values
+        return self.entries
 
     def owner(self, stem: str) -> str | None:
         """The path of the file that supplies the entry ``stem`` now."""
@@ -190,7 +190,7 @@ class DirectoryState:
         """Put back an equal entry from the current snapshot, so it stays the same object."""
         name = self._owners.get(stem)
         if name is not None and stem not in self._claims and name not in self._errors:
-            self._values[name] = entry
+            self._given[name] = entry
             self._set_value(stem, entry)
         self.dirty.discard(stem)
 
@@ -210,14 +210,14 @@ class DirectoryState:
     def list_names(self) -> tuple[list[str], set[str]]:
         """The matching names in the folder now, in name order, and the sidecar lock files
         there (``.<name>.lock``); sets ``folder_error``."""
-        counts = self.counts
+        matches = self.matches
         names: list[str] = []
         sidecars: set[str] = set()
         try:
             with os.scandir(self.folder) as it:
                 for entry in it:
                     name = entry.name
-                    if counts(name):
+                    if matches(name):
                         if _is_file(entry):
                             names.append(name)
                     elif name[0] == "." and name.endswith(".lock"):
@@ -347,7 +347,7 @@ class DirectoryState:
         read; with ``later``, a file read directly in the folder is appended to it, for the
         look after the pass, instead of looking now.
         """
-        if not listed and not self.counts(name):
+        if not listed and not self.matches(name):
             return False
         path = self._prefix + name
         fmt = format_of(name, self.source.format)
@@ -492,13 +492,13 @@ class DirectoryState:
                 if stem not in self._owners:
                     self._owners[stem] = name
                     files[name] = digest
-                    self._values[name] = value
+                    self._given[name] = value
                     self._set_value(stem, value)
                     self.dirty.add(stem)
                     return True
             self._add(name)
         files[name] = digest
-        self._values[name] = value
+        self._given[name] = value
         if name in self._errors:
             del self._errors[name]
         if self.keyed:
@@ -520,7 +520,7 @@ class DirectoryState:
             # error, and a fix that gives an equal entry is then no change.
             self.dirty.add(stem_of(name))
         else:
-            self._values.pop(name, None)  # its stale layer is not kept (the error blocks it)
+            self._given.pop(name, None)  # its stale layer is not kept (the error blocks it)
         return not same
 
     def _remove(self, name: str) -> bool:
@@ -529,7 +529,7 @@ class DirectoryState:
         del self.files[name]
         self.empty.discard(name)
         self.emptied.discard(name)
-        self._values.pop(name, None)
+        self._given.pop(name, None)
         self._errors.pop(name, None)
         if self.keyed:
             stem = stem_of(name)
@@ -545,35 +545,35 @@ class DirectoryState:
         return True
 
     def _restem(self, stem: str) -> None:
-        """Keyed mode: make ``values[stem]`` what the file of that stem gives now. While two
+        """Keyed mode: make ``entries[stem]`` what the file of that stem gives now. While two
         files claim it, or its file has an error, the build fails; the entry waits as it was."""
         name = self._owners.get(stem)
         if name is None:
-            if stem in self.values:
+            if stem in self.entries:
                 self._copy_if_shared()
-                del self.values[stem]
+                del self.entries[stem]
                 self.dirty.add(stem)
             return
         if stem not in self._claims and name not in self._errors:
-            value = self._values[name]
-            if self.values.get(stem) is not value:
+            value = self._given[name]
+            if self.entries.get(stem) is not value:
                 self._set_value(stem, value)
         self.dirty.add(stem)
 
     def _set_value(self, stem: str, entry: Any) -> None:
         self._copy_if_shared()
-        values = self.values
-        if stem in values or not values or name_order(stem) > name_order(next(reversed(values))):
+        entries = self.entries
+        if stem in entries or not entries or name_order(stem) > name_order(next(reversed(entries))):
             # In place, or appended: a listing in name order only ever appends.
-            values[stem] = entry
+            entries[stem] = entry
             return
-        values[stem] = entry
+        entries[stem] = entry
         # Inserted in the middle: rebuild the dict in key order (a new file, not an edit).
-        self.values = {s: values[s] for s in sorted(values, key=name_order)}
+        self.entries = {s: entries[s] for s in sorted(entries, key=name_order)}
 
     def _copy_if_shared(self) -> None:
         if self._shared:
-            self.values = self.values.copy()  # the fast clone of a compact dict
+            self.entries = self.entries.copy()  # the fast clone of a compact dict
             self._shared = False
 
 

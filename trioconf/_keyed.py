@@ -120,7 +120,7 @@ def _place(data: dict[str, Any], state: DirectoryState, merged: Merged) -> None:
             )
             raise ValidationError([FieldError(dotted(parts[: depth + 1]), message, None, source)])
         if last:
-            node[part] = Prebuilt(state.values)  # handed out by ``settle`` or ``Loader.build``
+            node[part] = Prebuilt(state.entries)  # handed out by ``settle`` or ``Loader.build``
         else:
             node = node.setdefault(part, {})
 
@@ -155,7 +155,7 @@ def settle(
     changes: list[_Change] = []
     for state in states:
         changes += _entry_changes(state, _get(old, state.source.key_parts), same_value)
-        state.take_values()
+        state.take_entries()
     return changes
 
 
@@ -211,7 +211,7 @@ def _entry_changes(
     prefix = dotted(state.source.key_parts)
     for stem in list(state.dirty):
         before = old_map.get(stem, _ABSENT)
-        after = state.values.get(stem, _ABSENT)
+        after = state.entries.get(stem, _ABSENT)
         if before is after:
             state.dirty.discard(stem)
         elif before is not _ABSENT and after is not _ABSENT and same_value(before, after):

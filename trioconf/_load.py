@@ -127,7 +127,7 @@ class Loader(Generic[T]):
         if state is not None:
             return state.source.priority
         return any(
-            d.source.priority and d.counts(path.name) for d in self._by_folder.get(path.parent, ())
+            d.source.priority and d.matches(path.name) for d in self._by_folder.get(path.parent, ())
         )
 
     # -- refreshing: read what is on disk now ------------------------------------------------
@@ -370,7 +370,7 @@ class Loader(Generic[T]):
         merged = merge(self.layers())
         if self.keyed:
             for folder in self.keyed:
-                folder.take_values()  # the snapshot built now holds them
+                folder.take_entries()  # the snapshot built now holds them
             built = self.build_keyed(merged)
             # Only the initial load (and trioconf.load) build a keyed config here; the updater
             # builds through ``_keyed.settle`` and ``_keyed.candidate``. Every entry is in the

@@ -106,12 +106,12 @@ def matcher(pattern: str) -> Callable[[str], bool]:
     """Whether a file name counts for a Directory with this ``pattern``."""
     match = re.compile(fnmatch.translate(pattern)).match
 
-    def counts(name: str) -> bool:
+    def matches(name: str) -> bool:
         if name.startswith(_IGNORED_PREFIXES) or name.endswith(_IGNORED_SUFFIXES):
             return False
         return name != _VIM_PROBE and match(name) is not None
 
-    return counts
+    return matches
 
 
 def format_of(name: str, fmt: Format | None) -> Format | None:

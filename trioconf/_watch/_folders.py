@@ -54,7 +54,7 @@ _ABSENT = GONE | {errno.EACCES}
 # event names the files themselves, so a swap re-lists the folder.
 _SWAP_NAME = "..data"
 
-Counts = Callable[[str], bool]
+Matches = Callable[[str], bool]
 
 
 @attrs.frozen
@@ -62,7 +62,7 @@ class Folder:
     """A watched folder and which names in it count (the Directories' patterns, combined)."""
 
     path: Path
-    counts: Counts
+    matches: Matches
 
 
 class FolderWatcher:
@@ -147,7 +147,7 @@ class FolderWatcher:
             if event.name == _SWAP_NAME:
                 reports[folder.path] = None
                 continue
-            if not folder.counts(event.name):
+            if not folder.matches(event.name):
                 continue
             path = folder.path / event.name
             if event.mask & _REPORT_MASK:
@@ -265,7 +265,7 @@ def _scanning(
     now = trio.current_time()
     try:
         with os.scandir(folder.path) as it:
-            names: list[str] | None = [e.name for e in it if folder.counts(e.name)]
+            names: list[str] | None = [e.name for e in it if folder.matches(e.name)]
     except OSError:
         names = None
     if (names is not None) != listing.present:
