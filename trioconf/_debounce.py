@@ -91,6 +91,14 @@ class Release:
     tickets: tuple[Ticket, ...] = ()
 
 
+@attrs.frozen
+class _Unapplied:
+    """A path whose last reload failed: its oldest change not applied yet, and when it failed."""
+
+    first: float
+    failed: float
+
+
 @attrs.define
 class _Grown:
     """A path's adaptive window, grown because it was released again within the ceiling."""
@@ -112,7 +120,7 @@ class Debouncer:
     # Released paths → their batch's first change, until the updater says how the read went.
     _released: dict[Path, float] = attrs.field(factory=dict, init=False)
     # Paths whose last reload failed → (their oldest change not applied yet, when it failed).
-    _unapplied: dict[Path, tuple[float, float]] = attrs.field(factory=dict, init=False)
+    _unapplied: dict[Path, _Unapplied] = attrs.field(factory=dict, init=False)
     _retrying: set[Path] = attrs.field(factory=set, init=False)  # released as a retry
     # The debouncer task's wait for its next deadline, which ``failed`` may bring forward.
     _wait: trio.CancelScope | None = attrs.field(default=None, init=False)
@@ -132,7 +140,7 @@ class Debouncer:
         batch.paths[path] = None
         unapplied = self._unapplied.pop(path, None)
         if unapplied is not None:
-            batch.first = min(batch.first, unapplied[0])
+            batch.first = min(batch.first, unapplied.first)
             self._retrying.add(path)
 
     def hold(self, path: Path, now: float) -> None:
@@ -162,7 +170,7 @@ class Debouncer:
                     # The task sleeps until the deadline it computed before: wake it sooner.
                     self._wait.deadline = min(self._wait.deadline, first + self.max_window)
             else:
-                self._unapplied[path] = (first, now)
+                self._unapplied[path] = _Unapplied(first, now)
 
     def awaiting(self, paths: frozenset[Path]) -> None:
         """The updater waits for the next report of ``paths`` (files it found gone or emptied:
@@ -328,7 +336,7 @@ class Debouncer:
         rest = self.max_window
         for path in [p for p, g in self._grown.items() if now - g.released >= rest]:
             del self._grown[path]
-        for path in [p for p, (_, at) in self._unapplied.items() if now - at >= rest]:
+        for path in [p for p, u in self._unapplied.items() if now - u.failed >= rest]:
             del self._unapplied[path]
             self._retrying.discard(path)
 

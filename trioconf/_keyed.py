@@ -191,9 +191,15 @@ def candidate(
     return Candidate(config, origins, diff() if eager else diff)
 
 
-# A changed entry: the dotted key of its Directory, its stem, and the entry before and after
-# (``_ABSENT`` for none).
-_Change = tuple[str, str, Any, Any]
+@attrs.frozen
+class _Change:
+    """A changed entry: the dotted key of its Directory, its stem, and the entry before and
+    after (``_ABSENT`` for none)."""
+
+    key: str
+    stem: str
+    before: Any
+    after: Any
 
 
 def _same(converter: cattrs.Converter, allow_nan: bool, a: object, b: object) -> bool:
@@ -217,7 +223,7 @@ def _entry_changes(
         elif before is not _ABSENT and after is not _ABSENT and same_value(before, after):
             state.reuse(stem, before)  # equal: keep the object every snapshot already shares
         else:
-            out.append((prefix, stem, before, after))
+            out.append(_Change(prefix, stem, before, after))
     return out
 
 
@@ -226,10 +232,11 @@ def _changed(
 ) -> frozenset[str]:
     """The dotted paths that differ: in each changed entry, and in the rest of the config."""
     paths: set[str] = set()
-    for prefix, stem, before, after in changes:
+    for change in changes:
+        before, after, stem = change.before, change.after, change.stem
         old_doc = {} if before is _ABSENT else {stem: unstructure(converter, before)}
         new_doc = {} if after is _ABSENT else {stem: unstructure(converter, after)}
-        paths.update(f"{prefix}.{path}" for path in changed_paths(old_doc, new_doc))
+        paths.update(f"{change.key}.{path}" for path in changed_paths(old_doc, new_doc))
     if rest is not None:
         old_rest, new_rest = rest
         paths |= changed_paths(unstructure(converter, old_rest), unstructure(converter, new_rest))
