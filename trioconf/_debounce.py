@@ -191,6 +191,41 @@ class Debouncer:
             self._unapplied.pop(path, None)
             self._retrying.discard(path)
 
+    # -- its task ----------------------------------------------------------------------------
+
+    async def run(
+        self,
+        receive: trio.MemoryReceiveChannel[DebouncerInput],
+        inbox: Inbox,
+        counters: Counters,
+    ) -> None:
+        """The debouncer's task: take events, hand due batches to ``inbox``. Its wait for the
+        next deadline is this object's own cancel scope (``_wait``), which ``failed`` and
+        ``awaiting``, the updater's feedback, may bring forward."""
+        async with receive:
+            while True:
+                deadline = self.next_deadline(trio.current_time())
+                # Nothing pending (always so at debounce 0): no cancel scope to set up.
+                wait = trio.move_on_at(deadline) if deadline < math.inf else None
+                self._wait = wait
+                with wait if wait is not None else contextlib.nullcontext():
+                    try:
+                        event = await receive.receive()
+                    except trio.EndOfChannel:
+                        _hand_over(inbox, self.flush())
+                        return
+                    now = trio.current_time()
+                    _take(self, event, now, counters)
+                    # Drain what is already queued without a checkpoint per event: a burst of
+                    # inotify events then costs one deadline computation, not one per event.
+                    while True:
+                        try:
+                            event = receive.receive_nowait()
+                        except (trio.WouldBlock, trio.EndOfChannel):
+                            break
+                        _take(self, event, now, counters)
+                _hand_over(inbox, self.release_due(trio.current_time()))
+
     # -- deciding --------------------------------------------------------------------------
 
     def window_for(self, path: Path, now: float) -> float:
@@ -364,30 +399,8 @@ async def run_debouncer(
     debouncer: Debouncer,
     counters: Counters,
 ) -> None:
-    """Run until every sender is closed or the task is cancelled."""
-    async with receive:
-        while True:
-            deadline = debouncer.next_deadline(trio.current_time())
-            # Nothing pending (always so at debounce 0): no cancel scope to set up.
-            wait = trio.move_on_at(deadline) if deadline < math.inf else None
-            debouncer._wait = wait
-            with wait if wait is not None else contextlib.nullcontext():
-                try:
-                    event = await receive.receive()
-                except trio.EndOfChannel:
-                    _hand_over(inbox, debouncer.flush())
-                    return
-                now = trio.current_time()
-                _take(debouncer, event, now, counters)
-                # Drain what is already queued without a checkpoint per event: a burst of
-                # inotify events then costs one deadline computation, not one per event.
-                while True:
-                    try:
-                        event = receive.receive_nowait()
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
-                    _take(debouncer, event, now, counters)
-            _hand_over(inbox, debouncer.release_due(trio.current_time()))
+    """Run until every sender is closed or the task is cancelled (``Debouncer.run``)."""
+    await debouncer.run(receive, inbox, counters)
 
 
 def _take(debouncer: Debouncer, event: DebouncerInput, now: float, counters: Counters) -> None:
