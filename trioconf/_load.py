@@ -416,6 +416,8 @@ def load(
     :class:`FileGuard`) is changing in place is read under its shared lock, waited for up to
     ``lock_timeout`` seconds (then :class:`LockTimeout`, naming the file and the holder).
     Do not call it from async code: it parses inline, and a lock wait blocks the thread.
+    A usage mistake (a wrong argument, an instance or a class trioconf cannot load in place of
+    ``cls``) is a plain ``TypeError`` or ``ValueError``, raised before any file is read.
     """
     reading = Reading.of(
         cls,
