@@ -18,6 +18,7 @@ import pytest
 import trio
 from support import RefusingLibc
 
+import trioconf
 from trioconf._watch import WatchEvent, run_watcher
 from trioconf._watch._libc import Libc
 from trioconf._watch._select import Backend
@@ -157,6 +158,30 @@ async def test_inotify_backend_raises_on_watch_limit(tmp_path: Path) -> None:
             )
     assert info.value.errno == errno.ENOSPC
     assert open_fds() == before  # the inotify descriptor was closed on the way out
+
+
+async def test_inotify_backend_raises_on_watch_limit_for_a_folder(tmp_path: Path) -> None:
+    # The folder watcher's refusal carries the kernel's errno too (it said EREMOTE, "remote
+    # filesystem", whatever the cause).
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    libc = RefusingLibc(full_dirs=[folder])
+    send, _ = trio.open_memory_channel[WatchEvent](1)
+    before = open_fds()
+    async with trio.open_nursery() as nursery:
+        with pytest.raises(OSError, match="watch limit") as info:
+            await nursery.start(
+                partial(
+                    run_watcher,
+                    [],
+                    send,
+                    directories=[trioconf.Directory(folder)],
+                    backend="inotify",
+                    libc=libc,
+                )
+            )
+    assert info.value.errno == errno.ENOSPC
+    assert open_fds() == before
 
 
 @pytest.mark.parametrize("backend", ["auto", "inotify", "poll"])

@@ -50,11 +50,11 @@ class Fallback:
         for path in paths:
             self._warn(path, f"inotify unavailable ({exc})")
 
-    def unwatchable(self, path: Path, exc: Unwatchable, *, err: int | None = None) -> None:
-        """inotify cannot serve ``path``: raise ``OSError`` (``exc``'s errno unless ``err`` is
-        given) naming it, or warn that it is polled from now on."""
+    def unwatchable(self, path: Path, exc: Unwatchable) -> None:
+        """inotify cannot serve ``path``: raise ``OSError`` (with ``exc``'s errno) naming it,
+        or warn that it is polled from now on."""
         if self.backend == "inotify":
-            raise OSError(exc.errno if err is None else err, f"{path}: {exc.reason}") from exc
+            raise OSError(exc.errno, f"{path}: {exc.reason}") from exc
         self._warn(path, exc.reason)
 
     def _warn(self, path: Path, reason: str) -> None:

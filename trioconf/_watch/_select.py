@@ -12,7 +12,6 @@ inotify descriptor, their own appearance and disappearance by the file watcher, 
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -178,8 +177,7 @@ async def _run_with_folders(
     started = False
 
     def to_poller(folder: Folder, exc: Unwatchable) -> None:
-        # EREMOTE whatever the cause, as a folder's refusal has always said (kept as it was).
-        fallback.unwatchable(folder.path, exc, err=errno.EREMOTE)
+        fallback.unwatchable(folder.path, exc)
         folder_poller.add_sync(folder, report=started)
 
     try:
