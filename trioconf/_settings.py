@@ -110,7 +110,9 @@ def _validate(_: object, attribute: attrs.Attribute[Any], value: object) -> None
         raise TypeError(msg)
 
 
-def _sources(specs: tuple[SourceSpec, ...], env_prefix: str | None) -> tuple[Any, ...]:
+def _sources(
+    specs: tuple[SourceSpec, ...], env_prefix: str | None
+) -> tuple[File | Env | Directory, ...]:
     if env_prefix is not None and not isinstance(env_prefix, str):
         msg = f"env_prefix must be a string such as 'APP_', not {env_prefix!r}"
         raise TypeError(msg)
