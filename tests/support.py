@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import warnings
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,28 +110,3 @@ def open_live(
 def writer(live: Live[Any]) -> Publisher[Any]:
     """The updater's side of ``live``: publish, fail, close."""
     return Publisher(live._state)
-
-
-@contextlib.contextmanager
-def without_coverage() -> Iterator[None]:
-    """Measure memory of trioconf alone: coverage's tracer (``nox -s tests`` runs one
-    session under it) records the lines it sees as they run, and tracemalloc would count
-    that as the code's own allocations. Outside coverage this does nothing."""
-    try:
-        import coverage
-    except ImportError:  # not installed: nothing is tracing
-        yield
-        return
-    current = coverage.Coverage.current()
-    if current is None:
-        yield
-        return
-    current.stop()
-    try:
-        yield
-    finally:
-        with warnings.catch_warnings():
-            # Restarting checks for modules imported while it was stopped: all of them were
-            # imported before it first started, which is what it warns about.
-            warnings.simplefilter("ignore", coverage.exceptions.CoverageWarning)
-            current.start()

@@ -22,7 +22,7 @@ import attrs
 import pytest
 import trio
 from checkpoints import Checkpoints
-from support import PATIENCE, wait_until, without_coverage
+from support import PATIENCE, wait_until
 
 import trioconf
 from trioconf._formats import MAX_DEPTH, YAML_MAX_NODES
@@ -306,24 +306,23 @@ async def test_bombs_are_refused_in_bounded_memory(
     not see it, so the worker's refusal is also checked in-process through ``load``."""
     path = tmp_path / f"app.{fmt}"
     path.write_bytes(good(fmt, "one"))
-    with without_coverage():
-        async with trioconf.open_reloader(Config, path, debounce=0) as live:
-            rejected = live.statistics().rejected
-            tracemalloc.start()
-            try:
-                write_bytes_atomic(path, bad)
-                await wait_until(lambda: live.statistics().rejected > rejected)
-                peak = tracemalloc.get_traced_memory()[1]
-            finally:
-                tracemalloc.stop()
-            assert isinstance(live.last_error, trioconf.ParseError)
+    async with trioconf.open_reloader(Config, path, debounce=0) as live:
+        rejected = live.statistics().rejected
         tracemalloc.start()
         try:
-            with pytest.raises(trioconf.ParseError):
-                trioconf.load(Config, path)
-            load_peak = tracemalloc.get_traced_memory()[1]
+            write_bytes_atomic(path, bad)
+            await wait_until(lambda: live.statistics().rejected > rejected)
+            peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
+        assert isinstance(live.last_error, trioconf.ParseError)
+    tracemalloc.start()
+    try:
+        with pytest.raises(trioconf.ParseError):
+            trioconf.load(Config, path)
+        load_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
     mb = 1_000_000
     print(f"\n{what} ({fmt}): peak {peak / mb:.1f} MB in reloader, {load_peak / mb:.1f} in load()")
     assert peak < MAX_PEAK_BYTES
