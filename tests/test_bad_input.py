@@ -290,6 +290,7 @@ async def test_nan_and_infinity_are_accepted_with_allow_nan(
         assert live.version == 2
 
 
+@pytest.mark.measures_memory
 @pytest.mark.parametrize(
     ("what", "fmt", "bad"),
     [

@@ -482,6 +482,7 @@ async def test_a_keyed_directory_keeps_whole_records_for_the_newest_versions(
     assert alive == [True, False, True, True, True, True, True]
 
 
+@pytest.mark.measures_memory
 async def test_memory_kept_after_many_changes_is_a_few_copies_of_the_mapping(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
