@@ -9,7 +9,6 @@ plain class fails on an ExceptionGroup, so each case also proves that nothing wr
 from __future__ import annotations
 
 import functools
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,9 @@ class Unloadable:
 
 @attrs.frozen
 class Unresolved:
-    lock: threading.Lock | None = None  # evaluated late: Lock is a function, not a class
+    # Evaluated late (``from __future__ import annotations``): a name imported only for the
+    # type checker, as ``if TYPE_CHECKING:`` imports are.
+    pool: ConnectionPool | None = None  # type: ignore[name-defined]  # noqa: F821
 
 
 async def async_validate(new: Config, old: Config | None) -> None:

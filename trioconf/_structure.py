@@ -46,6 +46,21 @@ Leaf = tuple[tuple[Any, ...], BaseException, type | None]
 _LOCATE_BUDGET = 0.05
 
 
+class _Budget:
+    """Time for locating errors. The first error is always located (whatever ran before it,
+    a garbage-collector pass on a loaded machine, say), the others until the time is spent."""
+
+    def __init__(self, seconds: float) -> None:
+        self._deadline = time.perf_counter() + seconds
+        self._first = True
+
+    def allows(self) -> bool:
+        if self._first:
+            self._first = False
+            return True
+        return time.perf_counter() < self._deadline
+
+
 @runtime_checkable
 class Describes(Protocol):
     """A layer whose values come from several named places (the env layer: one variable each).
@@ -76,8 +91,8 @@ def structure(converter: cattrs.Converter, cls: type[T], merged: Merged) -> T:
     for _, leaf, built in found:
         if built is None and is_bug(leaf):
             raise leaf
-    deadline = time.perf_counter() + _LOCATE_BUDGET
-    errors = [e for leaf in found for e in _field_errors(leaf, merged, deadline)]
+    budget = _Budget(_LOCATE_BUDGET)
+    errors = [e for leaf in found for e in _field_errors(leaf, merged, budget)]
     # Our own rejections and cattrs' bookkeeping need no traceback; anything else (the user's
     # validators, a schema cattrs cannot handle) is kept as the cause for debugging.
     expected = all(
@@ -114,41 +129,41 @@ def _walk(exc: BaseException, path: tuple[Any, ...], out: list[Leaf]) -> None:
         out.append((path, exc, None))
 
 
-def _field_errors(leaf: Leaf, merged: Merged, deadline: float) -> list[FieldError]:
+def _field_errors(leaf: Leaf, merged: Merged, budget: _Budget) -> list[FieldError]:
     path, exc, built = leaf
     if built is not None:
         field = blamed_field(exc, built)
         message = failure_message(exc, field)
         if field is not None:
-            return [_field_error((*path, field), message, merged, deadline)]
+            return [_field_error((*path, field), message, merged, budget)]
         # The class as a whole: its own table, or for the config class itself the document,
         # named by the layer of highest precedence that supplied any of it (as ``Merged``
         # names an inner table's origin).
         layer = None if path else _top_layer(merged)
-        return [_field_error(path, message, merged, deadline, layer=layer)]
+        return [_field_error(path, message, merged, budget, layer=layer)]
     if isinstance(exc, StructureHandlerNotFoundError):
         # The class, not the document, is wrong; cattrs' advice to register a hook is for
         # cattrs users, and the converter is trioconf's own.
         name = getattr(exc.type_, "__name__", repr(exc.type_))
         message = f"unsupported field type {name}: the config class must change, not the value"
-        return [_field_error(path, message, merged, deadline)]
+        return [_field_error(path, message, merged, budget)]
     if isinstance(exc, ForbiddenExtraKeysError):
         # Capped like the converter's per-container errors: each unknown key costs a difflib
         # search, and 20,000 of them blocked the event loop for seconds.
         keys = sorted(exc.extra_fields, key=str)
         errors = [
-            _field_error((*path, key), _unknown_key(key, exc.cl), merged, deadline)
+            _field_error((*path, key), _unknown_key(key, exc.cl), merged, budget)
             for key in keys[:_MAX_ITEM_ERRORS]
         ]
         if len(keys) > _MAX_ITEM_ERRORS:
             more = f"{len(keys) - _MAX_ITEM_ERRORS} more unknown keys (not listed)"
-            errors.append(_field_error(path, more, merged, deadline))
+            errors.append(_field_error(path, more, merged, budget))
         return errors
     if type(exc) is KeyError and path and exc.args == (path[-1],):
-        return [_field_error(path, "missing required field", merged, deadline)]
+        return [_field_error(path, "missing required field", merged, budget)]
     if isinstance(exc, _Invalid):
-        return [_field_error(path, str(exc), merged, deadline)]
-    return [_field_error(path, str(exc) or type(exc).__name__, merged, deadline)]
+        return [_field_error(path, str(exc), merged, budget)]
+    return [_field_error(path, str(exc) or type(exc).__name__, merged, budget)]
 
 
 def _unknown_key(key: str, cl: type) -> str:
@@ -176,7 +191,7 @@ def _field_error(
     path: tuple[Any, ...],
     message: str,
     merged: Merged,
-    deadline: float,
+    budget: _Budget,
     *,
     layer: Layer | None = None,
 ) -> FieldError:
@@ -185,7 +200,7 @@ def _field_error(
     layer = layer or merged.origin(path)
     line = column = None
     # The root has no line of its own to point at (its first key would be arbitrary).
-    if path and layer is not None and _locatable(layer) and time.perf_counter() < deadline:
+    if path and layer is not None and _locatable(layer) and budget.allows():
         position = layer.locate(path)
         if position is None:
             # A missing field or an unlocatable item: point at the nearest enclosing value
