@@ -27,6 +27,12 @@ import trioconf
 
 Backend = Literal["inotify", "poll"]
 RELEASES = ("r1", "r2", "r3", "r4")
+# The quiet window of the tests below: the writes are 5-30 ms apart, well inside it. Not the
+# 50 ms default: the writer runs in the reloader's own process, and a stall of the whole
+# process longer than the window minus the gap (a garbage-collector pass, the VM descheduled
+# on a shared 2-core machine) makes it look like a deploy that paused, which CI on Python 3.10
+# showed once at 5 ms apart. Per-path windows (the bug these tests catch) tear at any width.
+WINDOW = 0.25
 
 
 @attrs.frozen
@@ -108,7 +114,9 @@ async def test_files_saved_together_apply_as_one_version(
         path.write_text(FILES[name]("r0"))
     seen: list[Layered] = []
     async with (
-        trioconf.open_reloader(Layered, *paths, backend=backend, poll_interval=0.05) as live,
+        trioconf.open_reloader(
+            Layered, *paths, debounce=WINDOW, backend=backend, poll_interval=0.05
+        ) as live,
         trio.open_nursery() as nursery,
     ):
         nursery.start_soon(collect, live, seen)
@@ -210,6 +218,7 @@ async def test_folder_files_saved_together_apply_as_one_version(
             Tenants,
             base,
             trioconf.Directory(folder, pattern="*.yaml", key="tenants"),
+            debounce=WINDOW,
             backend=backend,
             poll_interval=0.05,
         ) as live,
