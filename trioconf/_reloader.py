@@ -37,10 +37,10 @@ from ._inbox import Inbox
 from ._live import Live
 from ._load import Loader
 from ._records import Counters
-from ._settings import MAX_SIZE, Backend, Reading, Settings, SourceSpec
+from ._settings import MAX_SIZE, Backend, Reading, Settings, SourceSpec, Validate
 from ._state import LiveState, Publisher
 from ._tickets import Tickets
-from ._updater import Validate, initial_load, run_updater
+from ._updater import initial_load, run_updater
 from ._watch import run_watcher
 from ._watch._events import HOLD_LIMIT
 

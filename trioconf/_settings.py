@@ -119,10 +119,7 @@ def _sources(
     sources = [as_source(s) for s in specs]
     if env_prefix is not None:
         sources.append(Env(env_prefix))
-    for source in sources:
-        if isinstance(source, File):
-            source.resolved_format  # noqa: B018 (an unknown extension fails here, plainly)
-    return tuple(sources)
+    return tuple(sources)  # an unknown extension is refused by the Loader, before any task
 
 
 # --- the values -------------------------------------------------------------------------------

@@ -38,10 +38,10 @@ from ._keyed import candidate as keyed_candidate
 from ._keyed import settle as keyed_settle
 from ._load import Loader
 from ._merge import changed_paths, same
+from ._settings import Validate
 from ._state import Publisher
 
 T = TypeVar("T")
-Validate = Callable[[T, T | None], object]
 logger = logging.getLogger("trioconf")
 
 
