@@ -70,7 +70,7 @@ async def test_quiet_window_coalesces_a_burst(clock: trio.testing.MockClock, rig
         await rig.send.send(A)
         await trio.sleep(0.5)  # virtual time: each event restarts A's quiet window
     when, batch = await rig.take()
-    assert batch.paths == {A}
+    assert batch.keys == {A}
     # The last event came at start + 2.0; the window is 1.0.
     assert when - start == pytest.approx(3.0)
     assert rig.counters.events == 5
@@ -87,7 +87,7 @@ async def test_ceiling_releases_a_continuous_storm(clock: trio.testing.MockClock
 
         nursery.start_soon(storm)
         when, batch = await rig.take()
-        assert batch.paths == {A}
+        assert batch.keys == {A}
         assert when - start == pytest.approx(5.0)  # max_window, not never
         nursery.cancel_scope.cancel()
 
@@ -96,7 +96,7 @@ async def test_priority_path_waits_half_the_window(clock: trio.testing.MockClock
     start = trio.current_time()
     await rig.send.send(B)
     when, batch = await rig.take()
-    assert batch.paths == {B}
+    assert batch.keys == {B}
     assert when - start == pytest.approx(0.5)
 
 
@@ -109,7 +109,7 @@ async def test_a_batch_waits_the_largest_window_of_its_paths(
     await rig.send.send(A)
     await rig.send.send(B)
     when, batch = await rig.take()
-    assert batch.paths == {A, B}
+    assert batch.keys == {A, B}
     assert when - start == pytest.approx(1.0)
 
 
@@ -125,7 +125,7 @@ async def test_an_event_for_any_path_extends_the_batch(
     await trio.sleep(0.8)
     await rig.send.send(A)
     when, batch = await rig.take()
-    assert batch.paths == {A, B}
+    assert batch.keys == {A, B}
     assert when - start == pytest.approx(2.6)
 
 
@@ -142,12 +142,12 @@ async def test_a_held_path_keeps_the_batch_open_until_the_ceiling(
     assert rig.inbox_is_empty()  # A's window is long over: B's write holds the batch
     await rig.send.send(B)  # the writer closed B
     when, batch = await rig.take()
-    assert batch.paths == {A, B}
+    assert batch.keys == {A, B}
     assert when - start == pytest.approx(1.5 + 1.0)  # one version, a window after B
     await rig.send.send(Hold(B))
     await rig.send.send(A)
     when, batch = await rig.take()
-    assert batch.paths == {A}
+    assert batch.keys == {A}
     assert when - start == pytest.approx(2.5 + 5.0)  # max_window: the ceiling
     assert "may mix two deploys" in caplog.text
 
@@ -171,7 +171,7 @@ async def test_a_hold_alone_opens_no_batch(clock: trio.testing.MockClock, rig: R
     start = trio.current_time()
     await rig.send.send(B)  # the hold lapsed long ago: B waits its own window only
     when, batch = await rig.take()
-    assert batch.paths == {B}
+    assert batch.keys == {B}
     assert when - start == pytest.approx(0.5)
 
 
@@ -182,7 +182,7 @@ async def test_a_reload_joins_the_open_batch(clock: trio.testing.MockClock, rig:
     ticket = rig.tickets.issue()
     await rig.send.send(ticket)
     when, batch = await rig.take()
-    assert (batch.paths, batch.rescan, batch.tickets) == ({A}, True, (ticket,))
+    assert (batch.keys, batch.rescan, batch.tickets) == ({A}, True, (ticket,))
     assert when - start == pytest.approx(1.0)  # A's window, not at once around it
 
 
@@ -193,7 +193,7 @@ async def test_a_reload_waits_for_held_paths_and_goes_at_once_otherwise(
     ticket = rig.tickets.issue()
     await rig.send.send(ticket)
     when, batch = await rig.take()
-    assert (batch.paths, batch.rescan, batch.tickets) == (frozenset(), True, (ticket,))
+    assert (batch.keys, batch.rescan, batch.tickets) == (frozenset(), True, (ticket,))
     assert when == pytest.approx(start)
     await rig.send.send(Hold(A))  # a writer has A open
     ticket = rig.tickets.issue()
@@ -202,7 +202,7 @@ async def test_a_reload_waits_for_held_paths_and_goes_at_once_otherwise(
     assert rig.inbox_is_empty()  # a rescan would read A mid-write
     await rig.send.send(A)
     when, batch = await rig.take()
-    assert (batch.paths, batch.rescan, batch.tickets) == ({A}, True, (ticket,))
+    assert (batch.keys, batch.rescan, batch.tickets) == ({A}, True, (ticket,))
     assert when - start == pytest.approx(3.0 + 1.0)
 
 
@@ -217,7 +217,7 @@ async def test_commit_trigger_releases_the_batch(clock: trio.testing.MockClock) 
         assert rig.inbox_is_empty()
         await rig.send.send(stamp)  # the deploy tool's last step
         when, batch = await rig.take()
-        assert batch.paths == {A, B}  # the trigger itself is no source
+        assert batch.keys == {A, B}  # the trigger itself is no source
         assert when - start == pytest.approx(61.0)
         # A trigger with nothing changed commits nothing, and leaves nothing open.
         await rig.send.send(stamp)
@@ -240,7 +240,7 @@ async def test_a_ceiling_release_of_several_files_warns_possibly_torn(
 
         nursery.start_soon(storm)
         _, batch = await rig.take()
-        assert batch.paths == {A, B}
+        assert batch.keys == {A, B}
         nursery.cancel_scope.cancel()
     assert "may mix two deploys" in caplog.text
 
@@ -269,7 +269,7 @@ async def test_rescan_is_debounced_and_flagged(clock: trio.testing.MockClock, ri
     await rig.send.send(A)
     _, batch = await rig.take()
     assert batch.rescan
-    assert batch.paths == {A}
+    assert batch.keys == {A}
 
 
 async def test_zero_window_releases_at_once_and_merges_while_busy(
@@ -278,14 +278,14 @@ async def test_zero_window_releases_at_once_and_merges_while_busy(
     async for rig in _rig(0.0, 0.5):
         await rig.send.send(A)
         when, batch = await rig.take()
-        assert batch.paths == {A}
+        assert batch.keys == {A}
         assert when == pytest.approx(trio.current_time())
         # The updater is busy (not taking): events for A and B arrive; both form one batch.
         await rig.send.send(A)
         await rig.send.send(B)
         await trio.testing.wait_all_tasks_blocked()
         _, batch = await rig.take()
-        assert batch.paths == {A, B}
+        assert batch.keys == {A, B}
 
 
 async def test_end_of_channel_flushes_what_is_pending(clock: trio.testing.MockClock) -> None:
@@ -295,7 +295,7 @@ async def test_end_of_channel_flushes_what_is_pending(clock: trio.testing.MockCl
     await send.aclose()
     await run_debouncer(receive, inbox, Debouncer(1.0, 5.0), Counters())
     batch = await inbox.take()
-    assert batch.paths == {A}
+    assert batch.keys == {A}
 
 
 def test_debouncer_table_rules() -> None:
@@ -419,12 +419,12 @@ async def test_a_failure_brings_a_sleeping_debouncers_deadline_forward(
         nursery.start_soon(run_debouncer, receive, inbox, debouncer, Counters())
         start = trio.current_time()
         await send.send(A)
-        assert (await inbox.take()).paths == {A}  # quiet window: released at 0.05
+        assert (await inbox.take()).keys == {A}  # quiet window: released at 0.05
         await trio.sleep(0.01)
         await send.send(A)  # during the attempt: due at 0.06 + the window, 0.11
         await trio.sleep(0.001)  # the debouncer is asleep again
         debouncer.failed(frozenset({A}), trio.current_time())  # the change of t=0 is not in
-        assert (await inbox.take()).paths == {A}
+        assert (await inbox.take()).keys == {A}
         assert trio.current_time() - start == pytest.approx(0.1)  # its ceiling, not 0.11
         nursery.cancel_scope.cancel()
 
@@ -436,7 +436,7 @@ async def test_zero_window_gives_up_atomicity_but_not_for_rescans(
         await rig.send.send(Hold(B))  # B is being written
         await rig.send.send(A)
         when, batch = await rig.take()
-        assert batch.paths == {A}  # debounce=0: at once, B or not
+        assert batch.keys == {A}  # debounce=0: at once, B or not
         assert when == pytest.approx(trio.current_time())
         ticket = rig.tickets.issue()
         await rig.send.send(ticket)
@@ -444,7 +444,7 @@ async def test_zero_window_gives_up_atomicity_but_not_for_rescans(
         assert rig.inbox_is_empty()  # a reload would read B mid-write: it waits
         await rig.send.send(B)
         _, batch = await rig.take()
-        assert (batch.paths, batch.rescan, batch.tickets) == ({B}, True, (ticket,))
+        assert (batch.keys, batch.rescan, batch.tickets) == ({B}, True, (ticket,))
 
 
 async def test_a_storm_of_in_place_saves_is_released_at_the_ceiling(
@@ -466,7 +466,7 @@ async def test_a_storm_of_in_place_saves_is_released_at_the_ceiling(
 
         nursery.start_soon(storm)
         when, batch = await rig.take()
-        assert batch.paths == {A}
+        assert batch.keys == {A}
         assert when - start == pytest.approx(5.0, abs=0.002)
         nursery.cancel_scope.cancel()
     assert "may mix" not in caplog.text
@@ -481,13 +481,13 @@ async def test_at_the_ceiling_the_files_go_and_a_reload_waits_for_the_held_one(
     ticket = rig.tickets.issue()
     await rig.send.send(ticket)
     when, batch = await rig.take()
-    assert (batch.paths, batch.rescan, batch.tickets) == ({A}, False, ())
+    assert (batch.keys, batch.rescan, batch.tickets) == ({A}, False, ())
     assert when - start == pytest.approx(5.0)
     await trio.sleep(1.0)
     assert rig.inbox_is_empty()  # the reload still waits for B's writer
     await rig.send.send(B)
     when, batch = await rig.take()
-    assert (batch.paths, batch.rescan, batch.tickets) == ({B}, True, (ticket,))
+    assert (batch.keys, batch.rescan, batch.tickets) == ({B}, True, (ticket,))
     assert when - start == pytest.approx(6.0 + 0.5)  # with B, after its (priority) window
 
 
@@ -504,7 +504,7 @@ async def test_a_file_the_updater_waits_for_is_released_with_its_next_report(
     await rig.send.send(A)
     await rig.send.send(Hold(A))  # the storm goes on: A held again at once
     when, batch = await rig.take()
-    assert batch.paths == {A}
+    assert batch.keys == {A}
     assert when == pytest.approx(start)
     # With another file held (a checkout still writing B), the batch waits for B as usual.
     await rig.send.send(Hold(B))
@@ -513,7 +513,7 @@ async def test_a_file_the_updater_waits_for_is_released_with_its_next_report(
     assert rig.inbox_is_empty()
     await rig.send.send(B)
     _, batch = await rig.take()
-    assert batch.paths == {A, B}
+    assert batch.keys == {A, B}
     assert "may mix" not in caplog.text  # released for the updater's wait: no cut
     debouncer.awaiting(frozenset())
     await trio.sleep(6.0)  # A rests: its window cools back to the base

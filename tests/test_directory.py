@@ -20,8 +20,9 @@ import trio
 from support import PATIENCE, wait_until, write_atomic
 
 import trioconf
-from trioconf import _directory, _keyed
+from trioconf import _folder, _keyed
 from trioconf._converter import make_converter
+from trioconf._folder_keyed import KeyedFolder
 from trioconf._load import Loader, Options
 from trioconf._paths import leaf_paths
 from trioconf._updater import candidate
@@ -341,10 +342,8 @@ async def test_one_file_change_parses_and_structures_only_that_file(
     folder = tmp_path / "tenants.d"
     fill(folder, 200)
     counts = Counts()
-    monkeypatch.setattr(_directory, "parse", counting(counts, "parses", _directory.parse))
-    monkeypatch.setattr(
-        _directory, "structure_entry", counting(counts, "structures", _directory.structure_entry)
-    )
+    monkeypatch.setattr(_folder, "parse", counting(counts, "parses", _folder.parse))
+    monkeypatch.setattr(KeyedFolder, "_value", counting(counts, "structures", KeyedFolder._value))
 
     original = _keyed.unstructure
 

@@ -39,7 +39,8 @@ import trio_parallel
 from support import PATIENCE, open_fds, wait_until, write_atomic
 
 import trioconf
-from trioconf import _load
+from trioconf import _file_state, _job
+from trioconf._formats import INLINE_LIMITS
 
 
 @attrs.frozen
@@ -160,7 +161,9 @@ async def _warm_worker(path: Path) -> None:
     """Have a worker of the current cache up, with trioconf imported: its spawn (a process, its
     pipes, a thread to start it) then happens before any figure or CPU time is taken."""
     fmt = "yaml" if path.suffix == ".yaml" else "json"
-    await trio_parallel.run_sync(_load.read_and_parse, path, fmt, "warm", False, 1 << 20, None)
+    await trio_parallel.run_sync(
+        _file_state.read_and_parse, path, fmt, "warm", False, 1 << 20, None
+    )
 
 
 @pytest.mark.parametrize("backend", ["inotify", "poll"])
@@ -172,7 +175,7 @@ async def test_a_thousand_open_close_cycles_leave_nothing_behind(
     # Over the JSON inline limit (64 KiB): parsed in a trio-parallel worker process.
     large = tmp_path / "large.json"
     large.write_text(_json_config("large", items=1500))
-    assert large.stat().st_size > _load.INLINE_LIMITS["json"]
+    assert large.stat().st_size > INLINE_LIMITS["json"]
     async with _accounted():
         for cycle in range(1000):
             # Every 50th cycle parses in a worker, and reloads once, so the updater runs too.
@@ -246,7 +249,7 @@ async def test_leaving_the_block_kills_a_parsing_worker_within_20_ms(tmp_path: P
     # *best* of five exits must be under 20 ms, and every one far under the ~1.5 s the parse
     # still had to go (the worker was killed, not waited for). Figures: pytest -s.
     path = tmp_path / "app.yaml"
-    assert len(_BIG_YAML) > _load.INLINE_LIMITS["yaml"]
+    assert len(_BIG_YAML) > INLINE_LIMITS["yaml"]
     async with _accounted():
         ms = sorted([await _leave_during_a_worker_parse(path) * 1000 for _ in range(5)])
     figures = ", ".join(f"{m:.1f}" for m in ms)
@@ -321,18 +324,18 @@ async def test_cancel_during_an_inline_parse(
     # the wrapper only cancels the scope right after it, from inside the updater task.
     path = tmp_path / "app.json"
     path.write_text(_json_config("one"))
-    real = _load.read_and_parse
+    real = _file_state.read_and_parse
     parsed: list[Path] = []
     armed = False
 
-    def read_and_parse(path: Path, *args: Any) -> tuple[bytes, _load.Payload, bytes]:
+    def read_and_parse(path: Path, *args: Any) -> tuple[bytes, _job.Payload, bytes]:
         result = real(path, *args)
         if armed:
             parsed.append(path)
             scope.cancel()
         return result
 
-    monkeypatch.setattr(_load, "read_and_parse", read_and_parse)
+    monkeypatch.setattr(_file_state, "read_and_parse", read_and_parse)
     async with _accounted():
         with trio.CancelScope() as scope:
             async with trioconf.open_reloader(Config, path, debounce=0) as live:

@@ -124,7 +124,7 @@ async def test_the_grace_ends_with_the_files_next_report_not_a_timer(
         batch, changed = await refresh(Batch(frozenset({base})), load, inbox)
     assert trio.current_time() - start == pytest.approx(0.4)
     assert changed
-    assert batch.paths == {base}
+    assert batch.keys == {base}
     assert load.build()[0] == Config("new", {"a": 1, "b": 2})
 
 

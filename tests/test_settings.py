@@ -153,7 +153,9 @@ async def test_a_validator_returning_a_coroutine_is_a_type_error_at_start(cfg: P
 
 
 def test_load_refuses_wrong_arguments_plainly(cfg: Path) -> None:
-    with pytest.raises(TypeError, match="a source is a path, File, Directory or Env, not 5"):
+    with pytest.raises(
+        TypeError, match="a source is a path, File, Directory, Env or Source, not 5"
+    ):
         trioconf.load(Config, 5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="lock_timeout must be positive"):
         trioconf.load(Config, cfg, lock_timeout=0)

@@ -60,6 +60,7 @@ import trio
 
 from ._inbox import Inbox
 from ._records import Counters
+from ._source_state import Key, Notified
 from ._tickets import Ticket
 from ._watch._events import HOLD_LIMIT, RESCAN, Hold, WatchEvent
 
@@ -69,14 +70,14 @@ logger = logging.getLogger("trioconf")
 # switch): it is debounced like a path, since an overflow means a storm is under way.
 _RESCAN_KEY = Path("/\0rescan")
 
-DebouncerInput = WatchEvent | Ticket
+DebouncerInput = WatchEvent | Notified | Ticket
 
 
 @attrs.define
 class _Batch:
     first: float  # its oldest change not applied yet: the ceiling counts from here
     last: float  # its latest event naming a watched path: the quiet window counts from here
-    paths: dict[Path, None] = attrs.field(factory=dict)
+    keys: dict[Key, None] = attrs.field(factory=dict)
     tickets: list[Ticket] = attrs.field(factory=list)
     committed: float | None = None  # when the commit trigger changed, in trigger mode
 
@@ -86,7 +87,7 @@ class Release:
     """What a batch gives the updater: the paths to read, whether to re-read everything, and
     the ``reload()`` callers waiting for that attempt."""
 
-    paths: frozenset[Path]
+    keys: frozenset[Key]
     rescan: bool = False
     tickets: tuple[Ticket, ...] = ()
 
@@ -111,25 +112,25 @@ class _Grown:
 class Debouncer:
     window: float
     max_window: float
-    priority: Container[Path] = frozenset()
+    priority: Container[Key] = frozenset()
     commit: Path | None = None
     hold_limit: float = HOLD_LIMIT
     _batch: _Batch | None = attrs.field(default=None, init=False)
-    _held: dict[Path, float] = attrs.field(factory=dict, init=False)  # → when the hold lapses
-    _grown: dict[Path, _Grown] = attrs.field(factory=dict, init=False)
+    _held: dict[Key, float] = attrs.field(factory=dict, init=False)  # → when the hold lapses
+    _grown: dict[Key, _Grown] = attrs.field(factory=dict, init=False)
     # Released paths → their batch's first change, until the updater says how the read went.
-    _released: dict[Path, float] = attrs.field(factory=dict, init=False)
+    _released: dict[Key, float] = attrs.field(factory=dict, init=False)
     # Paths whose last reload failed → (their oldest change not applied yet, when it failed).
-    _unapplied: dict[Path, _Unapplied] = attrs.field(factory=dict, init=False)
-    _retrying: set[Path] = attrs.field(factory=set, init=False)  # released as a retry
+    _unapplied: dict[Key, _Unapplied] = attrs.field(factory=dict, init=False)
+    _retrying: set[Key] = attrs.field(factory=set, init=False)  # released as a retry
     # The debouncer task's wait for its next deadline, which ``failed`` may bring forward.
     _wait: trio.CancelScope | None = attrs.field(default=None, init=False)
     # Files an attempt found gone or emptied, whose next report it waits for (``awaiting``).
-    _awaited: frozenset[Path] = attrs.field(default=frozenset(), init=False)
+    _awaited: frozenset[Key] = attrs.field(default=frozenset(), init=False)
 
     # -- what the watchers, reload() and the updater tell it ------------------------------
 
-    def completed(self, path: Path, now: float) -> None:
+    def completed(self, path: Key, now: float) -> None:
         """A completed change to ``path`` (it also ends the path's hold)."""
         self._held.pop(path, None)
         batch = self._open(now)
@@ -137,13 +138,13 @@ class Debouncer:
         if path == self.commit:
             batch.committed = now
             return
-        batch.paths[path] = None
+        batch.keys[path] = None
         unapplied = self._unapplied.pop(path, None)
         if unapplied is not None:
             batch.first = min(batch.first, unapplied.first)
             self._retrying.add(path)
 
-    def hold(self, path: Path, now: float) -> None:
+    def hold(self, path: Key, now: float) -> None:
         """A change to ``path`` is under way; its report follows."""
         self._held[path] = now + self.hold_limit
         if self._batch is not None:
@@ -153,7 +154,7 @@ class Debouncer:
         """A ``reload()`` caller: it joins the open batch (or opens one), which re-reads all."""
         self._open(now).tickets.append(ticket)
 
-    def failed(self, paths: frozenset[Path], now: float) -> None:
+    def failed(self, paths: frozenset[Key], now: float) -> None:
         """The reload that read ``paths`` failed: their oldest change is not applied yet."""
         for path in paths:
             first = self._released.pop(path, None)
@@ -163,7 +164,7 @@ class Debouncer:
             if first is None:
                 continue  # never held (debounce 0): nothing waited a ceiling
             batch = self._batch
-            if batch is not None and path in batch.paths:  # written again during the attempt
+            if batch is not None and path in batch.keys:  # written again during the attempt
                 batch.first = min(batch.first, first)
                 self._retrying.add(path)
                 if self._wait is not None:
@@ -172,7 +173,7 @@ class Debouncer:
             else:
                 self._unapplied[path] = _Unapplied(first, now)
 
-    def awaiting(self, paths: frozenset[Path]) -> None:
+    def awaiting(self, paths: frozenset[Key]) -> None:
         """The updater waits for the next report of ``paths`` (files it found gone or emptied:
         their missing-file grace): a batch holding one is due at once, unless another file is
         held. In a storm of in-place saves the reader may catch the file between a truncate
@@ -184,7 +185,7 @@ class Debouncer:
             # deadline it computed before; let it look again.
             self._wait.deadline = -math.inf
 
-    def applied(self, paths: frozenset[Path]) -> None:
+    def applied(self, paths: frozenset[Key]) -> None:
         """The reload that read ``paths`` succeeded (or changed nothing)."""
         for path in paths:
             self._released.pop(path, None)
@@ -228,7 +229,7 @@ class Debouncer:
 
     # -- deciding --------------------------------------------------------------------------
 
-    def window_for(self, path: Path, now: float) -> float:
+    def window_for(self, path: Key, now: float) -> float:
         """The quiet window this path asks of its batch now (a rescan: the base window)."""
         base = self.window / 2 if path in self.priority else self.window
         grown = self._grown.get(path)
@@ -255,7 +256,7 @@ class Debouncer:
             # debounce=0: what was reported goes now, held files or not. The fast path
             # matters: at debounce 0 this runs once per event, on the reload's path.
             self._batch = None
-            return Release(frozenset(batch.paths))
+            return Release(frozenset(batch.keys))
         holds = self._live_holds(now)
         files_due = self._files_due(batch, holds, now)
         if _forced(batch) and self._forced_due(batch, holds, files_due, now) <= now:
@@ -263,14 +264,14 @@ class Debouncer:
             self._released_files(batch, now, holds)
             return _release(batch)
         if files_due > now:
-            if not (batch.paths or batch.tickets):
+            if not (batch.keys or batch.tickets):
                 self._batch = None  # a trigger with nothing to commit
             return None
         # The files go; a request or a rescan waits for the held files (``_forced_due``).
         files = self._released_files(batch, now, holds)
         if _forced(batch):
             for path in files:
-                del batch.paths[path]
+                del batch.keys[path]
             batch.first = now  # what stays has no change waiting: the next one counts anew
         else:
             self._batch = None
@@ -281,9 +282,9 @@ class Debouncer:
         batch, self._batch = self._batch, None
         return None if batch is None else _release(batch)
 
-    def pending(self) -> frozenset[Path]:
+    def pending(self) -> frozenset[Key]:
         """The paths of the open batch."""
-        return frozenset() if self._batch is None else frozenset(self._batch.paths)
+        return frozenset() if self._batch is None else frozenset(self._batch.keys)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -300,7 +301,7 @@ class Debouncer:
         if self.window == 0:
             return now
         awaited = self._awaited
-        if awaited and not awaited.isdisjoint(batch.paths) and self._held.keys() <= awaited:
+        if awaited and not awaited.isdisjoint(batch.keys) and self._held.keys() <= awaited:
             return now
         if self.commit is not None and batch.committed is None and not _forced(batch):
             return math.inf  # trigger mode: the batch waits for the trigger
@@ -308,7 +309,7 @@ class Debouncer:
         ceiling = start + self.max_window
         if holds:
             return ceiling
-        quiet = batch.last + max(self.window_for(p, batch.last) for p in batch.paths)
+        quiet = batch.last + max(self.window_for(p, batch.last) for p in batch.keys)
         return min(quiet, ceiling)
 
     def _forced_due(self, batch: _Batch, holds: list[float], files: float, now: float) -> float:
@@ -319,15 +320,15 @@ class Debouncer:
             return min(holds)
         if _has_files(batch):
             return files
-        if _RESCAN_KEY in batch.paths and self.window > 0:
+        if _RESCAN_KEY in batch.keys and self.window > 0:
             # An overflow means a storm is under way: its rescan is debounced like a file.
             return min(batch.last + self.window, batch.first + self.max_window)
         return now
 
-    def _released_files(self, batch: _Batch, now: float, holds: list[float]) -> frozenset[Path]:
+    def _released_files(self, batch: _Batch, now: float, holds: list[float]) -> frozenset[Key]:
         """The batch's reported files, released now: grow their windows, note their first
         change for ``failed``, and warn when the ceiling cut a multi-file change."""
-        files = frozenset(batch.paths) - {_RESCAN_KEY}
+        files = frozenset(batch.keys) - {_RESCAN_KEY}
         cut = holds or (len(files) > 1 and now < batch.last + self.window)
         if files and cut and files.isdisjoint(self._awaited):  # (awaited: released on purpose)
             # The ceiling cut the batch while writes were arriving or a file was being
@@ -355,7 +356,7 @@ class Debouncer:
             del self._held[path]
         return list(self._held.values())
 
-    def _grow(self, path: Path, now: float) -> None:
+    def _grow(self, path: Key, now: float) -> None:
         grown = self._grown.get(path)
         if grown is not None and now - grown.released < self.max_window:
             grown.window = min(max(grown.window, self.window) * 2, self.max_window)
@@ -378,16 +379,16 @@ class Debouncer:
 
 def _has_files(batch: _Batch) -> bool:
     """Whether the batch holds a reported file (not only a rescan or requests)."""
-    return len(batch.paths) > (_RESCAN_KEY in batch.paths)
+    return len(batch.keys) > (_RESCAN_KEY in batch.keys)
 
 
 def _forced(batch: _Batch) -> bool:
     """A ``reload()`` request or a rescan: everything is re-read, trigger or not."""
-    return bool(batch.tickets) or _RESCAN_KEY in batch.paths
+    return bool(batch.tickets) or _RESCAN_KEY in batch.keys
 
 
 def _release(batch: _Batch) -> Release:
-    paths = frozenset(batch.paths)
+    paths = frozenset(batch.keys)
     if not _forced(batch):
         return Release(paths)
     return Release(paths - {_RESCAN_KEY}, True, tuple(batch.tickets))
@@ -404,7 +405,7 @@ async def run_debouncer(
 
 
 def _take(debouncer: Debouncer, event: DebouncerInput, now: float, counters: Counters) -> None:
-    if isinstance(event, Path):
+    if isinstance(event, Path | Notified):
         counters.events += 1
         debouncer.completed(event, now)
     elif isinstance(event, Hold):
@@ -418,5 +419,5 @@ def _take(debouncer: Debouncer, event: DebouncerInput, now: float, counters: Cou
 
 
 def _hand_over(inbox: Inbox, release: Release | None) -> None:
-    if release is not None and (release.paths or release.rescan):
-        inbox.put(release.paths, rescan=release.rescan, tickets=release.tickets)
+    if release is not None and (release.keys or release.rescan):
+        inbox.put(release.keys, rescan=release.rescan, tickets=release.tickets)

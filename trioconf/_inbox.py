@@ -13,48 +13,49 @@ when the attempt that carried them is over.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 import attrs
 import trio
 
 from ._errors import ConfigError
+from ._source_state import Key
 from ._tickets import Ticket
 
 
 @attrs.frozen
 class Batch:
-    """Paths that may have changed, or ``rescan`` (re-read every source)."""
+    """The keys of the sources that may have changed (watched paths, sources that reported
+    a change themselves), or ``rescan`` (re-read every source)."""
 
-    paths: frozenset[Path]
+    keys: frozenset[Key]
     rescan: bool = False
     tickets: tuple[Ticket, ...] = ()
 
     def joined(self, later: Batch) -> Batch:
         """This batch and one that arrived while it was being read, as one attempt."""
         return Batch(
-            self.paths | later.paths, self.rescan or later.rescan, self.tickets + later.tickets
+            self.keys | later.keys, self.rescan or later.rescan, self.tickets + later.tickets
         )
 
 
 class Inbox:
     def __init__(self) -> None:
-        self._paths: set[Path] = set()
+        self._keys: set[Key] = set()
         self._rescan = False
         self._tickets: list[Ticket] = []
         self._ready = trio.Event()
         self._closed = False
 
     def put(
-        self, paths: Iterable[Path], *, rescan: bool = False, tickets: Iterable[Ticket] = ()
+        self, keys: Iterable[Key], *, rescan: bool = False, tickets: Iterable[Ticket] = ()
     ) -> None:
         """Add a released batch (sync: the debouncer never waits for the updater)."""
         if self._closed:
             return
-        self._paths.update(paths)
+        self._keys.update(keys)
         self._rescan = self._rescan or rescan
         self._tickets.extend(tickets)
-        if self._paths or self._rescan:
+        if self._keys or self._rescan:
             self._ready.set()
 
     async def take(self) -> Batch:
@@ -64,8 +65,8 @@ class Inbox:
         await self._ready.wait()
         if self._closed:
             raise trio.EndOfChannel
-        batch = Batch(frozenset(self._paths), self._rescan, tuple(self._tickets))
-        self._paths = set()
+        batch = Batch(frozenset(self._keys), self._rescan, tuple(self._tickets))
+        self._keys = set()
         self._rescan = False
         self._tickets = []
         self._ready = trio.Event()

@@ -1,6 +1,10 @@
 """One file's read and parse: the job that runs inline for a small file and in a worker process
 for a large one, for ``File`` sources and the files of ``Directory`` sources alike.
 
+Both kinds of source read the same way (``read_guarded``): optimistically first, inline and
+without any lock; then, when that read stopped short (the file is large, or a cooperating
+writer's sidecar lock stands beside it), under the writer's shared lock, inline or in a worker.
+
 A large file is read *and* parsed in the worker: its size is taken from the open descriptor
 before a byte is read, so the event loop never copies megabytes that it would then only pass
 on. What comes back from a worker is the job's result or a ``ConfigError`` naming the file.
@@ -33,7 +37,7 @@ import trio_parallel
 from ._errors import ConfigError, SourceError
 from ._formats import NotInline, parse
 from ._read import read_unless_larger
-from ._sidecar import has_sidecar
+from ._sidecar import has_sidecar, shared_lock_if_present
 from ._sources import Format
 
 Payload = dict[str, Any] | ConfigError | None
@@ -121,3 +125,30 @@ async def read_and_parse_in_worker(
     # Raised out here, with no __context__: the error is kept (last_error, history), and the
     # failure's traceback would keep the dead worker's pipes open with it.
     raise SourceError(name, failure)
+
+
+async def read_guarded(
+    path: Path,
+    fmt: Format,
+    name: str,
+    allow_nan: bool,
+    max_size: int,
+    known: bytes | None,
+    *,
+    limit: int,
+    parse_timeout: float,
+    lock_timeout: float,
+) -> tuple[Parsed, bool]:
+    """The slow read, after an optimistic one stopped short: under a cooperating writer's
+    shared lock (when its sidecar exists), inline when the file is within ``limit``, else
+    read and parsed in a worker process, the lock held across. Returns the parse and whether
+    a worker made it (the caller then keeps its own further work off the event loop too).
+
+    Raises the file's ``ConfigError``: unreadable, a lock wait past ``lock_timeout``
+    (``LockTimeout``), or a worker that failed (see the module doc)."""
+    async with shared_lock_if_present(path, lock_timeout):
+        result = read_and_parse(path, fmt, name, allow_nan, max_size, known, limit)
+        if not isinstance(result, Deferred):
+            return result, False
+        job = (path, fmt, name, allow_nan, max_size, known, parse_timeout)
+        return await read_and_parse_in_worker(*job), True

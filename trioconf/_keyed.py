@@ -27,8 +27,8 @@ import attrs
 
 from ._candidate import Candidate
 from ._converter import Prebuilt, unstructure
-from ._directory import DirectoryState
 from ._errors import FieldError, ValidationError
+from ._folder_keyed import KeyedFolder
 from ._kinds import _is_class, _is_mapping
 from ._merge import DottedOrigins, Merged, changed_paths, dotted, same
 from ._paths import leaf_paths, lookup
@@ -88,7 +88,7 @@ def check_keys(sources: Sequence[Directory]) -> None:
 
 
 def build(
-    converter: cattrs.Converter, cls: type[T], merged: Merged, states: Sequence[DirectoryState]
+    converter: cattrs.Converter, cls: type[T], merged: Merged, states: Sequence[KeyedFolder]
 ) -> tuple[T, KeyedOrigins]:
     """The config from the rest of the sources (``merged``) and the keyed Directories' entries.
 
@@ -105,7 +105,7 @@ def build(
     return config, KeyedOrigins(rest, owned)
 
 
-def _place(data: dict[str, Any], state: DirectoryState, merged: Merged) -> None:
+def _place(data: dict[str, Any], state: KeyedFolder, merged: Merged) -> None:
     parts = state.source.key_parts
     node = data
     for depth, part in enumerate(parts):
@@ -142,7 +142,7 @@ def _blank(config: object, parts: Sequence[str]) -> object:
 
 
 def settle(
-    converter: cattrs.Converter, states: Sequence[DirectoryState], old: object, *, allow_nan: bool
+    converter: cattrs.Converter, states: Sequence[KeyedFolder], old: object, *, allow_nan: bool
 ) -> list[_Change]:
     """The changed entries of the keyed Directories, against the snapshot ``old``.
 
@@ -162,7 +162,7 @@ def settle(
 def candidate(
     build_config: typing.Callable[[], tuple[T, KeyedOrigins]],
     converter: cattrs.Converter,
-    states: Sequence[DirectoryState],
+    states: Sequence[KeyedFolder],
     changes: list[_Change],
     old: T,
     *,
@@ -211,7 +211,7 @@ def _same(converter: cattrs.Converter, allow_nan: bool, a: object, b: object) ->
 
 
 def _entry_changes(
-    state: DirectoryState, old_map: Mapping[str, Any], same_value: typing.Callable[..., bool]
+    state: KeyedFolder, old_map: Mapping[str, Any], same_value: typing.Callable[..., bool]
 ) -> list[_Change]:
     out: list[_Change] = []
     prefix = dotted(state.source.key_parts)
@@ -251,7 +251,7 @@ class KeyedOrigins(Mapping[str, str]):
     avoids."""
 
     def __init__(
-        self, rest: Mapping[str, str], owned: list[tuple[DirectoryState, Mapping[str, Any]]]
+        self, rest: Mapping[str, str], owned: list[tuple[KeyedFolder, Mapping[str, Any]]]
     ) -> None:
         self._rest = rest
         self._owned = [(dotted(s.source.key_parts), s, entries) for s, entries in owned]
@@ -270,7 +270,7 @@ class KeyedOrigins(Mapping[str, str]):
         raise KeyError(path)
 
     @staticmethod
-    def _inside(state: DirectoryState, entries: Mapping[str, Any], rest: str) -> str | None:
+    def _inside(state: KeyedFolder, entries: Mapping[str, Any], rest: str) -> str | None:
         # Stems may hold dots (``acme.eu.toml``): try the longest stem first.
         parts = rest.split(".")
         for cut in range(len(parts), 0, -1):

@@ -23,6 +23,11 @@ class Layer:
     raw: bytes | None = None
     format: Format | None = None
 
+    def describe(self, path: Sequence[Any]) -> str:
+        """Where the value at ``path`` came from, for origins and errors: the layer's name
+        (an env layer names the variable, a user's source says it itself)."""
+        return self.name
+
     def locate(self, path: Sequence[str | int]) -> tuple[int, int] | None:
         """1-based (line, column) of the value at ``path`` in this layer's text, if known."""
         if self.raw is None or self.format is None:

@@ -1,82 +1,51 @@
 """Sources → layers → one typed config: the part of the updater that knows no tasks.
 
-The loader keeps, per file source, the digest of the bytes it read last and what those bytes
-gave: a parsed layer, nothing (a missing optional file), or the error. Refreshing a source
-re-reads it and re-parses only when the bytes changed. Building always merges every cached
-layer from scratch, so the result equals a fresh load of what is on disk now: a key removed from
-a file disappears, and a layer that broke and was fixed needs no memory of what came before.
-
-Parsing happens inline for files under the format's inline limit (a thread or process hop
-costs more than the parse) and in a trio-parallel worker process above it, under the parse
-timeout; the worker is killed when the timeout or a cancellation hits.
+The loader is the ordered list of the sources, each one object behind one interface
+(``_source_state.SourceState``), plus the build. It routes each change key of a batch (a
+watched path, a source that reported a change itself) to the sources it belongs to, and asks
+them to refresh; each keeps what it gave last (a layer, structured entries, or its error) and
+re-parses only what changed. Building merges every source's layers from scratch, so the result
+equals a fresh load of what the sources hold now: a key removed from a file disappears, and a
+layer that broke and was fixed needs no memory of what came before.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Container, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-import attrs
 import cattrs
-import trio
 
 from ._converter import make_converter
-from ._directory import DirectoryState, Pacer
-from ._env import env_layer
-from ._errors import ConfigError, LockTimeout, MissingSourceError
+from ._env_state import EnvState
+from ._errors import ConfigError
+from ._file_state import FileState
+from ._folder import Folder
+from ._folder_keyed import KeyedFolder
+from ._folder_layered import LayeredFolder
 from ._formats import INLINE_LIMITS
-from ._job import Deferred, Payload, read_and_parse, read_and_parse_in_worker
 from ._keyed import KeyedOrigins, check_keys, entry_type
 from ._keyed import build as build_keyed
 from ._layer import Layer
 from ._merge import DottedOrigins, Merged, merge
-from ._settings import MAX_SIZE, Options, Reading
-from ._sidecar import shared_lock_if_present, shared_lock_if_present_sync
-from ._sources import Directory, Env, File, Format
+from ._settings import MAX_SIZE, Options, Reading, SourceSpec
+from ._source import Source, UserSourceState
+from ._source_state import Key, Notified, SourceState
+from ._sources import Directory, Env, File
 from ._structure import structure
 
 T = TypeVar("T")
 logger = logging.getLogger("trioconf")
 
 
-@attrs.define(eq=False)
-class _FileState:
-    source: File
-    digest: bytes | None = None  # of the bytes last read; None when they could not be read
-    layer: Layer | None = None
-    error: ConfigError | None = None
-    read: bool = False  # read at least once (a file found empty at start-up is just empty)
-
-    def outcome(self) -> tuple[object, ...]:
-        # Errors are compared by what they say: re-reading a file that is still missing makes
-        # a new exception object, but nothing changed.
-        error = None if self.error is None else (type(self.error), str(self.error))
-        return self.digest, id(self.layer), error
-
-
-def _absent(state: _FileState) -> bool:
-    """An optional file found missing: no bytes and no error (see ``_settle_error``)."""
-    return state.digest is None and state.error is None
-
-
-def _gone(state: _FileState) -> bool:
-    return isinstance(state.error, MissingSourceError) or _absent(state)
-
-
-def _emptied(state: _FileState) -> bool:
-    """The file reads as a document that sets nothing: empty, or only comments."""
-    return state.layer is not None and not state.layer.data
-
-
 class Loader(Generic[T]):
     def __init__(
         self,
         cls: type[T],
-        sources: Sequence[File | Env | Directory],
+        sources: Sequence[File | Env | Directory | Source],
         converter: cattrs.Converter,
         options: Options,
         environ: Mapping[str, str] | None = None,
@@ -85,269 +54,131 @@ class Loader(Generic[T]):
         self.sources = tuple(sources)
         self.converter = converter
         self.options = options
-        self._environ = environ
-        self._files = {s.path: _FileState(s) for s in sources if isinstance(s, File)}
-        for state in self._files.values():
-            state.source.resolved_format  # noqa: B018 (an unknown extension fails here, plainly)
-        # Files whose newest read found them gone or emptied, in their grace (see ``refresh``).
-        self.waiting: set[Path] = set()
-        self._env: dict[str, Layer] = {}
-        self._env_error: ConfigError | None = None
-        dirs = [s for s in sources if isinstance(s, Directory)]
-        check_keys([d for d in dirs if d.key is not None])
-        self._dirs = {
-            d: DirectoryState(d, converter, None if d.key is None else entry_type(cls, d))
-            for d in dirs
-        }
-        self._by_folder: dict[Path, list[DirectoryState]] = {}
-        for folder in self._dirs.values():
-            self._by_folder.setdefault(folder.source.path, []).append(folder)
-        self.keyed = [state for state in self._dirs.values() if state.keyed]
+        check_keys([s for s in sources if isinstance(s, Directory) and s.key is not None])
+        self.states: tuple[SourceState, ...] = tuple(
+            self._state(source, i, environ) for i, source in enumerate(sources)
+        )
+        # Where each change key goes: a file's path to its File sources, a folder (or a file
+        # in it) to its Directory sources, a user source's key to that source.
+        self._by_path: dict[Path, list[FileState]] = {}
+        self._by_folder: dict[Path, list[Folder]] = {}
+        self._notified: dict[Notified, UserSourceState] = {}
+        for state in self.states:
+            if isinstance(state, FileState):
+                self._by_path.setdefault(state.source.path, []).append(state)
+            elif isinstance(state, Folder):
+                self._by_folder.setdefault(state.source.path, []).append(state)
+            elif isinstance(state, UserSourceState):
+                self._notified[state.key] = state
+        self._order = {id(state): i for i, state in enumerate(self.states)}
+        self.keyed = [state for state in self.states if isinstance(state, KeyedFolder)]
+        self.user_sources = tuple(self._notified.values())
+
+    def _state(
+        self, source: File | Env | Directory | Source, index: int, environ: Mapping[str, str] | None
+    ) -> SourceState:
+        options = self.options
+        if isinstance(source, File):
+            return FileState(source, options)
+        if isinstance(source, Env):
+            return EnvState(source, self.cls, options, environ)
+        if isinstance(source, Directory):
+            if source.key is None:
+                return LayeredFolder(source, options)
+            return KeyedFolder(source, options, self.converter, entry_type(self.cls, source))
+        return UserSourceState(source, index, options.parse_timeout)
 
     @property
     def paths(self) -> tuple[Path, ...]:
-        return tuple(self._files)
+        """The files the file watcher watches."""
+        return tuple(self._by_path)
 
     @property
     def directories(self) -> tuple[Directory, ...]:
-        return tuple(self._dirs)
+        """The folders the file watcher watches."""
+        return tuple(state.source for folders in self._by_folder.values() for state in folders)
 
     @property
-    def priority_paths(self) -> frozenset[Path]:
-        return frozenset(p for p, s in self._files.items() if s.source.priority)
+    def priority(self) -> Container[Key]:
+        """The keys whose changes wait half the debounce window, for the debouncer."""
+        if not self._by_folder:
+            return frozenset(p for p, states in self._by_path.items() if _urgent(states))
+        return _Priority(self)
 
-    @property
-    def priority(self) -> Container[Path]:
-        """The paths whose changes wait half the debounce window, for the debouncer."""
-        return _Priority(self) if self._dirs else self.priority_paths
+    def is_priority(self, key: Key) -> bool:
+        """Whether changes to ``key`` (a file, or a file in a Directory) are urgent."""
+        if not isinstance(key, Path):
+            return False
+        states = self._by_path.get(key)
+        if states is not None:
+            return _urgent(states)
+        folders = self._by_folder.get(key.parent, ())
+        return any(d.source.priority and d.matches(key.name) for d in folders)
 
-    def is_priority(self, path: Path) -> bool:
-        """Whether changes to ``path`` (a file, or a file in a Directory) are urgent."""
-        state = self._files.get(path)
-        if state is not None:
-            return state.source.priority
-        return any(
-            d.source.priority and d.matches(path.name) for d in self._by_folder.get(path.parent, ())
-        )
-
-    # -- refreshing: read what is on disk now ------------------------------------------------
+    # -- refreshing: read what the sources hold now --------------------------------------------
 
     def refresh_sync(self) -> None:
         """Read every source inline (for one-shot loads outside an event loop)."""
-        self._refresh_env()
-        for state in self._files.values():
-            self._read_inline(state)
-        options = self.options
-        for folder in self._dirs.values():
-            folder.relist_sync(options.max_size, options.allow_nan, options.lock_timeout)
+        for state in self.states:
+            state.refresh_sync()
 
-    async def refresh(self, paths: frozenset[Path] | None) -> bool:
-        """Re-read the given files (``None``: every source, env included), once.
+    async def refresh(self, keys: frozenset[Key] | None) -> bool:
+        """Refresh the sources ``keys`` name (``None``: every source), once; True when what
+        any of them gives changed. Sources whose read found a file gone or emptied list it
+        in ``waiting`` (see ``_updater.refresh``)."""
+        changed = False
+        if keys is None:
+            for state in self.states:
+                changed |= await state.refresh(None)
+            return changed
+        for state, named in self._route(keys):
+            changed |= await state.refresh(named)
+        return changed
 
-        Returns True when any source's outcome changed. A file this read found gone (a
-        required file missing, an optional one that was there, unless it was reported missing
-        already) or emptied (a document that sets nothing where the last read found anything
-        else: settings, bytes that did not parse, or no file) joins ``waiting``: a rename
-        save, a delete-then-write or an in-place writer's truncate leave exactly that state
-        for a moment. The updater then waits for that file's next report, for at most
-        ``missing_grace``, before it builds anything (``_updater.refresh``); only a report, or
-        the grace running out, settles it (``grace_over``).
-        """
-        if paths is None:
-            self._refresh_env()
-        states = [s for p, s in self._files.items() if paths is None or p in paths]
-        before = [s.outcome() for s in states]
-        present = {s for s in states if s.source.optional and not _absent(s)}
-        # A file already reported missing gets no second grace: it is not in the middle of a
-        # save, and each event for it (a poll seeing its directory change) would hold every
-        # other source's reload back for the whole grace.
-        reported = {s for s in states if isinstance(s.error, MissingSourceError)}
-        # Anything but an empty document before (settings, bytes that did not parse, no file
-        # at all): a file that reads empty now may be between an in-place writer's truncate
-        # (or create) and its write. That includes a file reported missing: a new one written
-        # twice in a row can be read between the first close and the second truncate.
-        was_empty = {s for s in states if not s.read or _emptied(s)}
-        for state in states:
-            await self._refresh_one(state)
-            state.read = True
-        for state in states:
-            path = state.source.path
-            if path in self.waiting:
-                if not (_gone(state) or _emptied(state)):
-                    self.waiting.discard(path)  # back, whole: its writer closed it
-            elif (state not in was_empty and _emptied(state)) or (
-                state not in reported
-                and (
-                    isinstance(state.error, MissingSourceError)
-                    or (state in present and _absent(state))
-                )
-            ):
-                self.waiting.add(path)
-        folders = False
-        if self._dirs:
-            folders = await self._refresh_directories(paths)
-            self._wait_for_emptied_folder_files()
-        return [s.outcome() for s in states] != before or folders
+    def _route(self, keys: frozenset[Key]) -> list[tuple[SourceState, frozenset[Key]]]:
+        """The sources the keys name, in source order, each with its own keys."""
+        named: dict[int, tuple[SourceState, set[Key]]] = {}
 
-    def _wait_for_emptied_folder_files(self) -> None:
-        """A Directory's file emptied under the reloader waits like a File (``refresh``)."""
-        for folder in self._dirs.values():
-            if folder.emptied:
-                self.waiting.update(Path(folder.folder, name) for name in folder.emptied)
-                folder.emptied.clear()
-        for path in [p for p in self.waiting if p not in self._files]:
-            folders = self._by_folder.get(path.parent, ())
-            if not any(path.name in folder.empty for folder in folders):
-                self.waiting.discard(path)  # written (or removed) since
+        def add(state: SourceState, key: Key) -> None:
+            named.setdefault(id(state), (state, set()))[1].add(key)
+
+        for key in keys:
+            if isinstance(key, Notified):
+                add(self._notified[key], key)
+                continue
+            for file in self._by_path.get(key, ()):
+                add(file, key)
+            for folder in (*self._by_folder.get(key, ()), *self._by_folder.get(key.parent, ())):
+                add(folder, key)
+        routed = sorted(named.items(), key=lambda item: self._order[item[0]])
+        return [(state, frozenset(own)) for _, (state, own) in routed]
+
+    @property
+    def waiting(self) -> frozenset[Path]:
+        """Files found gone or emptied, in their grace."""
+        waiting: frozenset[Path] = frozenset()
+        for state in self.states:
+            waiting |= state.waiting
+        return waiting
 
     def grace_over(self) -> None:
         """The files still ``waiting`` stay as they were read: missing, absent or empty."""
-        self.waiting.clear()
+        for state in self.states:
+            state.grace_over()
 
-    async def _refresh_directories(self, paths: frozenset[Path] | None) -> bool:
-        """Directory sources: re-list a folder named itself (or all, for ``None``), re-read a
-        file of one. A folder is named when it appeared, vanished or the watcher lost track."""
-        options = self.options
-        args = (options.max_size, options.allow_nan, options.parse_timeout, options.lock_timeout)
-        changed = False
-        if paths is None:
-            for state in self._dirs.values():
-                changed |= await state.relist(*args)
-            return changed
-        pacer = Pacer()
-        for path in paths:
-            for state in self._by_folder.get(path, ()):
-                changed |= await state.relist(*args)
-            for state in self._by_folder.get(path.parent, ()):
-                changed |= await state.refresh_name(path.name, *args)
-                await pacer.tick()
-        return changed
-
-    def _refresh_env(self) -> None:
-        environ = os.environ if self._environ is None else self._environ
-        try:
-            self._env = {
-                s.prefix: env_layer(self.cls, s.prefix, environ, strict=self.options.strict_env)
-                for s in self.sources
-                if isinstance(s, Env)
-            }
-        except ConfigError as exc:
-            self._env_error = exc
-        else:
-            self._env_error = None
-
-    async def _refresh_one(self, state: _FileState) -> None:
-        # Optimistic first: a small file is read inline without a lock and kept unless a
-        # cooperating writer's sidecar lock stands beside it, which is almost never (and then
-        # costs one read more). Small files are parsed inline: a thread or process hop costs
-        # more than the parse.
-        limit = INLINE_LIMITS[state.source.resolved_format]
-        if await self._read_inline_async(state, limit, probe=True):
-            return
-        # A writer that edits the file in place holds the exclusive flock of its sidecar
-        # (FileGuard) until it is done: read under the shared lock, so a half-written file is
-        # never read. For a large file the lock spans the worker's read and parse. A timeout is
-        # this source's error until the next event.
-        try:
-            async with shared_lock_if_present(state.source.path, self.options.lock_timeout):
-                if not await self._read_inline_async(state, limit, probe=False):
-                    await self._read_in_worker(state)
-        except LockTimeout as exc:
-            self._settle_error(state, exc)
-
-    async def _read_inline_async(self, state: _FileState, limit: int, *, probe: bool) -> bool:
-        """Read and parse inline unless the file is large (or, with ``probe``, a writer's lock
-        stands beside it); returns whether it was done."""
-        try:
-            result = read_and_parse(*self._job_args(state), limit, probe)
-        except ConfigError as exc:
-            self._settle_error(state, exc)
-        else:
-            if isinstance(result, Deferred):
-                return False
-            self._settle(state, *result)
-        # An inline parse cannot be interrupted: a cancellation that arrived meanwhile (a
-        # deadline, the reloader closing) stops the attempt here, before anything applies. No
-        # yield otherwise: a task switch per read costs more than the read.
-        await trio.lowlevel.checkpoint_if_cancelled()
-        return True
-
-    async def _read_in_worker(self, state: _FileState) -> None:
-        # Read and parsed there: a large file's bytes never pass through the event loop.
-        job = (*self._job_args(state), self.options.parse_timeout)
-        try:
-            result = await read_and_parse_in_worker(*job)
-        except ConfigError as exc:
-            self._settle_error(state, exc)
-        else:
-            self._settle(state, *result)
-
-    def _read_inline(self, state: _FileState) -> None:
-        """Read and parse, however large, in this thread (``trioconf.load``): optimistic first
-        as the reloader reads, then under a cooperating writer's shared lock, waited for with
-        ``time.sleep``."""
-        try:
-            result = read_and_parse(*self._job_args(state), None, True)
-            if result is Deferred.LOCKED:
-                with shared_lock_if_present_sync(state.source.path, self.options.lock_timeout):
-                    result = read_and_parse(*self._job_args(state))
-        except ConfigError as exc:
-            self._settle_error(state, exc)
-        else:
-            assert not isinstance(result, Deferred)  # no limit given: always parsed
-            self._settle(state, *result)
-
-    def _job_args(self, state: _FileState) -> tuple[Path, Format, str, bool, int, bytes | None]:
-        source, options = state.source, self.options
-        fmt = source.resolved_format
-        return source.path, fmt, source.name, options.allow_nan, options.max_size, state.digest
-
-    def _settle(self, state: _FileState, digest: bytes, payload: Payload, raw: bytes) -> None:
-        if payload is None:  # the same bytes as last time: nothing to do
-            return
-        state.digest = digest
-        if isinstance(payload, ConfigError):
-            state.layer, state.error = None, payload
-        else:
-            source = state.source
-            state.layer = Layer(source.name, payload, raw, source.resolved_format)
-            state.error = None
-
-    def _settle_error(self, state: _FileState, exc: ConfigError) -> None:
-        state.digest, state.layer = None, None
-        # A missing optional file is no error: its layer simply drops out.
-        optional_gone = isinstance(exc, MissingSourceError) and state.source.optional
-        state.error = None if optional_gone else exc
-
-    # -- building: cached layers → typed config ----------------------------------------------
+    # -- building: every source's layers → typed config ----------------------------------------
 
     @property
     def error(self) -> ConfigError | None:
-        """The first source that cannot be used now, in precedence order."""
-        for state in self._files.values():
-            if state.error is not None:
-                return state.error
-        for folder in self._dirs.values():
-            error = folder.error()
+        """The first source that cannot be used now, in source order."""
+        for state in self.states:
+            error = state.error
             if error is not None:
                 return error
-        return self._env_error
+        return None
 
     def layers(self) -> list[Layer]:
-        layers: list[Layer] = []
-        for source in self.sources:
-            if isinstance(source, Directory):
-                folder = self._dirs[source]
-                if not folder.keyed:
-                    layers.extend(folder.layers())
-                continue
-            if isinstance(source, File):
-                layer = self._files[source.path].layer
-            else:
-                layer = self._env.get(source.prefix)
-            if layer is not None:
-                layers.append(layer)
-        return layers
+        return [layer for state in self.states for layer in state.layers()]
 
     @property
     def heavy(self) -> bool:
@@ -388,19 +219,23 @@ class Loader(Generic[T]):
         return build_keyed(self.converter, self.cls, merged, self.keyed)
 
 
-class _Priority(Container[Path]):
+def _urgent(states: Sequence[FileState]) -> bool:
+    return any(state.source.priority for state in states)
+
+
+class _Priority(Container[Key]):
     """Priority files and the files of priority Directories (not known in advance)."""
 
     def __init__(self, loader: Loader[Any]) -> None:
         self._loader = loader
 
-    def __contains__(self, path: object) -> bool:
-        return isinstance(path, Path) and self._loader.is_priority(path)
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, Path) and self._loader.is_priority(key)
 
 
 def load(
     cls: type[T],
-    *sources: str | os.PathLike[str] | File | Env | Directory,
+    *sources: SourceSpec,
     env_prefix: str | None = None,
     strict_env: bool = False,
     forbid_unknown: bool = True,

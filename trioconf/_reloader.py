@@ -148,6 +148,10 @@ async def _run(
                     max_size=settings.reading.max_size,
                 )
                 await nursery.start(watcher)
+            # Sources that report their own changes: started (watching) before the initial
+            # read, like the file watcher, so a change made during that read is not lost.
+            for source in loader.user_sources:
+                await nursery.start(source.run, send)
             # A poll holds a changed file for an interval before it reports it settled.
             hold_limit = max(HOLD_LIMIT, 2 * settings.poll_interval)
             debouncer = Debouncer(

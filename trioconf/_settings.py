@@ -27,11 +27,13 @@ import attrs
 import cattrs
 from cattrs.errors import StructureHandlerNotFoundError
 
+from ._source import Source
 from ._sources import Directory, Env, File, absolute, as_source, matcher
 
 T = TypeVar("T")
 Backend = Literal["auto", "inotify", "poll"]
-SourceSpec = str | os.PathLike[str] | File | Env | Directory
+SourceSpec = str | os.PathLike[str] | File | Env | Directory | Source
+AnySource = File | Env | Directory | Source
 Validate = Callable[[T, T | None], object]
 
 MAX_SIZE = 16 * 1024 * 1024
@@ -110,16 +112,35 @@ def _validate(_: object, attribute: attrs.Attribute[Any], value: object) -> None
         raise TypeError(msg)
 
 
-def _sources(
-    specs: tuple[SourceSpec, ...], env_prefix: str | None
-) -> tuple[File | Env | Directory, ...]:
+def _sources(specs: tuple[SourceSpec, ...], env_prefix: str | None) -> tuple[AnySource, ...]:
     if env_prefix is not None and not isinstance(env_prefix, str):
         msg = f"env_prefix must be a string such as 'APP_', not {env_prefix!r}"
         raise TypeError(msg)
-    sources = [as_source(s) for s in specs]
+    sources = [_user_source(s) if isinstance(s, type | Source) else as_source(s) for s in specs]
+    users = [s for s in sources if isinstance(s, Source)]
+    if len({id(s) for s in users}) < len(users):
+        # Its tokens and its task are one: which of its two places would a change go to?
+        msg = "the same Source instance is passed twice; pass it once, at its place"
+        raise ValueError(msg)
     if env_prefix is not None:
         sources.append(Env(env_prefix))
     return tuple(sources)  # an unknown extension is refused by the Loader, before any task
+
+
+def _user_source(spec: object) -> Source:
+    if isinstance(spec, type):
+        if issubclass(spec, Source):
+            msg = f"pass an instance of {spec.__name__} as a source, not the class itself"
+        else:
+            msg = f"a source is a path, File, Directory, Env or Source, not {spec!r}"
+        raise TypeError(msg)
+    assert isinstance(spec, Source)
+    name = getattr(spec, "name", None)
+    if not isinstance(name, str) or not name:
+        what = type(spec).__name__
+        msg = f"{what} must set name (a non-empty str naming it in errors), not {name!r}"
+        raise TypeError(msg)
+    return spec
 
 
 # --- the values -------------------------------------------------------------------------------
@@ -142,7 +163,7 @@ class Reading(Generic[T]):
     """How the sources become a config: everything ``load()`` takes, and the reloader too."""
 
     cls: type[T] = attrs.field(validator=_config_class)
-    sources: tuple[File | Env | Directory, ...]
+    sources: tuple[AnySource, ...]
     strict_env: bool = attrs.field(default=False, validator=_flag)
     forbid_unknown: bool = attrs.field(default=True, validator=_flag)
     allow_nan: bool = attrs.field(default=False, validator=_flag)
@@ -239,7 +260,7 @@ class Settings(Generic[T]):
         )
 
 
-def _check_trigger(trigger: Path, sources: tuple[File | Env | Directory, ...]) -> None:
+def _check_trigger(trigger: Path, sources: tuple[AnySource, ...]) -> None:
     """A trigger is watched, never read: one that is also a source would never be read."""
     for source in sources:
         if isinstance(source, File) and source.path == trigger:

@@ -163,13 +163,10 @@ class Directory:
         return () if self.key is None else tuple(self.key.split("."))
 
 
-Source = File | Env | Directory
-
-
 def as_source(spec: str | os.PathLike[str] | File | Env | Directory) -> File | Env | Directory:
     if isinstance(spec, File | Env | Directory):
         return spec
     if not isinstance(spec, str | os.PathLike):
-        msg = f"a source is a path, File, Directory or Env, not {spec!r}"
+        msg = f"a source is a path, File, Directory, Env or Source, not {spec!r}"
         raise TypeError(msg)
     return File(Path(spec))

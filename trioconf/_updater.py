@@ -86,7 +86,7 @@ async def refresh(
     file: a timer would read a replacement that is still being written. Returns the batch
     that was read, with whatever joined it, and whether any source's outcome changed.
     """
-    changed = await loader.refresh(None if batch.rescan else batch.paths)
+    changed = await loader.refresh(None if batch.rescan else batch.keys)
     if not loader.waiting:
         return batch, changed
     grace = loader.options.missing_grace
@@ -104,7 +104,7 @@ async def refresh(
             if more is None:
                 break
             batch = batch.joined(more)
-            changed |= await loader.refresh(None if more.rescan else more.paths)
+            changed |= await loader.refresh(None if more.rescan else more.keys)
             if loader.waiting - waiting:
                 # A file of the joined batch vanished too: it gets its grace from now.
                 deadline = max(deadline, trio.current_time() + grace)
@@ -137,9 +137,9 @@ async def run_updater(
         batch, error = await _attempt(batch, inbox, loader, live, validate, debouncer)
         if debouncer is not None:
             if error is None:
-                debouncer.applied(batch.paths)
+                debouncer.applied(batch.keys)
             else:
-                debouncer.failed(batch.paths, trio.current_time())
+                debouncer.failed(batch.keys, trio.current_time())
         settle_all(batch, error)
 
 
