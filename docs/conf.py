@@ -4,6 +4,7 @@ generated page, performance.md, is Markdown read by MyST so that it also renders
 from __future__ import annotations
 
 import importlib.metadata
+import pathlib
 
 project = "trioconf"
 author = "the trioconf authors"
@@ -26,3 +27,8 @@ autodoc_typehints_format = "short"
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_title = f"trioconf {release}"
+
+# Examples the docs show from examples/ are loaded from there by the doctests, wherever the
+# build runs from.
+_EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+doctest_global_setup = f"EXAMPLES = {str(_EXAMPLES)!r}"

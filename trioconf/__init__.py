@@ -27,6 +27,8 @@ from ._records import Statistics as Statistics
 from ._records import Update as Update
 from ._reloader import open_reloader as open_reloader
 from ._reloader import run_reloader as run_reloader
+from ._source import Notify as Notify
+from ._source import Source as Source
 from ._sources import Directory as Directory
 from ._sources import Env as Env
 from ._sources import File as File
@@ -46,10 +48,12 @@ __all__ = [
     "LockTimeout",
     "LockedFile",
     "MissingSourceError",
+    "Notify",
     "OperationTimeout",
     "ParseError",
     "PastUpdate",
     "RejectedError",
+    "Source",
     "SourceError",
     "Statistics",
     "Update",

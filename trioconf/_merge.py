@@ -69,7 +69,7 @@ class DottedOrigins(Mapping[str, str]):
         if self._map is None:
             assert self._merged is not None
             origins = self._merged.origins
-            self._map = {dotted(path): layer.name for path, layer in origins.items()}
+            self._map = {dotted(path): layer.describe(path) for path, layer in origins.items()}
             self._merged = None  # the document and its layers are not needed any more
         return self._map
 

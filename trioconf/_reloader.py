@@ -135,7 +135,7 @@ async def _run(
     failure: ConfigError | TypeError | None = None
     publisher: Publisher[T] | None = None
     try:
-        async with trio.open_nursery() as nursery:
+        async with _plain_source_errors(), trio.open_nursery() as nursery:
             watched = [*loader.paths, *([] if trigger is None else [trigger])]
             if watched or loader.directories:
                 watcher = functools.partial(
@@ -182,6 +182,26 @@ async def _run(
             publisher.close()
         if failure is not None:
             raise failure
+
+
+@contextlib.asynccontextmanager
+async def _plain_source_errors() -> AsyncIterator[None]:
+    """A user's source whose ``run`` failed (``_source``) ends the pipeline with its
+    ``SourceError``, raised plain rather than in a group of this nursery's: before it started
+    watching, ``start``/``open_reloader`` raise it like an initial load's error; later it
+    leaves the caller's nursery as any task's exception does."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) != 1 or not isinstance(group.exceptions[0], ConfigError):
+            raise
+        error = group.exceptions[0]
+        context = error.__context__
+        try:
+            raise error
+        finally:
+            error.__context__ = context
+            del error
 
 
 def _reload(

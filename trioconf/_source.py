@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import trio
@@ -24,7 +24,11 @@ from ._errors import ConfigError, SourceError
 from ._layer import Layer
 from ._source_state import Key, Notified
 
-Notify = Callable[[Hashable], Awaitable[None]]
+
+class Notify(Protocol):
+    """The ``notify`` a :meth:`Source.run` gets: ``await notify(token)`` reports a change."""
+
+    def __call__(self, token: Hashable, /) -> Awaitable[None]: ...
 
 
 class Source(abc.ABC):
