@@ -3,7 +3,8 @@
 Every figure is a ratio against a baseline measured in the same run, interleaved with it:
 
 1. start-up: ``open_reloader`` until the first snapshot, against a bare loop that reads, parses
-   (tomli) and structures (plain cattrs) the same files;
+   (tomli) and structures (plain cattrs) the same files (keyed mode; then layered mode, each
+   file a layer with its own ``[tenants.<name>]`` table, start-up and one-file change);
 2. memory: tracemalloc of what the open reloader keeps, against tracemalloc of the structured
    objects alone (and the RSS growth of each, in a fresh child process); then the same after
    1,000 one-file saves with the reloader's default settings, one in ten of them a
@@ -75,13 +76,21 @@ def document(i: int, version: int = 0) -> str:
     )
 
 
-def make_tree(folder: Path, count: int) -> None:
+def layered_document(i: int, version: int = 0) -> str:
+    """The same tenant as a layer of a layered folder: a table of its own under ``tenants``."""
+    return f"[tenants.tenant{i:05}]\n{document(i, version)}"
+
+
+def make_tree(folder: Path, count: int, layered: bool = False) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    make = layered_document if layered else document
     for i in range(count):
-        (folder / f"tenant{i:05}.toml").write_text(document(i))
+        (folder / f"tenant{i:05}.toml").write_text(make(i))
 
 
-def source(folder: Path) -> trioconf.Directory:
+def source(folder: Path, layered: bool = False) -> trioconf.Directory:
+    if layered:
+        return trioconf.Directory(folder, pattern="*.toml")
     return trioconf.Directory(folder, pattern="*.toml", key="tenants")
 
 
@@ -90,37 +99,38 @@ def source(folder: Path) -> trioconf.Directory:
 _PLAIN = cattrs.Converter()
 
 
-def bare_load(folder: Path) -> dict[str, TenantConfig]:
+def bare_load(folder: Path, layered: bool = False) -> dict[str, TenantConfig]:
     """What a program without trioconf would do: read, parse and structure every file."""
     out = {}
     for name in sorted(os.listdir(folder)):
         with open(os.path.join(folder, name), "rb") as f:
             data = tomli.loads(f.read().decode())
-        out[name[:-5]] = _PLAIN.structure(data, TenantConfig)
+        stem = name[:-5]
+        out[stem] = _PLAIN.structure(data["tenants"][stem] if layered else data, TenantConfig)
     return out
 
 
-async def trioconf_startup(folder: Path) -> float:
+async def trioconf_startup(folder: Path, layered: bool = False) -> float:
     t0 = time.perf_counter()
-    async with trioconf.open_reloader(Config, source(folder), backend="inotify") as live:
+    async with trioconf.open_reloader(Config, source(folder, layered), backend="inotify") as live:
         elapsed = time.perf_counter() - t0
         assert len(live.current.tenants) == len(os.listdir(folder))
     return elapsed
 
 
-async def startup(folder: Path, trials: int) -> dict[str, Any]:
-    bare_load(folder)  # warm-up: page cache, first-call paths
-    await trioconf_startup(folder)
+async def startup(folder: Path, trials: int, layered: bool = False) -> dict[str, Any]:
+    bare_load(folder, layered)  # warm-up: page cache, first-call paths
+    await trioconf_startup(folder, layered)
     bare, ours = [], []
     for trial in range(trials):
         # Alternate which goes first, so drift and cache state hit both alike.
         for first in (0, 1) if trial % 2 == 0 else (1, 0):
             if first == 0:
                 t0 = time.perf_counter()
-                bare_load(folder)
+                bare_load(folder, layered)
                 bare.append(time.perf_counter() - t0)
             else:
-                ours.append(await trioconf_startup(folder))
+                ours.append(await trioconf_startup(folder, layered))
     b, o = statistics.median(bare), statistics.median(ours)
     return {"bare_s": b, "trioconf_s": o, "ratio": o / b, "trials": trials}
 
@@ -267,17 +277,18 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 async def _block_dir(
-    folder: Path, count: int, n: int, version: int, rng: random.Random
+    folder: Path, count: int, n: int, version: int, rng: random.Random, layered: bool
 ) -> tuple[list[float], int]:
     samples = []
+    make = layered_document if layered else document
     async with trioconf.open_reloader(
-        Config, source(folder), debounce=0, backend="inotify"
+        Config, source(folder, layered), debounce=0, backend="inotify"
     ) as live:
         for k in range(n + 3):  # the first 3 are warm-up
             i = rng.randrange(count)
             stem = f"tenant{i:05}"
             version += 1
-            write_atomic(folder / f"{stem}.toml", document(i, version))
+            write_atomic(folder / f"{stem}.toml", make(i, version))
             t0 = time.perf_counter()
             await live.wait_value(lambda c, s=stem, v=version: c.tenants[s].version == v)
             if k >= 3:
@@ -301,7 +312,9 @@ async def _block_file(path: Path, n: int, version: int) -> tuple[list[float], in
     return samples, version
 
 
-async def latency(folder: Path, count: int, single: Path, samples: int) -> dict[str, Any]:
+async def latency(
+    folder: Path, count: int, single: Path, samples: int, layered: bool = False
+) -> dict[str, Any]:
     rng = random.Random(count)
     ours: list[float] = []
     one: list[float] = []
@@ -310,7 +323,7 @@ async def latency(folder: Path, count: int, single: Path, samples: int) -> dict[
     block = 50
     while len(ours) < samples or len(one) < samples:
         got, version = await _block_dir(
-            folder, count, min(block, samples - len(ours)), version, rng
+            folder, count, min(block, samples - len(ours)), version, rng, layered
         )
         ours += got
         got, version = await _block_file(single, min(block, samples - len(one)), version)
@@ -394,7 +407,17 @@ async def _run(quick: bool, root: Path, progress: Callable[[str], None]) -> dict
             "latency": await latency(folders[n], n, single, scale_samples),
         }
     results["scaling"] = scaling
+    # The layered mode: each file a layer holding its own [tenants.<name>] table.
+    layered_folder = root / "layered"
+    make_tree(layered_folder, big, layered=True)
+    progress(f"  directory (layered): start-up with {big} files, {trials} trials")
+    layered_startup = await startup(layered_folder, trials, layered=True)
+    progress(f"  directory (layered): one-file latency, {samples} samples")
+    layered_latency = await latency(layered_folder, big, single, samples, layered=True)
+    results["layered"] = {"startup": layered_startup, "latency": layered_latency}
     results["targets"] = {
+        "layered_startup": layered_startup["ratio"] <= TARGETS["startup"],
+        "layered_latency": layered_latency["ratio_p50"] <= TARGETS["latency"],
         "startup": results["startup"]["ratio"] <= TARGETS["startup"],
         "memory": results["memory"]["ratio"] <= TARGETS["memory"],
         "memory_after": results["memory_after"]["ratio"] <= TARGETS["memory_after"],
@@ -453,6 +476,18 @@ def table(results: dict[str, Any]) -> str:
         f"| {cpu['poll_cpu_s'] * 1000:.1f} ms poll every {cpu['poll_interval_s']:g} s "
         f"| {cpu['ratio'] * 100:.2f} % | ≤ 1 % | {held('idle_cpu')} |",
     ]
+    if "layered" in results:
+        ls, ll = results["layered"]["startup"], results["layered"]["latency"]
+        rows += [
+            f"| layered: start-up, {files} files (median of {ls['trials']}) "
+            f"| {_ms(ls['trioconf_s'])} | {_ms(ls['bare_s'])} bare loop | {ls['ratio']:.2f}× "
+            f"| ≤ 1.5× | {held('layered_startup')} |",
+            f"| layered: one-file change p50 ({ll['samples']} samples) "
+            f"| {_ms(ll['directory_p50_s'])} | {_ms(ll['file_p50_s'])} one File "
+            f"| {ll['ratio_p50']:.2f}× | ≤ 2× | {held('layered_latency')} |",
+            f"| layered: one-file change p99 | {_ms(ll['directory_p99_s'])} "
+            f"| {_ms(ll['file_p99_s'])} | {ll['ratio_p99']:.2f}× | (reported) | |",
+        ]
     rows += [
         "",
         "| files | start-up | bare loop | ratio | one-file p50 | one File p50 | ratio |",

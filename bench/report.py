@@ -502,10 +502,31 @@ def directory_targets(results: dict[str, Any]) -> list[list[str]]:
             f"{cpu['poll_cpu_s'] * 1000:.0f} ms over {cpu['seconds']:g} s)",
             _verdict(ok["idle_cpu"]),
         ],
+        *_layered_targets(part, files),
         [
             "a one-file change re-parses and re-structures that file only",
             "counted in tests/test_directory.py",
             "tested",
+        ],
+    ]
+
+
+def _layered_targets(part: dict[str, Any], files: str) -> list[list[str]]:
+    layered = part.get("layered")  # absent from results measured before it existed
+    if not layered:
+        return []
+    s, lat, ok = layered["startup"], layered["latency"], part["targets"]
+    return [
+        [
+            f"{files}, layered: start-up ≤ 1.5 × a bare read-parse-structure loop",
+            f"{s['ratio']:.2f} × ({_ms(s['trioconf_s'])} / {_ms(s['bare_s'])} ms)",
+            _verdict(ok["layered_startup"]),
+        ],
+        [
+            f"{files}, layered: one-file change ≤ 2 × the single-file latency (p50)",
+            f"{lat['ratio_p50']:.2f} × ({_ms(lat['directory_p50_s'])} / "
+            f"{_ms(lat['file_p50_s'])} ms)",
+            _verdict(ok["layered_latency"]),
         ],
     ]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -27,6 +27,7 @@ from ._folder import Folder
 from ._folder_keyed import KeyedFolder
 from ._folder_layered import LayeredFolder
 from ._formats import INLINE_LIMITS
+from ._incremental import Fallback, Field, Incremental, mapping_fields
 from ._keyed import KeyedOrigins, check_keys, entry_type
 from ._keyed import build as build_keyed
 from ._layer import Layer
@@ -73,6 +74,14 @@ class Loader(Generic[T]):
         self._order = {id(state): i for i, state in enumerate(self.states)}
         self.keyed = [state for state in self.states if isinstance(state, KeyedFolder)]
         self.user_sources = tuple(self._notified.values())
+        # A layered Directory's change is built at its own cost (``_incremental``) when the
+        # config has mapping fields for its files' entries. Keyed Directories are already.
+        fields: tuple[Field, ...] = ()
+        if not self.keyed and any(isinstance(s, LayeredFolder) for s in self.states):
+            fields = mapping_fields(cls)
+        self.incremental: Incremental[T] | None = None
+        if fields:
+            self.incremental = Incremental(cls, converter, fields, allow_nan=options.allow_nan)
 
     def _state(
         self, source: File | Env | Directory | Source, index: int, environ: Mapping[str, str] | None
@@ -180,15 +189,30 @@ class Loader(Generic[T]):
     def layers(self) -> list[Layer]:
         return [layer for state in self.states for layer in state.layers()]
 
+    def frozen_layers(self) -> Callable[[], list[Layer]]:
+        """``layers`` as they are now, listed when called (``_incremental``'s origins)."""
+        parts: list[Callable[[], list[Layer]]] = []
+        for state in self.states:
+            if isinstance(state, LayeredFolder):
+                parts.append(state.frozen_layers())
+            else:
+                parts.append(functools.partial(list, state.layers()))
+        return lambda: [layer for part in parts for layer in part()]
+
     @property
     def heavy(self) -> bool:
         """Whether a layer is too large to have been parsed inline: building from it would
         stall the event loop too."""
-        return any(
-            len(layer.raw) > INLINE_LIMITS[layer.format]
-            for layer in self.layers()
-            if layer.raw is not None and layer.format is not None
-        )
+        for state in self.states:
+            if isinstance(state, LayeredFolder):
+                if state.heavy:
+                    return True
+                continue
+            for layer in state.layers():
+                raw, fmt = layer.raw, layer.format
+                if raw is not None and fmt is not None and len(raw) > INLINE_LIMITS[fmt]:
+                    return True
+        return False
 
     def build(self) -> tuple[T, Mapping[str, str]]:
         """The typed config and the origin of every key path.
@@ -198,6 +222,24 @@ class Loader(Generic[T]):
         error = self.error
         if error is not None:
             raise error
+        incremental = self.incremental
+        if incremental is not None and not self.heavy:
+            try:
+                built = incremental.build(self)
+            except Fallback:
+                pass  # said by the full build below
+            else:
+                incremental.dirty.clear()  # the snapshot built now is the one to compare with
+                return built
+        return self.build_full()
+
+    def build_full(self) -> tuple[T, Mapping[str, str]]:
+        """``build`` from scratch: every layer merged, the whole config structured."""
+        error = self.error
+        if error is not None:
+            raise error
+        if self.incremental is not None:
+            self.incremental.ready = False  # its index missed whatever changed meanwhile
         merged = merge(self.layers())
         if self.keyed:
             for folder in self.keyed:

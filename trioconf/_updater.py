@@ -34,6 +34,7 @@ from ._converter import unstructure
 from ._debounce import Debouncer
 from ._errors import ConfigError, RejectedError
 from ._inbox import Batch, Inbox, settle_all
+from ._incremental import Fallback
 from ._keyed import candidate as keyed_candidate
 from ._keyed import settle as keyed_settle
 from ._load import Loader
@@ -209,6 +210,8 @@ def _maker(loader: Loader[T], old: T) -> Callable[[bool], Candidate[T] | None]:
     """Settle what a build needs settled, in this task; return the build itself, which takes
     ``eager``: list the changed paths now (in a thread, for large documents: listing them
     later, in a task that asks, would stall the event loop) rather than on demand."""
+    if loader.incremental is not None:
+        return functools.partial(_incremental, loader, old)
     if not loader.keyed:
         return functools.partial(_layered, loader, old)
     error = loader.error
@@ -229,8 +232,27 @@ def _maker(loader: Loader[T], old: T) -> Callable[[bool], Candidate[T] | None]:
     )
 
 
+def _incremental(loader: Loader[T], old: T, eager: bool) -> Candidate[T] | None:
+    """A layered Directory's change at its own cost (``_incremental``), or in full where that
+    cannot say it (a bad field: the full build locates every one)."""
+    incremental = loader.incremental
+    assert incremental is not None
+    error = loader.error
+    if error is not None:
+        raise error
+    if not loader.heavy:
+        try:
+            return incremental.candidate(loader, old, eager=eager)
+        except Fallback:
+            pass
+    built = _layered(loader, old, eager)
+    if built is not None:
+        incremental.share(old, built.config)
+    return built
+
+
 def _layered(loader: Loader[T], old: T, eager: bool) -> Candidate[T] | None:
-    config, origins = loader.build()
+    config, origins = loader.build_full()
     if config == old:
         return None
     converter = loader.converter
