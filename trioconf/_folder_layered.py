@@ -29,7 +29,8 @@ class LayeredFolder(Folder):
         # Name → the layer it had at the last ``take_changes`` (None: none), for the names
         # whose layer changed since.
         self._changes: dict[str, Layer | None] = {}
-        self._large: set[str] = set()  # names whose layer is too large to build from inline
+        self._large: set[str] = set()
+        self.tracking = False  # set by the incremental build that indexed every layer  # names whose layer is too large to build from inline
 
     def layers(self) -> Sequence[Layer]:
         """Each usable file's layer, in name order."""
@@ -93,6 +94,7 @@ class LayeredFolder(Folder):
         return super()._remove(name)
 
     def _note(self, name: str) -> None:
-        """``name``'s layer is about to change: remember the one it has."""
-        if name not in self._changes:
+        """``name``'s layer is about to change: remember the one it has (once an incremental
+        build has indexed the folder: until then there is nobody to tell)."""
+        if self.tracking and name not in self._changes:
             self._changes[name] = self._given.get(name)

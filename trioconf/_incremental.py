@@ -122,6 +122,7 @@ class Incremental(Generic[T]):
         self.allow_nan = allow_nan
         self.fields = tuple(fields)
         self._hooks = [converter.get_structure_hook(f.value_type) for f in self.fields]
+        self._flat = all(len(f.parts) == 1 for f in self.fields)
         self.ready = False
         self._reset()
 
@@ -230,6 +231,7 @@ class Incremental(Generic[T]):
             for i, state in enumerate(loader.states):
                 if isinstance(state, LayeredFolder):
                     state.take_changes()
+                    state.tracking = True
                     for name, layer in state.named_layers():
                         self._add(layer, (i, name_order(name)), touched)
                 else:
@@ -309,22 +311,26 @@ class Incremental(Generic[T]):
         for field in self.fields:
             node: Any = data
             for part in field.parts:
-                if not isinstance(node, Mapping):
-                    regular, node = False, None
+                if not _is_mapping_value(node):
+                    regular, node = False, _ABSENT  # a scalar where a class is: full build
                     break
-                node = node.get(part)
-                if node is None:
+                node = node.get(part, _ABSENT)
+                if node is _ABSENT:
                     break
-            if node is not None and not isinstance(node, Mapping):
-                regular, node = False, None
-            mappings.append(node)
+            if node is not _ABSENT and not _is_mapping_value(node):
+                regular, node = False, _ABSENT  # tenants = 5, or null: the full build says
+            mappings.append(None if node is _ABSENT else node)
         reached = [f.parts for f, m in zip(self.fields, mappings, strict=True) if m is not None]
         rest: Layer | None = layer
-        if reached:
-            rest_data = _without(data, reached)
-            rest = attrs.evolve(layer, data=rest_data) if rest_data else None
-        elif not data:
+        if not data:
             rest = None
+        elif reached:
+            if self._flat:  # the usual shape: top-level mapping fields, no copies on the way
+                heads = {parts[0] for parts in reached}
+                rest_data = {k: v for k, v in data.items() if k not in heads}
+            else:
+                rest_data = _without(data, reached)
+            rest = attrs.evolve(layer, data=rest_data) if rest_data else None
         return _Split(layer, order, tuple(mappings), rest, regular)
 
     # -- entries ---------------------------------------------------------------------------------
@@ -334,41 +340,44 @@ class Incremental(Generic[T]):
         if self._irregular:
             raise Fallback
         resort: set[int] = set()
+        writable = {f: self._entries_for_write(f) for f in {f for f, _ in touched}}
+        hooks, fields, holders_of, places_of = self._hooks, self.fields, self._holders, self._places
+        splits, dirty = self._splits, self.dirty
         for f, key in touched:  # in the order they were met: a fresh index appends in order
-            held = self._holders[f].get(key)
-            entries = self._entries_for_write(f)
-            places = self._places[f]
+            held = holders_of[f].get(key)
+            entries = writable[f]
+            places = places_of[f]
             if held is None:
                 if entries.pop(key, _ABSENT) is not _ABSENT:
-                    self.dirty.add((f, key))
+                    dirty.add((f, key))
                 places.pop(key, None)
                 continue
-            splits = [self._splits[ident] for _, ident in held]
-            first = splits[0]
+            first = splits[held[0][1]]
             place = (first.order, _position(first.mappings[f], key))
-            if places.get(key) != place:
-                if key in places or (entries and place < places[next(reversed(entries))]):
+            known = places.get(key)
+            if known != place:
+                if known is not None or (entries and place < places[next(reversed(entries))]):
                     resort.add(f)
                 places[key] = place
-            value = self._merged(f, key, splits)
+            if len(held) == 1:
+                # Structured from the layer's own data, as a keyed Directory's entry is:
+                # nothing mutates a parsed document, and the structured entry is built fresh.
+                mapping = first.mappings[f]
+                assert mapping is not None
+                value = mapping[key]
+            else:
+                value = self._merged(f, key, [splits[ident] for _, ident in held])
             try:
-                entry = self._hooks[f](value, self.fields[f].value_type)
+                entries[key] = hooks[f](value, fields[f].value_type)
             except Exception:
                 raise Fallback from None  # the full build says what is wrong, and where
-            entries[key] = entry
-            self.dirty.add((f, key))
+            dirty.add((f, key))
         for f in resort:
             entries, places = self._entries[f], self._places[f]
             self._entries[f] = {k: entries[k] for k in sorted(entries, key=places.__getitem__)}
             self._shared[f] = False
 
     def _merged(self, f: int, key: str, splits: list[_Split]) -> Any:
-        if len(splits) == 1:
-            # Structured from the layer's own data, as a keyed Directory's entry is: nothing
-            # mutates a parsed document, and the structured entry is built fresh.
-            mapping = splits[0].mappings[f]
-            assert mapping is not None
-            return mapping[key]
         target: dict[str, Any] = {}
         for split in splits:
             mapping = split.mappings[f]
@@ -404,6 +413,11 @@ class Incremental(Generic[T]):
         except Exception:
             raise Fallback from None
         return config, _LazyOrigins(loader.frozen_layers())
+
+
+def _is_mapping_value(value: object) -> bool:
+    # Parsers give plain dicts: the exact type check first, the ABC's only for the rest.
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _position(mapping: Mapping[str, Any] | None, key: str) -> int:
