@@ -21,7 +21,7 @@ import math
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 import cattrs
 from cattrs.errors import BaseValidationError, IterableValidationError, IterableValidationNote
@@ -41,6 +41,7 @@ from ._kinds import (
 )
 
 Hook = Callable[[Any, Any], Any]
+T = TypeVar("T")
 
 
 class _Invalid(ValueError):
@@ -89,13 +90,54 @@ class Prebuilt:
         self.mapping = mapping
 
 
-def make_converter(*, allow_nan: bool = False, forbid_unknown: bool = True) -> cattrs.Converter:
+class StrictConverter(cattrs.Converter):
+    """The detailed converter, with a fast twin (``fast``) that accepts exactly the same documents.
+
+    Detailed validation builds a tree of every failure with its path, but costs on every
+    field of every reload: per-field ``try`` blocks, a dict of results splatted into the
+    constructor, a fallback walk of each container. ``fast`` runs the same hooks without any
+    of that and stops at the first failure, so ``structure`` tries it first and only runs the
+    detailed converter again, from the start, when the document is bad: the detailed run is
+    then the one whose errors are reported. Both are built by ``_register`` from the same hook
+    functions, the mode changing only how failures are gathered, never what is accepted.
+
+    The hooks of either converter call their own converter's hooks (never ``structure``),
+    so the fast-then-detailed switch happens once, at the top.
+    """
+
+    def __init__(self, *, allow_nan: bool, forbid_unknown: bool) -> None:
+        super().__init__(detailed_validation=True, forbid_extra_keys=forbid_unknown)
+        self.fast = cattrs.Converter(detailed_validation=False, forbid_extra_keys=forbid_unknown)
+        _register(self, allow_nan=allow_nan, detailed=True)
+        _register(self.fast, allow_nan=allow_nan, detailed=False)
+
+    def structure(self, obj: Any, cl: type[T]) -> T:
+        """``obj`` as a ``cl``; on bad input, raise the detailed converter's error tree."""
+        try:
+            return self.fast.structure(obj, cl)
+        except Exception:
+            # Bad input (or a bug, which the detailed pass meets again and lets through).
+            # Out of the ``except`` block, so the detailed error is not chained to this one.
+            pass
+        return self.structure_detailed(obj, cl)
+
+    def structure_detailed(self, obj: Any, cl: type[T]) -> T:
+        """The detailed converter alone: every failure, noted with its path."""
+        return super().structure(obj, cl)
+
+
+def make_converter(*, allow_nan: bool = False, forbid_unknown: bool = True) -> StrictConverter:
     """A converter that accepts only values of the right kind.
 
     ``allow_nan``: accept NaN and ±infinity for float fields. ``forbid_unknown``: reject keys
     that name no field of an attrs class or dataclass.
     """
-    conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=forbid_unknown)
+    return StrictConverter(allow_nan=allow_nan, forbid_unknown=forbid_unknown)
+
+
+def _register(conv: cattrs.Converter, *, allow_nan: bool, detailed: bool) -> None:
+    """Install the strict hooks on ``conv``. ``detailed``: collect every failure, noted with
+    its path, instead of raising the first (``conv`` must be made with the same setting)."""
     # Scalars go through cattrs' singledispatch, which is consulted first and matches
     # subclasses: bool must be registered apart from int, and Enum subclasses of int or str
     # (IntEnum, StrEnum) reach these hooks and are sent on to the enum hook.
@@ -111,11 +153,13 @@ def make_converter(*, allow_nan: bool = False, forbid_unknown: bool = True) -> c
     # Generic and class types go through predicates; later registrations win over cattrs'.
     conv.register_structure_hook_factory(_is_literal, lambda t: _structure_literal)
     conv.register_structure_hook_factory(_is_union, lambda t: _union_hook(conv, t))
-    conv.register_structure_hook_factory(_is_sequence, lambda t: _sequence_hook(conv, t))
-    conv.register_structure_hook_factory(_is_tuple, lambda t: _tuple_hook(conv, t))
-    conv.register_structure_hook_factory(_is_mapping, lambda t: _mapping_hook(conv, t))
+    conv.register_structure_hook_factory(
+        _is_sequence, lambda t: _sequence_hook(conv, t, detailed=detailed)
+    )
+    conv.register_structure_hook_factory(_is_tuple, lambda t: _tuple_hook(conv, t, detailed))
+    conv.register_structure_hook_factory(_is_mapping, lambda t: _mapping_hook(conv, t, detailed))
+    # The class hook is cattrs' generated code, detailed or not as ``conv`` was made.
     conv.register_structure_hook_factory(_is_class, lambda t: _class_hook(conv, t))
-    return conv
 
 
 def unstructure(converter: cattrs.Converter, config: Any) -> Any:
@@ -253,20 +297,20 @@ def _structure_literal(obj: Any, cl: Any) -> Any:
 def _union_hook(conv: cattrs.Converter, tp: Any) -> Hook:
     args = get_args(tp)
     nullable = type(None) in args
-    members = [a for a in args if a is not type(None)]
+    members = [_LazyHook(conv, a) for a in args if a is not type(None)]
 
     def structure_union(obj: Any, cl: Any) -> Any:
         if obj is None and nullable:
             return None
         if len(members) == 1:
             # Optional[X]: let X's own errors through, with their detailed paths.
-            return conv.structure(obj, members[0])
+            return members[0].get()(obj, members[0].tp)
         # Try an exact scalar type first, so int | float keeps an int an int.
-        ordered = sorted(members, key=lambda m: type(obj) is not m)
+        ordered = sorted(members, key=lambda m: type(obj) is not m.tp)
         deep: list[BaseException] = []
         for member in ordered:
             try:
-                return conv.structure(obj, member)
+                return member.get()(obj, member.tp)
             except BaseValidationError as exc:
                 deep.append(exc)
             except Exception as exc:
@@ -344,7 +388,9 @@ def _all_errors(tp: Any, pairs: Iterable[tuple[Any, Any, _LazyHook]]) -> list[An
     return out
 
 
-def _sequence_hook(conv: cattrs.Converter, tp: Any, build: type | None = None) -> Hook:
+def _sequence_hook(
+    conv: cattrs.Converter, tp: Any, build: type | None = None, *, detailed: bool
+) -> Hook:
     build = build or _SEQUENCES[_origin(tp)]
     args = get_args(tp)
     item = _LazyHook(conv, args[0] if args else Any)
@@ -355,6 +401,8 @@ def _sequence_hook(conv: cattrs.Converter, tp: Any, build: type | None = None) -
         try:
             items = [hook(v, item_type) for v in obj]
         except Exception:
+            if not detailed:  # the fast twin: the detailed converter will say what failed
+                raise
             items = _all_errors(tp, ((i, v, item) for i, v in enumerate(obj)))
         if build is list:
             return items
@@ -366,22 +414,24 @@ def _sequence_hook(conv: cattrs.Converter, tp: Any, build: type | None = None) -
     return structure_sequence
 
 
-def _tuple_hook(conv: cattrs.Converter, tp: Any) -> Hook:
+def _tuple_hook(conv: cattrs.Converter, tp: Any, detailed: bool) -> Hook:
     args = get_args(tp)
     if not args or (len(args) == 2 and args[1] is Ellipsis):
-        return _sequence_hook(conv, tp, build=tuple)
+        return _sequence_hook(conv, tp, build=tuple, detailed=detailed)
     items = [_LazyHook(conv, a) for a in args]
 
     def structure_tuple(obj: Any, cl: Any) -> tuple[Any, ...]:
         _require_list(tp, obj)
         if len(obj) != len(args):
             raise _Invalid(f"expected a list of {len(args)} items, got {len(obj)}")
+        if not detailed:
+            return tuple([item.get()(v, item.tp) for item, v in zip(items, obj, strict=True)])
         return tuple(_all_errors(tp, ((i, v, items[i]) for i, v in enumerate(obj))))
 
     return structure_tuple
 
 
-def _mapping_hook(conv: cattrs.Converter, tp: Any) -> Hook:
+def _mapping_hook(conv: cattrs.Converter, tp: Any, detailed: bool) -> Hook:
     args = get_args(tp)
     key_type, value_type = args if len(args) == 2 else (Any, Any)
     key, value = _LazyHook(conv, key_type), _LazyHook(conv, value_type)
@@ -389,13 +439,14 @@ def _mapping_hook(conv: cattrs.Converter, tp: Any) -> Hook:
     def structure_mapping(obj: Any, cl: Any) -> dict[Any, Any]:
         if type(obj) is Prebuilt:
             return obj.mapping
-        if not isinstance(obj, Mapping):
+        if type(obj) is not dict and not isinstance(obj, Mapping):  # an ABC check is slow
             raise _reject(tp, obj)
         key_hook, value_hook = key.get(), value.get()
         try:
             return {key_hook(k, key_type): value_hook(v, value_type) for k, v in obj.items()}
         except Exception:
-            pass
+            if not detailed:  # the fast twin: the detailed converter will say what failed
+                raise
         # Keys and values in one pass: both report failures under the key's path.
         pairs = ((k, x, hook) for k, v in obj.items() for x, hook in ((k, key), (v, value)))
         flat = _all_errors(tp, pairs)
@@ -408,7 +459,8 @@ def _class_hook(conv: cattrs.Converter, tp: Any) -> Hook:
     base = conv.gen_structure_attrs_fromdict(tp)
 
     def structure_class(obj: Any, cl: Any) -> Any:
-        if not isinstance(obj, Mapping):
+        # Parsers make plain dicts: the exact-type test spares most calls the ABC check.
+        if type(obj) is not dict and not isinstance(obj, Mapping):
             raise _reject(tp, obj)
         return base(obj, cl)
 
