@@ -17,14 +17,22 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import keyword
+import linecache
 import math
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Annotated, Any, Final, TypeVar, get_args, get_origin
 
+import attrs
 import cattrs
-from cattrs.errors import BaseValidationError, IterableValidationError, IterableValidationNote
+from cattrs.errors import (
+    BaseValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
 
 from ._kinds import (
     _SEQUENCES,
@@ -141,10 +149,14 @@ def _register(conv: cattrs.Converter, *, allow_nan: bool, detailed: bool) -> Non
     # Scalars go through cattrs' singledispatch, which is consulted first and matches
     # subclasses: bool must be registered apart from int, and Enum subclasses of int or str
     # (IntEnum, StrEnum) reach these hooks and are sent on to the enum hook.
-    conv.register_structure_hook(bool, _structure_bool)
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(float, _float_hook(allow_nan))
-    conv.register_structure_hook(str, _structure_str)
+    exact: dict[type, Hook] = {
+        bool: _structure_bool,
+        int: _structure_int,
+        float: _float_hook(allow_nan),
+        str: _structure_str,
+    }
+    for scalar, scalar_hook in exact.items():
+        conv.register_structure_hook(scalar, scalar_hook)
     conv.register_structure_hook(Path, _structure_path)
     conv.register_structure_hook(dt.datetime, _structure_datetime)
     conv.register_structure_hook(dt.date, _structure_date)
@@ -158,8 +170,13 @@ def _register(conv: cattrs.Converter, *, allow_nan: bool, detailed: bool) -> Non
     )
     conv.register_structure_hook_factory(_is_tuple, lambda t: _tuple_hook(conv, t, detailed))
     conv.register_structure_hook_factory(_is_mapping, lambda t: _mapping_hook(conv, t, detailed))
-    # The class hook is cattrs' generated code, detailed or not as ``conv`` was made.
-    conv.register_structure_hook_factory(_is_class, lambda t: _class_hook(conv, t))
+    if detailed:
+        # cattrs' generated code, which notes each failure with its field's name.
+        conv.register_structure_hook_factory(_is_class, lambda t: _class_hook(conv, t))
+    else:
+        conv.register_structure_hook_factory(
+            _is_class, lambda t: _fast_class_hook(conv, t, exact, allow_nan)
+        )
 
 
 def unstructure(converter: cattrs.Converter, config: Any) -> Any:
@@ -465,3 +482,150 @@ def _class_hook(conv: cattrs.Converter, tp: Any) -> Hook:
         return base(obj, cl)
 
     return structure_class
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast twin's class hook
+
+
+def _fast_class_hook(
+    conv: cattrs.Converter, tp: Any, exact: Mapping[type, Hook], allow_nan: bool
+) -> Hook:
+    """A structuring function generated for ``tp``, for the fast twin (``StrictConverter``).
+
+    It accepts what cattrs' non-detailed code for ``tp`` behind ``_class_hook``'s mapping
+    check accepts, and builds the same instance, but costs less on the reload hot path: a
+    bool, int, float or str field whose value already has exactly that type (as parsers make
+    them) is taken as it is, which is the first thing its hook would do, instead of calling
+    the hook; the mapping check is part of the function instead of a wrapper around it. Only
+    plain attrs classes are generated here; anything cattrs' generator does more for (init=False
+    or converter fields, generics, Annotated or Final types, aliases as keys, dataclasses) goes
+    to cattrs' code.
+    """
+    fields = _plain_attrs_fields(conv, tp)
+    if fields is None:
+        return _class_hook(conv, tp)
+    allowed = frozenset(a.name for a in fields)
+    names: dict[str, Any] = {
+        "_cl": tp,
+        "_Mapping": Mapping,
+        "_reject": _reject,
+        "_isfinite": math.isfinite,
+        "_allowed": allowed,
+        "_extra": ForbiddenExtraKeysError,
+    }
+    body = [
+        # Parsers make plain dicts: the exact-type test spares most calls the ABC check.
+        "  if type(o) is not dict and not isinstance(o, _Mapping):",
+        "    raise _reject(_cl, o)",
+    ]
+    if getattr(conv, "forbid_extra_keys", False):
+        body += [
+            "  if not _allowed.issuperset(o):",
+            "    raise _extra('', _cl, set(o) - _allowed)",
+        ]
+    required: list[str] = []
+    optional = False
+    for i, a in enumerate(fields):
+        # Looked up now, as cattrs' generator does: a hook depends on its type alone.
+        hook = conv.get_structure_hook(a.type, cache_result=False)
+        names[f"_h{i}"], names[f"_t{i}"] = hook, a.type
+        item = _exact_items(conv, a.type, exact)
+        if hook == conv._structure_call:  # cattrs calls the type itself for these
+            convert = [f"v{i} = _t{i}(v{i})"]
+        elif _is_exact(a.type, hook, exact):
+            convert = [f"if not ({_exact_test(f'v{i}', a.type, allow_nan)}):"]
+            convert.append(f"  v{i} = _h{i}(v{i}, _t{i})")
+        elif item is not None:
+            # A list of scalars: the sequence hook's own comprehension, with each item's hook
+            # inlined as above; anything but a list (a tuple, a wrong value) goes to the hook.
+            names[f"_e{i}"], names[f"_i{i}"] = exact[item], item
+            test = _exact_test("x", item, allow_nan)
+            convert = [
+                f"if type(v{i}) is list:",
+                f"  v{i} = [x if {test} else _e{i}(x, _i{i}) for x in v{i}]",
+                "else:",
+                f"  v{i} = _h{i}(v{i}, _t{i})",
+            ]
+        else:
+            convert = [f"v{i} = _h{i}(v{i}, _t{i})"]
+        if a.default is attrs.NOTHING:
+            body.append(f"  v{i} = o[{a.name!r}]")  # a KeyError when missing, as in cattrs
+            body += [f"  {line}" for line in convert]
+            required.append(f"{a.alias}=v{i}")
+        else:
+            if not optional:
+                body.append("  res = {}")
+                optional = True
+            body += [f"  if {a.name!r} in o:", f"    v{i} = o[{a.name!r}]"]
+            body += [f"    {line}" for line in convert]
+            body.append(f"    res[{a.alias!r}] = v{i}")
+    arguments = ", ".join([*required, *(["**res"] if optional else [])])
+    body.append(f"  return _cl({arguments})")
+    defaults = ", ".join(f"{name}={name}" for name in names)
+    # A fixed name: a class made by attrs.make_class may have a name that is no identifier.
+    lines = [f"def structure(o, _, *, {defaults}):", *body]
+    # Listed in linecache under a name of its own, so a traceback through it shows the code.
+    filename = f"<trioconf generated structure {tp.__module__}.{tp.__qualname__}>"
+    linecache.cache[filename] = (len("\n".join(lines)), None, [f"{x}\n" for x in lines], filename)
+    namespace = dict(names)
+    exec(compile("\n".join(lines), filename, "exec"), namespace)
+    hook_fn: Hook = namespace["structure"]
+    return hook_fn
+
+
+def _exact_test(name: str, tp: type, allow_nan: bool) -> str:
+    """Code true when ``name`` holds a value that ``tp``'s scalar hook returns as it is."""
+    if tp is float and not allow_nan:
+        return f"type({name}) is float and _isfinite({name})"
+    return f"type({name}) is {tp.__name__}"
+
+
+def _exact_items(conv: cattrs.Converter, tp: Any, exact: Mapping[type, Hook]) -> type | None:
+    """The item type of ``tp`` if it is a list of one of the ``exact`` scalars, else None.
+
+    ``_register`` gives every such annotation ``_sequence_hook`` (nothing else registers
+    hooks on a ``StrictConverter``'s converters), which builds a list of the item hook's
+    results: what the generated comprehension builds too.
+    """
+    if not _is_sequence(tp) or _SEQUENCES[_origin(tp)] is not list:
+        return None
+    args = get_args(tp)
+    # The item type first: looking up a class's hook here, while the hook of a class holding
+    # a list of it is being built, would recurse forever on a recursive class.
+    if len(args) != 1 or not isinstance(args[0], type) or args[0] not in exact:
+        return None
+    if not _is_exact(args[0], conv.get_structure_hook(args[0]), exact):
+        return None
+    item: type = args[0]
+    return item
+
+
+def _is_exact(tp: Any, hook: Hook, exact: Mapping[type, Hook]) -> bool:
+    """Whether ``tp`` is one of the ``exact`` scalars and ``hook`` its hook."""
+    return isinstance(tp, type) and exact.get(tp) is hook
+
+
+def _keyword(name: str) -> bool:
+    """Whether ``name`` can be passed as a keyword argument in generated code."""
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _plain_attrs_fields(conv: cattrs.Converter, tp: Any) -> list[Any] | None:
+    """``tp``'s fields if ``_fast_class_hook`` can structure it as cattrs would, else None."""
+    if not attrs.has(tp) or getattr(tp, "__parameters__", None) or get_origin(tp) is not None:
+        return None
+    if getattr(conv, "use_alias", False) or conv.type_overrides:
+        return None
+    if any(isinstance(a.type, str) for a in attrs.fields(tp)):
+        attrs.resolve_types(tp)  # PEP 563 annotations, resolved as cattrs does
+    fields = list(attrs.fields(tp))
+    for a in fields:
+        t = a.type
+        if not a.init or a.converter is not None or t is None or isinstance(t, TypeVar):
+            return None
+        if t is Final or get_origin(t) in (Final, Annotated) or not _keyword(a.alias):
+            return None
+        if getattr(t, "__parameters__", None):  # a generic alias with free type variables
+            return None
+    return fields
