@@ -11,12 +11,18 @@ This module only builds the converter; running it on a merged document and turni
 failures into ``FieldError``s that say where is ``_structure``'s job. The hooks raise
 ``_Invalid`` (a message meant for the user) and cattrs' own validation errors, noted with the
 field name or item index the way cattrs does, so that ``_structure`` can walk one error tree.
+
+Detailed validation is what the error tree needs and what a good document does not: a reload
+structures with a fast twin first (``StrictConverter``), whose code is generated per class, and
+the detailed converter runs only when that fails. tests/test_fast_path checks that the two
+accept exactly the same documents.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import itertools
 import keyword
 import linecache
 import math
@@ -565,13 +571,26 @@ def _fast_class_hook(
     defaults = ", ".join(f"{name}={name}" for name in names)
     # A fixed name: a class made by attrs.make_class may have a name that is no identifier.
     lines = [f"def structure(o, _, *, {defaults}):", *body]
-    # Listed in linecache under a name of its own, so a traceback through it shows the code.
-    filename = f"<trioconf generated structure {tp.__module__}.{tp.__qualname__}>"
-    linecache.cache[filename] = (len("\n".join(lines)), None, [f"{x}\n" for x in lines], filename)
+    filename = _cache_source(f"{tp.__module__}.{tp.__qualname__}", lines)
     namespace = dict(names)
     exec(compile("\n".join(lines), filename, "exec"), namespace)
     hook_fn: Hook = namespace["structure"]
     return hook_fn
+
+
+def _cache_source(name: str, lines: list[str]) -> str:
+    """A file name for generated code, its lines in linecache, so tracebacks show them.
+
+    The code for one class differs between converters (``allow_nan``, ``forbid_unknown``):
+    each different text gets a name of its own, as cattrs does for its generated code.
+    """
+    text = [f"{line}\n" for line in lines]
+    for count in itertools.count(1):
+        filename = f"<trioconf generated structure {name}{f'-{count}' if count > 1 else ''}>"
+        entry = (sum(map(len, text)), None, text, filename)
+        if linecache.cache.setdefault(filename, entry) == entry:  # new, or the same text
+            return filename
+    raise AssertionError("unreachable")  # itertools.count never ends
 
 
 def _exact_test(name: str, tp: type, allow_nan: bool) -> str:
