@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import math
+import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -235,3 +237,31 @@ def test_changed_paths_name_exactly_the_differing_leaves(
     assert changed <= la.keys() | lb.keys()
     for path in (la.keys() & lb.keys()) - changed:
         assert same(la[path], lb[path])
+
+
+def test_merge_copies_every_kind_of_container_into_plain_ones() -> None:
+    """The copy's fast paths are for parsers' exact types; any other Mapping or sequence a
+    layer holds is still copied (into a dict or list), never aliased, and anything else kept."""
+
+    class Table(dict[str, Any]):
+        pass
+
+    when = datetime.datetime(2024, 1, 2)
+    inner = [1, {"x": (2, 3)}]
+    data = {
+        "proxy": types.MappingProxyType({"a": inner, "b": Table(c=[4])}),
+        "pair": (inner, when),
+        "flag": True,
+        "none": None,
+    }
+    merged = merge([Layer("a", {"proxy": {"old": 1}}), Layer("b", data)])
+    assert merged.data == {
+        "proxy": {"old": 1, "a": [1, {"x": [2, 3]}], "b": {"c": [4]}},
+        "pair": [[1, {"x": [2, 3]}], when],
+        "flag": True,
+        "none": None,
+    }
+    assert type(merged.data["proxy"]["b"]) is dict
+    assert merged.data["proxy"]["a"] is not inner
+    assert merged.data["pair"][0] is not inner
+    assert merged.data["pair"][1] is when

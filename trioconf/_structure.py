@@ -1,8 +1,9 @@
 """Running the strict converter on a merged document, and its failures as FieldErrors.
 
-The converter (``_converter``) runs with detailed validation, so one pass collects every bad
-field as a tree of cattrs ExceptionGroups whose sub-exceptions carry ``AttributeValidationNote``
-(a field name) or ``IterableValidationNote`` (a list index or mapping key) in ``__notes__``.
+The converter (``_converter``) structures a good document with its fast twin; a bad one it
+structures again with detailed validation, which collects every bad field as a tree of cattrs
+ExceptionGroups whose sub-exceptions carry ``AttributeValidationNote`` (a field name) or
+``IterableValidationNote`` (a list index or mapping key) in ``__notes__``.
 Walking that tree gives each error's path as a tuple, which is what ``Merged.origins`` and
 ``Layer.locate`` need; parsing cattrs' ``"@ $.a.b"`` strings back would break on keys
 containing dots. Kept apart from the hooks because it is the other half of the job: the hooks
