@@ -29,8 +29,8 @@ class LayeredFolder(Folder):
         # Name → the layer it had at the last ``take_changes`` (None: none), for the names
         # whose layer changed since.
         self._changes: dict[str, Layer | None] = {}
-        self._large: set[str] = set()
-        self.tracking = False  # set by the incremental build that indexed every layer  # names whose layer is too large to build from inline
+        self._large: set[str] = set()  # names whose layer is too large to build from inline
+        self.tracking = False  # set by the incremental build that indexed every layer
 
     def layers(self) -> Sequence[Layer]:
         """Each usable file's layer, in name order."""
