@@ -524,6 +524,39 @@ async def test_layered_one_file_change_merges_and_structures_only_that_files_ent
         assert live.history[-1].changed == {"name"}
 
 
+async def test_layered_origins_stay_those_of_the_snapshot_after_a_rejected_change(
+    tmp_path: Path,
+) -> None:
+    """Origins are listed on demand from the layers as they were when the snapshot was
+    built: a later change that was built and rejected moves the folder on, not the answer."""
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    (folder / "a.toml").write_text("[tenants.acme]\nport = 1\n")
+    (folder / "b.toml").write_text("[tenants.beta]\nport = 2\n")
+
+    def no_666(new: Config, old: Config | None) -> None:
+        if any(t.port == 666 for t in new.tenants.values()):
+            raise ValueError("port 666 is reserved")
+
+    async with trioconf.open_reloader(
+        Config, trioconf.Directory(folder), debounce=0, validate=no_666
+    ) as live:
+        # (No origin asked before: the table is listed, and kept, on the first question.)
+        records = live.records()
+        # acme moves to b.toml with a value the validator refuses: built, then rejected.
+        write_atomic(folder / "b.toml", "[tenants.beta]\nport = 2\n[tenants.acme]\nport = 666\n")
+        with trio.fail_after(PATIENCE):
+            async for record in records:
+                if isinstance(record, trioconf.Failure):
+                    break
+        assert live.current.tenants["acme"].port == 1
+        assert live.origin("tenants.acme.port") == str(folder / "a.toml")
+        assert live.origin("tenants.beta.port") == str(folder / "b.toml")
+        write_atomic(folder / "b.toml", "[tenants.beta]\nport = 2\n[tenants.acme]\nport = 7\n")
+        await until(live, lambda c: c.tenants["acme"].port == 7)
+        assert live.origin("tenants.acme.port") == str(folder / "b.toml")
+
+
 async def test_start_up_of_a_large_folder_lets_other_tasks_run(tmp_path: Path) -> None:
     folder = tmp_path / "tenants.d"
     fill(folder, 1000)

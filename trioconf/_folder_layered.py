@@ -9,6 +9,7 @@ goes.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +32,11 @@ class LayeredFolder(Folder):
         self._changes: dict[str, Layer | None] = {}
         self._large: set[str] = set()  # names whose layer is too large to build from inline
         self.tracking = False  # set by the incremental build that indexed every layer
+        # ``frozen_layers``: the views alive, the generation the next change belongs to, and
+        # (generation, name, the layer it had before) for each change a view may need undone.
+        self._views: weakref.WeakSet[_View] = weakref.WeakSet()
+        self._generation = 0
+        self._undo: list[tuple[int, str, Layer | None]] = []
 
     def layers(self) -> Sequence[Layer]:
         """Each usable file's layer, in name order."""
@@ -42,10 +48,37 @@ class LayeredFolder(Folder):
         return [(name, given[name]) for name in self._names()]
 
     def frozen_layers(self) -> Callable[[], list[Layer]]:
-        """The layers as they are now, listed later (for origins, which few ever ask): two
-        C-level copies now rather than ten thousand lookups per change."""
-        given, names = dict(self._given), self._names()  # a new list when the names change
-        return lambda: list(map(given.__getitem__, names))
+        """The layers as they are now, listed when called (for origins, which few ever ask).
+
+        Copying ten thousand entries per change cost more than the change: the view keeps
+        this moment's generation instead, and the folder keeps, while any view may still be
+        asked, the layer each name had before each later change (an undo log, trimmed as
+        views die)."""
+        view = _View(self, self._generation)
+        self._views.add(view)
+        self._generation += 1
+        self._trim()
+        return view
+
+    def layers_at(self, generation: int) -> list[Layer]:
+        """The layers as they were when ``frozen_layers`` gave the view ``generation``."""
+        given = dict(self._given)
+        for when, name, before in reversed(self._undo):
+            if when <= generation:
+                break
+            if before is None:
+                given.pop(name, None)
+            else:
+                given[name] = before
+        return [given[name] for name in sorted(given, key=name_order)]
+
+    def _trim(self) -> None:
+        if not self._views:
+            self._undo.clear()
+            return
+        oldest = min(view.generation for view in self._views)
+        if self._undo and self._undo[0][0] <= oldest:
+            self._undo = [entry for entry in self._undo if entry[0] > oldest]
 
     def _names(self) -> list[str]:
         if self._order is None:
@@ -94,7 +127,24 @@ class LayeredFolder(Folder):
         return super()._remove(name)
 
     def _note(self, name: str) -> None:
-        """``name``'s layer is about to change: remember the one it has (once an incremental
-        build has indexed the folder: until then there is nobody to tell)."""
+        """``name``'s layer is about to change: remember the one it has, for the incremental
+        build (once it has indexed the folder: until then there is nobody to tell) and for
+        the views that may still be asked (``frozen_layers``)."""
+        before = self._given.get(name)
         if self.tracking and name not in self._changes:
-            self._changes[name] = self._given.get(name)
+            self._changes[name] = before
+        if self._views:
+            self._undo.append((self._generation, name, before))
+
+
+class _View:
+    """A layered folder's layers at one moment (``LayeredFolder.frozen_layers``)."""
+
+    __slots__ = ("__weakref__", "folder", "generation")
+
+    def __init__(self, folder: LayeredFolder, generation: int) -> None:
+        self.folder = folder
+        self.generation = generation
+
+    def __call__(self) -> list[Layer]:
+        return self.folder.layers_at(self.generation)

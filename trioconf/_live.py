@@ -169,10 +169,10 @@ class Live(Generic[T]):
 
         The source's name as the loader recorded it for that key path (it records one for
         inner tables too): a file's path, ``env APP_DB__PORT`` for the variable that set it, or
-        what a :class:`Source` of your own says (:meth:`Source.origin`); ``"default"`` when no source supplied it (the class's default was
-        used). For a path above the leaves with no record of its own, the distinct origins of
-        its leaves, in field order, joined by ``", "``. ``KeyError`` when ``path`` is not in
-        the current snapshot.
+        what a :class:`Source` of your own says (:meth:`Source.origin`); ``"default"`` when no
+        source supplied it (the class's default was used). For a path above the leaves with no
+        record of its own, the distinct origins of its leaves, in field order, joined by
+        ``", "``. ``KeyError`` when ``path`` is not in the current snapshot.
         """
         origins = self._state.origins
         found = origins.get(path)
