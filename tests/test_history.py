@@ -72,8 +72,12 @@ def diff(old: Cfg, new: Cfg) -> frozenset[str]:
 
 
 def publish(live: Live[Any], config: Cfg) -> Update[Any]:
-    """Publish as the updater does: ``changed`` listed on demand by a function of both configs."""
-    return writer(live).publish(config, functools.partial(diff, live.current, config), {})
+    """Publish as the updater does: ``changed`` listed on demand by a function of both configs,
+    and what the publish retired let go of once the woken tasks ran (``_updater._tidy``; the
+    reloader test below checks that the updater does)."""
+    update = writer(live).publish(config, functools.partial(diff, live.current, config), {})
+    writer(live).release()
+    return update
 
 
 # --- which records stay whole ---------------------------------------------------------------
@@ -544,3 +548,26 @@ def test_the_history_example_of_the_docs_prints_what_the_docs_show() -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert out.stdout == shown.rstrip("\n") + "\n"
+
+
+async def test_the_updater_frees_a_retired_snapshot_once_the_woken_tasks_ran(
+    tmp_path: Path,
+) -> None:
+    """A publish retires the snapshot that left the retained ones; the updater lets it go
+    when idle (freeing ten thousand entries should not delay the tasks the publish woke),
+    not never."""
+    path = tmp_path / "app.toml"
+    path.write_text("[db]\nport = 1\n")
+    async with trioconf.open_reloader(Cfg, path, debounce=0) as live:
+        path.write_text("[db]\nport = 2\n")
+        ref = weakref.ref(await live.wait_value(lambda c: c.db.port == 2))
+        for n in range(3, 9):  # version 2 leaves the snapshots and its Update turns past
+            path.write_text(f"[db]\nport = {n}\n")
+            await live.wait_value(lambda c, n=n: c.db.port == n)
+
+        def freed() -> bool:
+            gc.collect()
+            return ref() is None
+
+        await wait_until(freed)
+        await wait_until(lambda: not live._state.retired)  # the last publish's, too

@@ -53,6 +53,10 @@ class KeyedFolder(Folder):
         self._shared = True
         return self.entries
 
+    def prepare(self) -> None:
+        """Copy the entries a snapshot took now, between changes (``Loader.prepare``)."""
+        self._copy_if_shared()
+
     def owner(self, stem: str) -> str | None:
         """The path of the file that supplies the entry ``stem`` now."""
         name = self._owners.get(stem)

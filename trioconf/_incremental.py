@@ -174,6 +174,11 @@ class Incremental(Generic[T]):
             raise
         return config, origins, changes
 
+    def prepare(self) -> None:
+        """Copy the entries a built config took now, between changes (``Loader.prepare``)."""
+        for f in range(len(self.fields)):
+            self._entries_for_write(f)
+
     def share(self, old: object, new: object) -> None:
         """After a full build: give ``new`` (not published yet) ``old``'s object for every
         entry equal to it, as an incremental build does, so views of unchanged entries

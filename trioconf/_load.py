@@ -233,6 +233,14 @@ class Loader(Generic[T]):
                 return built
         return self.build_full()
 
+    def prepare(self) -> None:
+        """Between changes: copy now the mappings the last snapshot took (copy on write), so
+        that the next change does not wait for that copy."""
+        if self.incremental is not None:
+            self.incremental.prepare()
+        for folder in self.keyed:
+            folder.prepare()
+
     def build_full(self) -> tuple[T, Mapping[str, str]]:
         """``build`` from scratch: every layer merged, the whole config structured."""
         error = self.error

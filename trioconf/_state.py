@@ -44,6 +44,7 @@ class LiveState(Generic[T]):
         "origins",
         "record_lot",
         "records_total",
+        "retired",
         "snapshots",
         "state_lot",
         "version",
@@ -84,6 +85,10 @@ class LiveState(Generic[T]):
         # by its number and replaced there by its PastUpdate.
         self.whole: deque[tuple[int, Update[T]]] = deque(maxlen=snapshots)
         self.counters = Counters() if counters is None else counters
+        # What the last publish let go of (an old snapshot, an old record), kept until the
+        # updater is idle: freeing a snapshot of ten thousand entries takes as long as
+        # building the new one, and the tasks waiting for the new one should not wait for it.
+        self.retired: list[object] = []
         # Every leaf path, listed on first access: a keyed Directory of ten thousand entries
         # has a hundred thousand of them, which took more time at start-up, and more memory
         # for as long as this record is kept, than the entries themselves.
@@ -123,6 +128,10 @@ class Publisher(Generic[T]):
     ) -> Update[T]:
         """Swap in a new snapshot (and its origins), clear ``last_error``, wake everyone."""
         state = self._state
+        if len(state.snapshots) == state.snapshots.maxlen:
+            state.retired.append(state.snapshots[0])
+        if len(state.whole) == state.whole.maxlen:
+            state.retired.append(state.whole[0][1])
         update = Update(state.version + 1, config, state.config, changed, time.time())
         state.config = config
         state.version = update.version
@@ -133,6 +142,10 @@ class Publisher(Generic[T]):
         state.counters.applied += 1
         state.state_lot.unpark_all()
         return update
+
+    def release(self) -> None:
+        """Let go of what the last publish retired (``LiveState.retired``)."""
+        self._state.retired.clear()
 
     def fail(self, error: ConfigError) -> Failure:
         """Record a failed attempt; the current snapshot stays.
