@@ -356,7 +356,8 @@ def _union_hook(conv: cattrs.Converter, tp: Any) -> Hook:
 
 def _require_list(tp: Any, obj: Any) -> None:
     # A string is a sequence too: "abc" must not become ["a", "b", "c"].
-    if not isinstance(obj, list | tuple):
+    # The exact type first: ``list | tuple`` would build a union object on every call.
+    if type(obj) is not list and not isinstance(obj, (list, tuple)):
         raise _reject(tp, obj)
 
 

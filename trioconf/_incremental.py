@@ -123,6 +123,7 @@ class Incremental(Generic[T]):
         self.fields = tuple(fields)
         self._hooks = [converter.get_structure_hook(f.value_type) for f in self.fields]
         self._flat = all(len(f.parts) == 1 for f in self.fields)
+        self._single = self.fields[0].parts[0] if self._flat and len(self.fields) == 1 else None
         self.ready = False
         self._reset()
 
@@ -174,6 +175,11 @@ class Incremental(Generic[T]):
             raise
         return config, origins, changes
 
+    def settled(self) -> None:
+        """The config just built is the snapshot the next candidate compares with."""
+        self.dirty.clear()
+        self._fresh = False
+
     def prepare(self) -> None:
         """Copy the entries a built config took now, between changes (``Loader.prepare``)."""
         for f in range(len(self.fields)):
@@ -203,10 +209,11 @@ class Incremental(Generic[T]):
         (every snapshot shares it), identical ones are no longer dirty."""
         changes: list[_Change] = []
         if self._fresh:
-            # Built from scratch: an entry the old snapshot has and no layer gives any more
-            # was never touched here. It is dropped.
+            # Built from scratch: every entry is compared with the old snapshot's, and so is
+            # every entry the old snapshot has that no layer gives any more.
             for f, field in enumerate(self.fields):
                 entries = self._entries[f]
+                self.dirty.update((f, k) for k in entries)
                 self.dirty.update((f, k) for k in _get(old, field.parts) if k not in entries)
             self._fresh = False
         for f, key in sorted(self.dirty):
@@ -311,6 +318,13 @@ class Incremental(Generic[T]):
 
     def _split(self, layer: Layer, order: Order) -> _Split:
         data = layer.data
+        single = self._single
+        if single is not None and len(data) == 1:
+            # The usual layered file, ten thousand times at start-up: one table under the
+            # one top-level mapping field, and nothing else.
+            table = data.get(single, _ABSENT)
+            if type(table) is dict:
+                return _Split(layer, order, (table,), None, True)
         mappings: list[Mapping[str, Any] | None] = []
         regular = True
         for field in self.fields:
@@ -347,18 +361,20 @@ class Incremental(Generic[T]):
         resort: set[int] = set()
         writable = {f: self._entries_for_write(f) for f in {f for f, _ in touched}}
         hooks, fields, holders_of, places_of = self._hooks, self.fields, self._holders, self._places
-        splits, dirty = self._splits, self.dirty
+        splits, dirty, fresh = self._splits, self.dirty, self._fresh
         for f, key in touched:  # in the order they were met: a fresh index appends in order
             held = holders_of[f].get(key)
             entries = writable[f]
             places = places_of[f]
             if held is None:
-                if entries.pop(key, _ABSENT) is not _ABSENT:
+                if entries.pop(key, _ABSENT) is not _ABSENT and not fresh:
                     dirty.add((f, key))
                 places.pop(key, None)
                 continue
             first = splits[held[0][1]]
-            place = (first.order, _position(first.mappings[f], key))
+            mapping = first.mappings[f]
+            assert mapping is not None
+            place = (first.order, 0 if len(mapping) == 1 else _position(mapping, key))
             known = places.get(key)
             if known != place:
                 if known is not None or (entries and place < places[next(reversed(entries))]):
@@ -367,8 +383,6 @@ class Incremental(Generic[T]):
             if len(held) == 1:
                 # Structured from the layer's own data, as a keyed Directory's entry is:
                 # nothing mutates a parsed document, and the structured entry is built fresh.
-                mapping = first.mappings[f]
-                assert mapping is not None
                 value = mapping[key]
             else:
                 value = self._merged(f, key, [splits[ident] for _, ident in held])
@@ -376,7 +390,8 @@ class Incremental(Generic[T]):
                 entries[key] = hooks[f](value, fields[f].value_type)
             except Exception:
                 raise Fallback from None  # the full build says what is wrong, and where
-            dirty.add((f, key))
+            if not fresh:  # a fresh index compares every entry (``_changes``)
+                dirty.add((f, key))
         for f in resort:
             entries, places = self._entries[f], self._places[f]
             self._entries[f] = {k: entries[k] for k in sorted(entries, key=places.__getitem__)}

@@ -229,7 +229,7 @@ class Loader(Generic[T]):
             except Fallback:
                 pass  # said by the full build below
             else:
-                incremental.dirty.clear()  # the snapshot built now is the one to compare with
+                incremental.settled()  # the snapshot built now is the one to compare with
                 return built
         return self.build_full()
 
