@@ -375,3 +375,40 @@ async def test_slow_replacement_after_a_delete_is_waited_for_not_reported(cfg: P
             await live.wait_value(lambda c: c.name == "replaced")
         assert live.statistics().rejected == 0
         assert live.last_error is None
+
+
+def _task_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(task: trio.lowlevel.Task) -> None:
+        names.add(task.name.rpartition(".")[2])
+        for nursery in task.child_nurseries:
+            for child in nursery.child_tasks:
+                walk(child)
+
+    walk(trio.lowlevel.current_root_task())
+    return names
+
+
+@attrs.frozen
+class _Port:
+    port: int = 0
+
+
+@pytest.mark.parametrize("debounce", [0, 0.05])
+async def test_at_debounce_0_the_updater_drives_the_debouncer_itself(
+    tmp_path: Path, debounce: float
+) -> None:
+    """With a zero window the debouncer's own task would be one more task step and one more
+    scheduler pass between a report and its read: the updater runs it (``FusedInbox``), and
+    changes still arrive."""
+    path = tmp_path / "app.toml"
+    path.write_text("port = 0\n")
+    async with trioconf.open_reloader(_Port, path, debounce=debounce) as live:
+        names = _task_names()
+        assert "run_updater" in names
+        assert ("run_debouncer" in names) == (debounce > 0)
+        for n in range(1, 4):
+            write_atomic(path, f"port = {n}\n")
+            with trio.fail_after(PATIENCE):
+                await live.wait_value(lambda c, n=n: c.port == n)

@@ -58,7 +58,7 @@ from pathlib import Path
 import attrs
 import trio
 
-from ._inbox import Inbox
+from ._inbox import Batch, Inbox
 from ._records import Counters
 from ._source_state import Key, Notified
 from ._tickets import Ticket
@@ -200,32 +200,45 @@ class Debouncer:
         inbox: Inbox,
         counters: Counters,
     ) -> None:
-        """The debouncer's task: take events, hand due batches to ``inbox``. Its wait for the
-        next deadline is this object's own cancel scope (``_wait``), which ``failed`` and
-        ``awaiting``, the updater's feedback, may bring forward."""
+        """The debouncer's task: take events, hand due batches to ``inbox``, until every
+        sender is closed (``step``)."""
         async with receive:
+            while await self.step(receive, inbox, counters):
+                pass
+
+    async def step(
+        self,
+        receive: trio.MemoryReceiveChannel[DebouncerInput],
+        inbox: Inbox,
+        counters: Counters,
+    ) -> bool:
+        """Wait for the next event or deadline, take every event queued by then, and hand
+        what is due to ``inbox``; False once every sender is closed (what was open is handed
+        over then). The wait is this object's own cancel scope (``_wait``), which ``failed``
+        and ``awaiting``, the updater's feedback, may bring forward."""
+        deadline = self.next_deadline(trio.current_time())
+        # Nothing pending (always so at debounce 0): no cancel scope to set up.
+        wait = trio.move_on_at(deadline) if deadline < math.inf else None
+        self._wait = wait
+        with wait if wait is not None else contextlib.nullcontext():
+            try:
+                event = await receive.receive()
+            except trio.EndOfChannel:
+                _hand_over(inbox, self.flush())
+                return False
+            now = trio.current_time()
+            _take(self, event, now, counters)
+            # Drain what is already queued without a checkpoint per event: a burst of
+            # inotify events then costs one deadline computation, not one per event.
             while True:
-                deadline = self.next_deadline(trio.current_time())
-                # Nothing pending (always so at debounce 0): no cancel scope to set up.
-                wait = trio.move_on_at(deadline) if deadline < math.inf else None
-                self._wait = wait
-                with wait if wait is not None else contextlib.nullcontext():
-                    try:
-                        event = await receive.receive()
-                    except trio.EndOfChannel:
-                        _hand_over(inbox, self.flush())
-                        return
-                    now = trio.current_time()
-                    _take(self, event, now, counters)
-                    # Drain what is already queued without a checkpoint per event: a burst of
-                    # inotify events then costs one deadline computation, not one per event.
-                    while True:
-                        try:
-                            event = receive.receive_nowait()
-                        except (trio.WouldBlock, trio.EndOfChannel):
-                            break
-                        _take(self, event, now, counters)
-                _hand_over(inbox, self.release_due(trio.current_time()))
+                try:
+                    event = receive.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+                _take(self, event, now, counters)
+        self._wait = None
+        _hand_over(inbox, self.release_due(trio.current_time()))
+        return True
 
     # -- deciding --------------------------------------------------------------------------
 
@@ -421,3 +434,39 @@ def _take(debouncer: Debouncer, event: DebouncerInput, now: float, counters: Cou
 def _hand_over(inbox: Inbox, release: Release | None) -> None:
     if release is not None and (release.keys or release.rescan):
         inbox.put(release.keys, rescan=release.rescan, tickets=release.tickets)
+
+
+class FusedInbox:
+    """The debouncer run by the updater's own task, for ``debounce=0``.
+
+    With a zero window nothing waits in the debouncer but held files and requests, so its own
+    task was one more task step and one more scheduler pass between a watcher's report and
+    the read, for nothing. Here the updater, whenever it asks for its next batch (``take``),
+    drives the same ``Debouncer`` (``step``) until the inbox holds something: the watcher's
+    report wakes the updater directly. Events that arrive while the updater reads wait in the
+    channel (and the kernel's queue behind it) and form the next batch, as the inbox's
+    coalescing did. Everything else (holds, requests, the ceiling, the commit trigger, the
+    updater's feedback) is the debouncer's code, unchanged."""
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        debouncer: Debouncer,
+        receive: trio.MemoryReceiveChannel[DebouncerInput],
+        counters: Counters,
+    ) -> None:
+        self._inbox = inbox
+        self._debouncer = debouncer
+        self._receive = receive
+        self._counters = counters
+        self._open = True  # some sender may still send
+
+    async def take(self) -> Batch:
+        """The next batch (``Inbox.take``), driving the debouncer until there is one.
+        ``EndOfChannel`` once the inbox is closed, or every sender is and nothing is left."""
+        inbox = self._inbox
+        while self._open and not inbox.ready:
+            self._open = await self._debouncer.step(self._receive, inbox, self._counters)
+        if not self._open and not inbox.ready:
+            raise trio.EndOfChannel
+        return await inbox.take()

@@ -13,6 +13,7 @@ when the attempt that carried them is over.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 import attrs
 import trio
@@ -38,6 +39,13 @@ class Batch:
         )
 
 
+class Batches(Protocol):
+    """Where the updater takes its batches: the ``Inbox``, or at ``debounce=0`` the
+    debouncer driven from the updater's own task (``_debounce.FusedInbox``)."""
+
+    async def take(self) -> Batch: ...
+
+
 class Inbox:
     def __init__(self) -> None:
         self._keys: set[Key] = set()
@@ -57,6 +65,11 @@ class Inbox:
         self._tickets.extend(tickets)
         if self._keys or self._rescan:
             self._ready.set()
+
+    @property
+    def ready(self) -> bool:
+        """Whether ``take`` would return at once (a batch waits, or the inbox is closed)."""
+        return self._ready.is_set()
 
     async def take(self) -> Batch:
         """Wait until something is ready, then take all of it as one batch.

@@ -146,6 +146,12 @@ class Loader(Generic[T]):
 
     def _route(self, keys: frozenset[Key]) -> list[tuple[SourceState, frozenset[Key]]]:
         """The sources the keys name, in source order, each with its own keys."""
+        if len(keys) == 1 and not self._by_folder:
+            # One file changed, no folder to look in: the usual save, on every reload's path.
+            (key,) = keys
+            found = self._by_path.get(key) if isinstance(key, Path) else None
+            if found is not None and len(found) == 1:
+                return [(found[0], keys)]
         named: dict[int, tuple[SourceState, set[Key]]] = {}
 
         def add(state: SourceState, key: Key) -> None:

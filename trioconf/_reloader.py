@@ -5,7 +5,9 @@
                                           └── failed / applied ─────┘
 
 (The updater reports each batch's outcome to the debouncer, whose ceiling counts from the
-oldest change not applied yet; see ``_debounce``.)
+oldest change not applied yet; see ``_debounce``.) At ``debounce=0`` the debouncer has no task
+of its own: the updater drives it when it asks for its next batch (``FusedInbox``), so a
+report wakes the task that reads.
 
 Order matters at start-up. The watcher is started first and reports only once every watch is
 installed, so a write that lands while the initial load reads is queued, not lost. Then the
@@ -31,9 +33,9 @@ if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
 from ._converter import make_converter
-from ._debounce import Debouncer, DebouncerInput, run_debouncer
+from ._debounce import Debouncer, DebouncerInput, FusedInbox, run_debouncer
 from ._errors import ConfigError
-from ._inbox import Inbox
+from ._inbox import Batches, Inbox
 from ._live import Live
 from ._load import Loader
 from ._records import Counters
@@ -157,9 +159,15 @@ async def _run(
             debouncer = Debouncer(
                 settings.debounce, settings.max_debounce, loader.priority, trigger, hold_limit
             )
-            nursery.start_soon(run_debouncer, receive, inbox, debouncer, counters)
+            batches: Batches = inbox
+            if settings.debounce == 0:
+                # Nothing to wait for: the updater drives the debouncer itself, one task step
+                # and one scheduler pass fewer between a report and its read (``FusedInbox``).
+                batches = FusedInbox(inbox, debouncer, receive, counters)
+            else:
+                nursery.start_soon(run_debouncer, receive, inbox, debouncer, counters)
             try:
-                config, origins = await initial_load(loader, validate, inbox, debouncer)
+                config, origins = await initial_load(loader, validate, batches, debouncer)
             except (ConfigError, TypeError) as exc:
                 # Raised after the nursery closed, plain: the initial load's ConfigError, or
                 # a validator that returned an awaitable (it was never a sync function).
@@ -170,7 +178,7 @@ async def _run(
                 config, origins=origins, history_size=settings.history_size, counters=counters
             )
             publisher = Publisher(state)
-            nursery.start_soon(run_updater, inbox, loader, publisher, validate, debouncer)
+            nursery.start_soon(run_updater, batches, loader, publisher, validate, debouncer)
             task_status.started(Live(state, _reload(tickets, send)))
             await trio.sleep_forever()
     finally:

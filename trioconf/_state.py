@@ -144,8 +144,14 @@ class Publisher(Generic[T]):
         return update
 
     def release(self) -> None:
-        """Let go of what the last publish retired (``LiveState.retired``)."""
-        self._state.retired.clear()
+        """Between publishes: let go of what the last one retired (``LiveState.retired``),
+        and list now the changed paths of the update the next one will retire, which
+        becomes a ``PastUpdate`` then and needs them (listed on demand, and cached)."""
+        state = self._state
+        state.retired.clear()
+        whole = state.whole
+        if len(whole) == whole.maxlen and whole[0][1].previous is not None:
+            whole[0][1].changed  # noqa: B018 (computed now, off the next publish's path)
 
     def fail(self, error: ConfigError) -> Failure:
         """Record a failed attempt; the current snapshot stays.

@@ -33,7 +33,7 @@ from ._candidate import Candidate
 from ._converter import unstructure
 from ._debounce import Debouncer
 from ._errors import ConfigError, RejectedError
-from ._inbox import Batch, Inbox, settle_all
+from ._inbox import Batch, Batches, settle_all
 from ._incremental import Fallback
 from ._keyed import candidate as keyed_candidate
 from ._keyed import settle as keyed_settle
@@ -64,7 +64,7 @@ def check(config: T, old: T | None, validate: Validate[T] | None) -> None:
 
 
 async def initial_load(
-    loader: Loader[T], validate: Validate[T] | None, inbox: Inbox, debouncer: Debouncer
+    loader: Loader[T], validate: Validate[T] | None, inbox: Batches, debouncer: Debouncer
 ) -> tuple[T, Mapping[str, str]]:
     """The first snapshot: every source read, built and validated, or a ConfigError.
 
@@ -77,7 +77,7 @@ async def initial_load(
 
 
 async def refresh(
-    batch: Batch, loader: Loader[T], inbox: Inbox, debouncer: Debouncer | None = None
+    batch: Batch, loader: Loader[T], inbox: Batches, debouncer: Debouncer | None = None
 ) -> tuple[Batch, bool]:
     """Read what ``batch`` names; give files found gone or emptied their grace.
 
@@ -118,7 +118,7 @@ async def refresh(
 
 
 async def run_updater(
-    inbox: Inbox,
+    inbox: Batches,
     loader: Loader[T],
     live: Publisher[T],
     validate: Validate[T] | None,
@@ -163,7 +163,7 @@ async def _tidy(loader: Loader[T], live: Publisher[T]) -> None:
 
 async def _attempt(
     batch: Batch,
-    inbox: Inbox,
+    inbox: Batches,
     loader: Loader[T],
     live: Publisher[T],
     validate: Validate[T] | None,
