@@ -7,57 +7,33 @@ The environment of a running process changes only by its own doing, so nothing w
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 
 from ._env import env_layer
 from ._errors import ConfigError
-from ._layer import Layer
 from ._settings import Options
-from ._source_state import Key
+from ._source_state import Key, OneLayer
 from ._sources import Env
 
 
-class EnvState:
+class EnvState(OneLayer[Env]):
     """One ``Env`` source (``_source_state.SourceState``)."""
 
     def __init__(
         self, source: Env, cls: type, options: Options, environ: Mapping[str, str] | None
     ) -> None:
+        super().__init__()
         self.source = source
         self.cls = cls
         self.strict = options.strict_env
         self.environ = environ  # None: os.environ, as it is at each read
-        self.layer: Layer | None = None
-        self._error: ConfigError | None = None
-
-    @property
-    def name(self) -> str:
-        return self.source.name
-
-    @property
-    def error(self) -> ConfigError | None:
-        return self._error
-
-    def layers(self) -> Sequence[Layer]:
-        return () if self.layer is None else (self.layer,)
-
-    @property
-    def waiting(self) -> frozenset[Path]:
-        return frozenset()
-
-    def grace_over(self) -> None:
-        pass
 
     async def refresh(self, keys: frozenset[Key] | None) -> bool:
         if keys is not None:
             return False  # nothing watched names the environment
-        before = self.layer, self._error
+        before = self.given()
         self.refresh_sync()
-        after = self.layer, self._error
-        if before[0] is not None and after[0] is not None:
-            return before[0].data != after[0].data
-        return _said(before[1]) != _said(after[1]) or (before[0] is None) != (after[0] is None)
+        return self.given() != before
 
     def refresh_sync(self) -> None:
         environ = os.environ if self.environ is None else self.environ
@@ -67,7 +43,3 @@ class EnvState:
             self.layer, self._error = None, exc
         else:
             self._error = None
-
-
-def _said(error: ConfigError | None) -> tuple[object, ...] | None:
-    return None if error is None else (type(error), str(error))

@@ -11,7 +11,6 @@ delete-then-write or an in-place writer's truncate leave exactly that state for 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import trio
@@ -22,34 +21,22 @@ from ._job import Deferred, Payload, read_and_parse, read_guarded
 from ._layer import Layer
 from ._settings import Options
 from ._sidecar import shared_lock_if_present_sync
-from ._source_state import Key
+from ._source_state import Key, OneLayer
 from ._sources import File, Format
 
 
-class FileState:
+class FileState(OneLayer[File]):
     """One ``File`` source (``_source_state.SourceState``)."""
 
     def __init__(self, source: File, options: Options) -> None:
+        super().__init__()
         self.source = source
         self.options = options
         self.format: Format = source.resolved_format  # an unknown extension fails here, plainly
         self.limit = INLINE_LIMITS[self.format]
         self.digest: bytes | None = None  # of the bytes last read; None: they could not be
-        self.layer: Layer | None = None
-        self._error: ConfigError | None = None
         self.read = False  # read at least once (a file found empty at start-up is just empty)
         self._waiting = False
-
-    @property
-    def name(self) -> str:
-        return self.source.name
-
-    @property
-    def error(self) -> ConfigError | None:
-        return self._error
-
-    def layers(self) -> Sequence[Layer]:
-        return () if self.layer is None else (self.layer,)
 
     @property
     def waiting(self) -> frozenset[Path]:

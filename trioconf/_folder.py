@@ -10,6 +10,7 @@ say it through the hooks at the end of ``Folder``.
 
 from __future__ import annotations
 
+import abc
 import errno
 import functools
 import os
@@ -48,7 +49,7 @@ def stem_of(name: str) -> str:
     return base if dot and base else name
 
 
-class Folder:
+class Folder(abc.ABC):
     """One Directory source (``_source_state.SourceState``), less what its files give.
 
     Not thread-safe; only the updater task uses it.
@@ -447,25 +448,25 @@ class Folder:
 
     # -- what a mode adds (``_folder_layered``, ``_folder_keyed``) ---------------------------
 
+    @abc.abstractmethod
     def _value(self, name: str, content: Content, fmt: Format, data: dict[str, Any]) -> Any:
         """What the file ``name`` gives, from its parsed document; a ValidationError makes
         it the file's error."""
-        raise NotImplementedError
 
     def _conflict(self) -> ConfigError | None:
         """An error between files rather than of one (two files for one keyed entry)."""
         return None
 
-    def _added(self, name: str) -> None:
+    def _added(self, name: str) -> None:  # noqa: B027 (a hook: nothing, unless a mode says)
         """A file not known before is about to be recorded."""
 
-    def _gave(self, name: str) -> None:
+    def _gave(self, name: str) -> None:  # noqa: B027 (a hook: nothing, unless a mode says)
         """The file ``name`` now gives ``_given[name]``."""
 
-    def _failed(self, name: str) -> None:
+    def _failed(self, name: str) -> None:  # noqa: B027 (a hook: nothing, unless a mode says)
         """The file ``name`` now has an error."""
 
-    def _removed(self, name: str) -> None:
+    def _removed(self, name: str) -> None:  # noqa: B027 (a hook: nothing, unless a mode says)
         """The file ``name`` left the folder."""
 
 

@@ -31,8 +31,9 @@ from inline. After a fallback the index is built again from scratch on the next 
 from __future__ import annotations
 
 import bisect
+import functools
 import typing
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
@@ -157,7 +158,8 @@ class Incremental(Generic[T]):
         rest_changed = not _same(self.converter, self.allow_nan, before, rest)
         if not changes and not rest_changed:
             return None
-        diff = _Diff(self.converter, changes, (before, rest) if rest_changed else None)
+        pair = (before, rest) if rest_changed else None
+        diff = functools.partial(_changed, self.converter, changes, pair)
         return Candidate(config, origins, diff() if eager else diff)
 
     def _build(
@@ -432,7 +434,8 @@ class Incremental(Generic[T]):
             config = structure(self.converter, self.cls, merged)
         except Exception:
             raise Fallback from None
-        return config, _LazyOrigins(loader.frozen_layers())
+        layers = loader.frozen_layers()
+        return config, DottedOrigins(lambda: merge(layers()))
 
 
 def _is_mapping_value(value: object) -> bool:
@@ -476,43 +479,3 @@ def _drop(node: dict[str, Any], parts: tuple[str, ...]) -> bool:
     else:
         node[head] = copy
     return not node
-
-
-class _Diff:
-    """The changed paths of an incremental candidate, listed on demand."""
-
-    def __init__(
-        self,
-        converter: cattrs.Converter,
-        changes: list[_Change],
-        rest: tuple[object, object] | None,
-    ) -> None:
-        self._args = (converter, changes, rest)
-
-    def __call__(self) -> frozenset[str]:
-        return _changed(*self._args)
-
-
-class _LazyOrigins(Mapping[str, str]):
-    """``Live.origin``'s table, built from the layers on first use (a full merge: only a
-    lookup pays it, never a reload)."""
-
-    def __init__(self, layers: Callable[[], list[Layer]]) -> None:
-        self._layers: Callable[[], list[Layer]] | None = layers
-        self._origins: Mapping[str, str] | None = None
-
-    def _built(self) -> Mapping[str, str]:
-        if self._origins is None:
-            assert self._layers is not None
-            self._origins = DottedOrigins(merge(self._layers()))
-            self._layers = None
-        return self._origins
-
-    def __getitem__(self, key: str) -> str:
-        return self._built()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._built())
-
-    def __len__(self) -> int:
-        return len(self._built())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -56,19 +56,22 @@ class Merged:
 class DottedOrigins(Mapping[str, str]):
     """``Merged.origins`` keyed by dotted path, naming each layer: what ``Live.origin`` reads.
 
-    Built on first lookup, so a reload that nobody asks "where from?" never pays for it.
+    Built on first lookup, so a reload that nobody asks "where from?" never pays for it. Given
+    a function instead of a ``Merged``, even the merge waits for the first lookup (a layered
+    Directory built at the cost of the change has no merge of every layer to hand).
     """
 
     __slots__ = ("_map", "_merged")
 
-    def __init__(self, merged: Merged) -> None:
-        self._merged: Merged | None = merged
+    def __init__(self, merged: Merged | Callable[[], Merged]) -> None:
+        self._merged: Merged | Callable[[], Merged] | None = merged
         self._map: dict[str, str] | None = None
 
     def _built(self) -> dict[str, str]:
         if self._map is None:
             assert self._merged is not None
-            origins = self._merged.origins
+            merged = self._merged if isinstance(self._merged, Merged) else self._merged()
+            origins = merged.origins
             self._map = {dotted(path): layer.describe(path) for path, layer in origins.items()}
             self._merged = None  # the document and its layers are not needed any more
         return self._map

@@ -14,7 +14,6 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Awaitable, Hashable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
@@ -22,7 +21,7 @@ import trio
 
 from ._errors import ConfigError, SourceError
 from ._layer import Layer
-from ._source_state import Key, Notified
+from ._source_state import Key, Notified, OneLayer
 
 
 class Notify(Protocol):
@@ -97,35 +96,16 @@ class _SourceLayer(Layer):
         return self.source.origin(tuple(str(part) for part in path))
 
 
-class UserSourceState:
+class UserSourceState(OneLayer["Source"]):
     """A user's ``Source`` as the loader sees it (``_source_state.SourceState``)."""
 
     def __init__(self, source: Source, index: int, parse_timeout: float) -> None:
+        super().__init__()
         self.source = source
         self.key = Notified(index)
         self.parse_timeout = parse_timeout
-        self.layer: Layer | None = None
-        self._error: ConfigError | None = None
         self._pending: set[Hashable] = set()
         self._stale = True  # the next read is a whole one: the first, or after a failure
-
-    @property
-    def name(self) -> str:
-        return self.source.name
-
-    @property
-    def error(self) -> ConfigError | None:
-        return self._error
-
-    def layers(self) -> Sequence[Layer]:
-        return () if self.layer is None else (self.layer,)
-
-    @property
-    def waiting(self) -> frozenset[Path]:
-        return frozenset()
-
-    def grace_over(self) -> None:
-        pass
 
     async def run(
         self,
@@ -155,7 +135,7 @@ class UserSourceState:
             return False  # its tokens were read by an earlier attempt already
         changes = None if keys is None or self._stale else frozenset(self._pending)
         self._pending = set()
-        before = self.layer, self._error
+        before = self.given()
         data: Mapping[str, Any] | None = None
         with trio.move_on_after(self.parse_timeout) as scope:
             try:
@@ -169,7 +149,7 @@ class UserSourceState:
             self._set_error(SourceError(self.name, reason))
         elif data is not None:
             self._take(data)
-        return _outcome(before) != _outcome((self.layer, self._error))
+        return self.given() != before
 
     def refresh_sync(self) -> None:
         """A whole read, in a Trio run of its own (``trioconf.load``), with ``run`` started
@@ -222,12 +202,6 @@ def _discard() -> trio.MemorySendChannel[Any]:
 
 def _said(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def _outcome(state: tuple[Layer | None, ConfigError | None]) -> tuple[object, ...]:
-    layer, error = state
-    data = None if layer is None else layer.data
-    return data, None if error is None else (type(error), str(error))
 
 
 def _plain_copy(value: Any) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import attrs
 
@@ -73,3 +73,47 @@ class SourceState(Protocol):
     def grace_over(self) -> None:
         """The files still waiting stay as they were read: missing, absent or empty."""
         ...
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+S = TypeVar("S", bound=_Named)
+
+
+class OneLayer(Generic[S]):
+    """The part of ``SourceState`` that a source giving at most one layer shares (a file,
+    the environment, a user's source): that layer or its error, and no grace of its own."""
+
+    source: S
+
+    def __init__(self) -> None:
+        self.layer: Layer | None = None
+        self._error: ConfigError | None = None
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def error(self) -> ConfigError | None:
+        return self._error
+
+    def layers(self) -> Sequence[Layer]:
+        return () if self.layer is None else (self.layer,)
+
+    @property
+    def waiting(self) -> frozenset[Path]:
+        return frozenset()
+
+    def grace_over(self) -> None:
+        pass
+
+    def given(self) -> tuple[object, ...]:
+        """What it gives, to compare before and after a read: the data, and the error as it
+        reads (a new exception object saying the same is no change)."""
+        data = None if self.layer is None else self.layer.data
+        error = self._error
+        return data, None if error is None else (type(error), str(error))
