@@ -395,20 +395,47 @@ class _Port:
     port: int = 0
 
 
+class _Stepping(trio.abc.Instrument):
+    """The names of the tasks that take a step while ``armed``."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.names: set[str] = set()
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if self.armed:
+            self.names.add(task.name.rpartition(".")[2])
+
+
 @pytest.mark.parametrize("debounce", [0, 0.05])
-async def test_at_debounce_0_the_updater_drives_the_debouncer_itself(
+async def test_at_debounce_0_a_save_is_read_in_the_updaters_task_alone(
     tmp_path: Path, debounce: float
 ) -> None:
-    """With a zero window the debouncer's own task would be one more task step and one more
-    scheduler pass between a report and its read: the updater runs it (``FusedInbox``), and
-    changes still arrive."""
+    """With a zero window a watcher task and a debouncer task between a report and its read
+    are task steps for nothing: the updater waits on the watcher's descriptor and runs both
+    (``_fused``), so no other trioconf task takes a step for a save; changes still arrive,
+    and ``reload()`` (which travels on the channel, through the relay) still wakes it."""
     path = tmp_path / "app.toml"
     path.write_text("port = 0\n")
+    stepping = _Stepping()
     async with trioconf.open_reloader(_Port, path, debounce=debounce) as live:
         names = _task_names()
         assert "run_updater" in names
         assert ("run_debouncer" in names) == (debounce > 0)
-        for n in range(1, 4):
-            write_atomic(path, f"port = {n}\n")
-            with trio.fail_after(PATIENCE):
-                await live.wait_value(lambda c, n=n: c.port == n)
+        trio.lowlevel.add_instrument(stepping)
+        try:
+            for n in range(1, 4):
+                stepping.armed = True
+                write_atomic(path, f"port = {n}\n")
+                with trio.fail_after(PATIENCE):
+                    await live.wait_value(lambda c, n=n: c.port == n)
+                stepping.armed = False
+        finally:
+            trio.lowlevel.remove_instrument(stepping)
+        # The watcher's task: run_watcher itself, or InotifyWatcher.run in its nursery.
+        assert bool({"run_watcher", "run"} & stepping.names) == (debounce > 0), stepping.names
+        assert "run_updater" in stepping.names
+        path.write_text("port = 9\n")  # no report waited for: the request reads it
+        with trio.fail_after(PATIENCE):
+            await live.reload()
+        assert live.current.port == 9

@@ -423,6 +423,10 @@ def test_decode_events() -> None:
         (3, IN_CLOSE_WRITE, 7, "app.toml"),
         (-1, IN_Q_OVERFLOW, 0, ""),
     ]
+    # A name that is no UTF-8 decodes as os.fsdecode does, so it matches the watched entry.
+    odd = b"caf\xe9.toml".ljust(16, b"\0")
+    (event,) = decode_events(struct.pack("iIII", 3, IN_CLOSE_WRITE, 0, len(odd)) + odd)
+    assert event.name == os.fsdecode(b"caf\xe9.toml")
 
 
 def test_resolve_follows_relative_and_absolute_links(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ from pathlib import Path
 import attrs
 import trio
 
-from ._inbox import Batch, Inbox
+from ._inbox import Inbox
 from ._records import Counters
 from ._source_state import Key, Notified
 from ._tickets import Ticket
@@ -185,6 +185,12 @@ class Debouncer:
             # deadline it computed before; let it look again.
             self._wait.deadline = -math.inf
 
+    def waits_in(self, scope: trio.CancelScope | None) -> None:
+        """The cancel scope its driver waits in now (``None``: not waiting), which ``failed``
+        and ``awaiting`` may bring forward: ``step`` sets its own; the updater's inbox at
+        debounce 0 (``_fused``) sets the one it waits in."""
+        self._wait = scope
+
     def applied(self, paths: frozenset[Key]) -> None:
         """The reload that read ``paths`` succeeded (or changed nothing)."""
         for path in paths:
@@ -224,10 +230,10 @@ class Debouncer:
             try:
                 event = await receive.receive()
             except trio.EndOfChannel:
-                _hand_over(inbox, self.flush())
+                hand_over(inbox, self.flush())
                 return False
             now = trio.current_time()
-            _take(self, event, now, counters)
+            take_event(self, event, now, counters)
             # Drain what is already queued without a checkpoint per event: a burst of
             # inotify events then costs one deadline computation, not one per event.
             while True:
@@ -235,9 +241,9 @@ class Debouncer:
                     event = receive.receive_nowait()
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
-                _take(self, event, now, counters)
+                take_event(self, event, now, counters)
         self._wait = None
-        _hand_over(inbox, self.release_due(trio.current_time()))
+        hand_over(inbox, self.release_due(trio.current_time()))
         return True
 
     # -- deciding --------------------------------------------------------------------------
@@ -417,7 +423,8 @@ async def run_debouncer(
     await debouncer.run(receive, inbox, counters)
 
 
-def _take(debouncer: Debouncer, event: DebouncerInput, now: float, counters: Counters) -> None:
+def take_event(debouncer: Debouncer, event: DebouncerInput, now: float, counters: Counters) -> None:
+    """Count ``event`` and apply it to the open batch (a report, a hold, a rescan, a request)."""
     if isinstance(event, Path | Notified):
         counters.events += 1
         debouncer.completed(event, now)
@@ -431,42 +438,7 @@ def _take(debouncer: Debouncer, event: DebouncerInput, now: float, counters: Cou
         debouncer.request(event, now)
 
 
-def _hand_over(inbox: Inbox, release: Release | None) -> None:
+def hand_over(inbox: Inbox, release: Release | None) -> None:
+    """Put what ``release_due`` (or ``flush``) released into the updater's inbox."""
     if release is not None and (release.keys or release.rescan):
         inbox.put(release.keys, rescan=release.rescan, tickets=release.tickets)
-
-
-class FusedInbox:
-    """The debouncer run by the updater's own task, for ``debounce=0``.
-
-    With a zero window nothing waits in the debouncer but held files and requests, so its own
-    task was one more task step and one more scheduler pass between a watcher's report and
-    the read, for nothing. Here the updater, whenever it asks for its next batch (``take``),
-    drives the same ``Debouncer`` (``step``) until the inbox holds something: the watcher's
-    report wakes the updater directly. Events that arrive while the updater reads wait in the
-    channel (and the kernel's queue behind it) and form the next batch, as the inbox's
-    coalescing did. Everything else (holds, requests, the ceiling, the commit trigger, the
-    updater's feedback) is the debouncer's code, unchanged."""
-
-    def __init__(
-        self,
-        inbox: Inbox,
-        debouncer: Debouncer,
-        receive: trio.MemoryReceiveChannel[DebouncerInput],
-        counters: Counters,
-    ) -> None:
-        self._inbox = inbox
-        self._debouncer = debouncer
-        self._receive = receive
-        self._counters = counters
-        self._open = True  # some sender may still send
-
-    async def take(self) -> Batch:
-        """The next batch (``Inbox.take``), driving the debouncer until there is one.
-        ``EndOfChannel`` once the inbox is closed, or every sender is and nothing is left."""
-        inbox = self._inbox
-        while self._open and not inbox.ready:
-            self._open = await self._debouncer.step(self._receive, inbox, self._counters)
-        if not self._open and not inbox.ready:
-            raise trio.EndOfChannel
-        return await inbox.take()

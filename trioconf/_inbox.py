@@ -41,7 +41,7 @@ class Batch:
 
 class Batches(Protocol):
     """Where the updater takes its batches: the ``Inbox``, or at ``debounce=0`` the
-    debouncer driven from the updater's own task (``_debounce.FusedInbox``)."""
+    debouncer and the file watcher run in the updater's own task (``_fused.FusedInbox``)."""
 
     async def take(self) -> Batch: ...
 
@@ -76,6 +76,12 @@ class Inbox:
 
         Cancel-safe: a cancellation while waiting takes nothing."""
         await self._ready.wait()
+        return self.take_nowait()
+
+    def take_nowait(self) -> Batch:
+        """``take`` for a caller that knows the inbox is ``ready`` and has just passed a
+        checkpoint of its own (the fused debouncer's wait): ``Event.wait`` on a set event
+        checkpoints anyway, one more scheduler pass on every save's path at debounce 0."""
         if self._closed:
             raise trio.EndOfChannel
         batch = Batch(frozenset(self._keys), self._rescan, tuple(self._tickets))

@@ -5,9 +5,11 @@
                                           └── failed / applied ─────┘
 
 (The updater reports each batch's outcome to the debouncer, whose ceiling counts from the
-oldest change not applied yet; see ``_debounce``.) At ``debounce=0`` the debouncer has no task
-of its own: the updater drives it when it asks for its next batch (``FusedInbox``), so a
-report wakes the task that reads.
+oldest change not applied yet; see ``_debounce``.) At ``debounce=0`` nothing waits between a
+report and its read, so the updater, while idle, waits on the file watcher's inotify
+descriptor itself and runs the watcher's wake-up and the debouncer in its own task
+(``_fused``): a save costs one task step, as the floor's does. The other producers' events
+reach it through a relay task.
 
 Order matters at start-up. The watcher is started first and reports only once every watch is
 installed, so a write that lands while the initial load reads is queued, not lost. Then the
@@ -33,8 +35,9 @@ if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
 from ._converter import make_converter
-from ._debounce import Debouncer, DebouncerInput, FusedInbox, run_debouncer
+from ._debounce import Debouncer, DebouncerInput, run_debouncer
 from ._errors import ConfigError
+from ._fused import FusedInbox
 from ._inbox import Batches, Inbox
 from ._live import Live
 from ._load import Loader
@@ -134,6 +137,13 @@ async def _run(
     inbox = Inbox()
     tickets = Tickets()
     counters = Counters()
+    # A poll holds a changed file for an interval before it reports it settled.
+    hold_limit = max(HOLD_LIMIT, 2 * settings.poll_interval)
+    debouncer = Debouncer(
+        settings.debounce, settings.max_debounce, loader.priority, trigger, hold_limit
+    )
+    # A zero window: nothing to wait for between a report and its read (``_fused``).
+    fused = FusedInbox(inbox, debouncer, counters) if settings.debounce == 0 else None
     failure: ConfigError | TypeError | None = None
     publisher: Publisher[T] | None = None
     try:
@@ -148,23 +158,19 @@ async def _run(
                     backend=settings.backend,
                     poll_interval=settings.poll_interval,
                     max_size=settings.reading.max_size,
+                    lend=None if fused is None else fused.lend,
                 )
                 await nursery.start(watcher)
             # Sources that report their own changes: started (watching) before the initial
             # read, like the file watcher, so a change made during that read is not lost.
             for source in loader.user_sources:
                 await nursery.start(source.run, send)
-            # A poll holds a changed file for an interval before it reports it settled.
-            hold_limit = max(HOLD_LIMIT, 2 * settings.poll_interval)
-            debouncer = Debouncer(
-                settings.debounce, settings.max_debounce, loader.priority, trigger, hold_limit
-            )
-            batches: Batches = inbox
-            if settings.debounce == 0:
-                # Nothing to wait for: the updater drives the debouncer itself, one task step
-                # and one scheduler pass fewer between a report and its read (``FusedInbox``).
-                batches = FusedInbox(inbox, debouncer, receive, counters)
+            batches: Batches
+            if fused is not None:
+                batches = fused
+                nursery.start_soon(fused.relay, receive)
             else:
+                batches = inbox
                 nursery.start_soon(run_debouncer, receive, inbox, debouncer, counters)
             try:
                 config, origins = await initial_load(loader, validate, batches, debouncer)

@@ -51,11 +51,9 @@ def lock_path_for(path: StrPath) -> Path:
 def has_sidecar(real: str) -> bool:
     """Whether a sidecar lock file stands beside the resolved file ``real``: a cooperating
     writer created it, so readers must take its shared lock (see ``shared_lock_if_present``)."""
-    try:
-        os.lstat(_sidecar_beside(real))
-    except OSError:
-        return False
-    return True
+    # access(), not lstat(): on the reload's hot path, where the usual answer is "no", lstat
+    # would build a FileNotFoundError per read; access() answers with a bool (half the time).
+    return os.access(_sidecar_beside(real), os.F_OK, follow_symlinks=False)
 
 
 def _sidecar_beside(real: str) -> str:

@@ -14,13 +14,15 @@ import errno
 import math
 import os
 import struct
+import sys
 from collections.abc import Callable
+from typing import NamedTuple
 
-import attrs
 import trio
 
 from ._events import RESCAN, WatchEvent
 from ._held import Held
+from ._lend import Lend
 from ._libc import (
     IN_ATTRIB,
     IN_CLOSE_WRITE,
@@ -63,12 +65,15 @@ _READ_SIZE = 64 * 1024
 _MAX_READS_PER_WAKEUP = 16  # then yield to the loop; wait_readable returns at once if more
 
 _HEADER = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then the name
-_MAX_EVENT_SIZE = _HEADER.size + 256  # NAME_MAX + 1, the name's padded maximum
+_HEADER_SIZE = _HEADER.size
+_MAX_EVENT_SIZE = _HEADER_SIZE + 256  # NAME_MAX + 1, the name's padded maximum
 
 
-@attrs.frozen
-class RawEvent:
-    """One decoded ``struct inotify_event``; ``name`` is empty for events on the directory."""
+class RawEvent(NamedTuple):
+    """One decoded ``struct inotify_event``; ``name`` is empty for events on the directory.
+
+    A named tuple, not a frozen attrs class: two or three are built on every save's path, and
+    a tuple is built in one step where a frozen class sets each field through ``object``."""
 
     wd: int
     mask: int
@@ -76,16 +81,23 @@ class RawEvent:
     name: str
 
 
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
+
+
 def decode_events(buf: bytes) -> list[RawEvent]:
     """Decode a buffer returned by ``read`` on an inotify descriptor."""
     events = []
     offset = 0
-    while offset + _HEADER.size <= len(buf):
-        wd, mask, cookie, length = _HEADER.unpack_from(buf, offset)
-        offset += _HEADER.size
-        raw = buf[offset : offset + length]
+    end = len(buf)
+    unpack = _HEADER.unpack_from
+    while offset + _HEADER_SIZE <= end:
+        wd, mask, cookie, length = unpack(buf, offset)
+        offset += _HEADER_SIZE
+        # The name is NUL-padded to an alignment boundary; what os.fsdecode does, inline.
+        name = buf[offset : offset + length].rstrip(b"\0").decode(_FS_ENCODING, _FS_ERRORS)
         offset += length
-        events.append(RawEvent(wd, mask, cookie, os.fsdecode(raw.split(b"\0", 1)[0])))
+        events.append(RawEvent(wd, mask, cookie, name))
     return events
 
 
@@ -176,10 +188,19 @@ class Descriptor:
         return decode_events(b"".join(chunks))
 
     async def pump(
-        self, process: Process, held: Held, send: trio.MemorySendChannel[WatchEvent]
+        self,
+        process: Process,
+        held: Held,
+        send: trio.MemorySendChannel[WatchEvent],
+        lend: Lend | None = None,
     ) -> None:
         """Until cancelled: wait for events (or the next held path's deadline), send what
-        ``process`` makes of them and the held paths that are due."""
+        ``process`` makes of them and the held paths that are due. With ``lend``, the waiting
+        and the reading are lent to the consumer instead (``_lend``), until cancelled."""
+        pump = _BoundPump(self, process, held)
+        if lend is not None:
+            with lend.lent(pump):
+                await trio.sleep_forever()
         while True:
             deadline = held.deadline()
             if deadline < math.inf:
@@ -187,12 +208,33 @@ class Descriptor:
                     await trio.lowlevel.wait_readable(self._fd)
             else:  # the usual case, on every save's path: no cancel scope to set up
                 await trio.lowlevel.wait_readable(self._fd)
-            out = process(self.read(), trio.current_time())
-            out.extend(held.expire(trio.current_time()))
-            for event in out:
+            for event in pump.events(trio.current_time()):
                 # The channel has room almost always: sending without the checkpoint of
                 # ``send()`` saves a trip through the scheduler on every save's path.
                 try:
                     send.send_nowait(event)
                 except trio.WouldBlock:
                     await send.send(event)
+
+
+class _BoundPump:
+    """A descriptor's wake-up as a ``_lend.Pump``: read, process, expire what is due."""
+
+    __slots__ = ("_descriptor", "_held", "_process")
+
+    def __init__(self, descriptor: Descriptor, process: Process, held: Held) -> None:
+        self._descriptor = descriptor
+        self._process = process
+        self._held = held
+
+    @property
+    def fd(self) -> int:
+        return self._descriptor._fd
+
+    def deadline(self) -> float:
+        return self._held.deadline()
+
+    def events(self, now: float) -> list[WatchEvent]:
+        out = self._process(self._descriptor.read(), now)
+        out.extend(self._held.expire(now))
+        return out

@@ -30,6 +30,7 @@ from ._events import WatchEvent
 from ._held import OPEN_WRITER_GRACE as OPEN_WRITER_GRACE
 from ._held import VANISH_SETTLE as VANISH_SETTLE
 from ._held import Held
+from ._lend import Lend
 from ._libc import (
     IN_ATTRIB,
     IN_CLOSE_WRITE,
@@ -105,9 +106,10 @@ class InotifyWatcher:
         self._resync(list(self._abs))
         self._started = True
 
-    async def run(self, send: trio.MemorySendChannel[WatchEvent]) -> None:
-        """Report until cancelled. Call ``install()`` first."""
-        await self._descriptor.pump(self.process, self._held, send)
+    async def run(self, send: trio.MemorySendChannel[WatchEvent], lend: Lend | None = None) -> None:
+        """Report until cancelled. Call ``install()`` first. With ``lend``, the consumer
+        waits on the descriptor and takes the reports itself (``_lend``)."""
+        await self._descriptor.pump(self.process, self._held, send, lend)
 
     def process(self, events: Iterable[RawEvent], now: float) -> list[WatchEvent]:
         """Apply a batch of events; return what to send, each path at most once."""

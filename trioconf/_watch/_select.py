@@ -27,6 +27,7 @@ from ._events import WatchEvent
 from ._fallback import Backend, Fallback
 from ._folders import Folder, FolderPoller, FolderWatcher
 from ._inotify import InotifyWatcher
+from ._lend import Lend
 from ._libc import Libc
 from ._poll import Poller
 
@@ -40,6 +41,7 @@ async def run_watcher(
     poll_interval: float = 1.0,
     max_size: int = DEFAULT_MAX_SIZE,
     libc: Libc | None = None,
+    lend: Lend | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Report configured paths that may have changed (or ``RESCAN``) on ``send`` until cancelled.
@@ -55,6 +57,8 @@ async def run_watcher(
     ``backend="inotify"`` raises ``OSError`` when inotify is unavailable or cannot watch a
     directory (at start, or later when a path moves to a new directory). ``libc`` replaces the
     system-call wrapper (tests use it to make the kernel refuse a call); the default is real.
+    With ``lend``, the file watcher's inotify descriptor is lent to the consumer (``_lend``):
+    its reports are then taken by the consumer's task, not sent on ``send``.
     """
     if backend not in ("auto", "inotify", "poll"):
         msg = f"backend must be 'auto', 'inotify' or 'poll', not {backend!r}"
@@ -77,10 +81,10 @@ async def run_watcher(
     try:
         if folders:
             await _run_with_folders(
-                libc, fd, unique, folders, send, poller, folder_poller, fallback, task_status
+                libc, fd, unique, folders, send, poller, folder_poller, fallback, lend, task_status
             )  # fmt: skip
         else:
-            await _run_inotify(libc, fd, unique, send, poller, fallback, task_status)
+            await _run_inotify(libc, fd, unique, send, poller, fallback, lend, task_status)
     finally:
         trio.lowlevel.notify_closing(fd)
         os.close(fd)
@@ -122,6 +126,7 @@ async def _run_inotify(
     send: trio.MemorySendChannel[WatchEvent],
     poller: Poller,
     fallback: Fallback,
+    lend: Lend | None,
     task_status: trio.TaskStatus[str],
 ) -> None:
     def on_unwatchable(path: Path, exc: Unwatchable, started: bool) -> None:
@@ -134,10 +139,10 @@ async def _run_inotify(
     watcher.install()
     if fallback.backend == "inotify":
         task_status.started("inotify")
-        await watcher.run(send)
+        await watcher.run(send, lend)
         return
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(watcher.run, send)
+        nursery.start_soon(watcher.run, send, lend)
         nursery.start_soon(poller.run)
         task_status.started("inotify+poll" if poller.paths else "inotify")
 
@@ -169,6 +174,7 @@ async def _run_with_folders(
     poller: Poller,
     folder_poller: FolderPoller,
     fallback: Fallback,
+    lend: Lend | None,
     task_status: trio.TaskStatus[str],
 ) -> None:
     """Files and folders: the file watcher watches the files and the folders' own paths, a
@@ -217,7 +223,7 @@ async def _run_with_folders(
         watcher.install()
         started = True
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(files.run, send)
+            nursery.start_soon(files.run, send, lend)
             if folder_fd is not None:
                 nursery.start_soon(watcher.run, send)
             nursery.start_soon(poller.run)
