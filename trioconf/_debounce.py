@@ -230,7 +230,7 @@ class Debouncer:
             try:
                 event = await receive.receive()
             except trio.EndOfChannel:
-                hand_over(inbox, self.flush())
+                _hand_over(inbox, self.flush())
                 return False
             now = trio.current_time()
             take_event(self, event, now, counters)
@@ -243,7 +243,7 @@ class Debouncer:
                     break
                 take_event(self, event, now, counters)
         self._wait = None
-        hand_over(inbox, self.release_due(trio.current_time()))
+        _hand_over(inbox, self.release_due(trio.current_time()))
         return True
 
     # -- deciding --------------------------------------------------------------------------
@@ -438,7 +438,7 @@ def take_event(debouncer: Debouncer, event: DebouncerInput, now: float, counters
         debouncer.request(event, now)
 
 
-def hand_over(inbox: Inbox, release: Release | None) -> None:
+def _hand_over(inbox: Inbox, release: Release | None) -> None:
     """Put what ``release_due`` (or ``flush``) released into the updater's inbox."""
     if release is not None and (release.keys or release.rescan):
         inbox.put(release.keys, rescan=release.rescan, tickets=release.tickets)

@@ -6,7 +6,8 @@ them (a watcher that reads the inotify queue and sends, a debouncer that batches
 steps, a channel and a second wait on the descriptor on every save, for nothing. Here the
 updater, whenever it asks for its next batch (``take``), waits on the file watcher's descriptor
 itself, runs the watcher's wake-up (``_watch._lend.Pump``: read, process, expire the held paths
-due) and hands the reports to the same ``Debouncer``, until the inbox holds a batch. A save
+due) and hands the reports to the same ``Debouncer``, until it releases a batch, which goes
+to the updater at once. A save
 then costs what the floor costs (one task that waits, reads, parses and structures) plus
 trioconf's own work, and the descriptor's next wait is set up after the publish, not before it.
 
@@ -27,7 +28,7 @@ import math
 
 import trio
 
-from ._debounce import Debouncer, DebouncerInput, hand_over, take_event
+from ._debounce import Debouncer, DebouncerInput, take_event
 from ._inbox import Batch, Inbox
 from ._records import Counters
 from ._watch._lend import Lend
@@ -61,9 +62,9 @@ class FusedInbox:
         self._wake()
 
     async def take(self) -> Batch:
-        """The next batch (``Inbox.take``), driving the watcher's pump and the debouncer
-        until there is one. ``EndOfChannel`` once the inbox is closed, or every sender is and
-        nothing is left."""
+        """The next batch, driving the watcher's pump and the debouncer until there is one
+        (a batch in the inbox first: ``Inbox.take``). ``EndOfChannel`` once the inbox is
+        closed, or every sender is and nothing is left."""
         inbox = self._inbox
         if inbox.ready:
             return await inbox.take()  # its checkpoint is this call's
@@ -98,11 +99,12 @@ class FusedInbox:
             pending, self._pending = self._pending, []
             for sent in pending:
                 take_event(debouncer, sent, now, self._counters)
-            if self._open:
-                hand_over(inbox, debouncer.release_due(now))
-            else:
-                hand_over(inbox, debouncer.flush())  # nothing more will come
-            if inbox.ready:
+            # ``flush``: every sender is closed, nothing more will come.
+            release = debouncer.release_due(now) if self._open else debouncer.flush()
+            if inbox.ready:  # closed meanwhile: the reloader is ending
                 return inbox.take_nowait()
+            if release is not None and (release.keys or release.rescan):
+                # Straight to the updater: no batch waits in the inbox while it is idle here.
+                return Batch(release.keys, release.rescan, release.tickets)
             if not self._open:
                 raise trio.EndOfChannel

@@ -138,9 +138,12 @@ class InotifyWatcher:
                 reports.update(dict.fromkeys(sorted(affected, key=str)))
                 resync.update(dict.fromkeys(sorted(affected, key=str)))
                 continue
-            for d in sorted(dirs):
-                for path in sorted(self._entry_users.get((d, event.name), ()), key=str):
-                    self._classify(path, d, event, now, reports, resync)
+            # Sorted for a stable order where several apply; almost always one does.
+            for d in dirs if len(dirs) == 1 else sorted(dirs):
+                users = self._entry_users.get((d, event.name))
+                if users:
+                    for path in users if len(users) == 1 else sorted(users, key=str):
+                        self._classify(path, d, event, now, reports, resync)
         if resync:
             for path in self._resync(list(resync)):
                 reports[path] = None
