@@ -34,7 +34,7 @@ import bisect
 import functools
 import typing
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 import attrs
 
@@ -94,9 +94,9 @@ def mapping_fields(cls: type) -> tuple[Field, ...]:
     return tuple(found)
 
 
-@attrs.frozen(eq=False)
-class _Split:
-    """A layer, split along the mapping fields."""
+class _Split(NamedTuple):
+    """A layer, split along the mapping fields. A named tuple: one is made per layer, ten
+    thousand at a large folder's start-up, where a frozen class's field-by-field set shows."""
 
     layer: Layer
     order: Order
