@@ -103,8 +103,11 @@ def open_live(
     async def no_reload() -> None:
         raise AssertionError("reload was not expected in this test")
 
+    def no_request() -> None:
+        raise AssertionError("request_reload was not expected in this test")
+
     state = LiveState(initial, origins=origins or {}, **kw)
-    return Live(state, reload or no_reload)
+    return Live(state, reload or no_reload, no_request)
 
 
 def writer(live: Live[Any]) -> Publisher[Any]:

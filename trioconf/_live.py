@@ -62,11 +62,17 @@ class Live(Generic[T]):
     Created by the reloader after the initial load; user code never constructs it.
     """
 
-    __slots__ = ("_reload", "_state")
+    __slots__ = ("_reload", "_request", "_state")
 
-    def __init__(self, state: LiveState[T], reload: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        state: LiveState[T],
+        reload: Callable[[], Awaitable[None]],
+        request: Callable[[], None],
+    ) -> None:
         self._state = state
         self._reload = reload
+        self._request = request
 
     # --- read by user tasks -------------------------------------------------------------------
 
@@ -163,6 +169,19 @@ class Live(Generic[T]):
             await trio.lowlevel.checkpoint()
             raise closed_error()
         await self._reload()
+
+    def request_reload(self) -> None:
+        """Ask for every source to be re-read (environment variables too), and return at once.
+
+        Sync and never raises, so it fits where :meth:`reload` does not: a signal receiver
+        loop, a callback, an admin endpoint that answers before the outcome. The outcome
+        lands where every attempt's does: a new version (``version``, :meth:`updates`), or a
+        rejection in ``last_error`` and the history while the last good snapshot stays. The
+        request joins the batch that is open, like :meth:`reload`'s. After close it does
+        nothing. ``open_reloader(..., reload_signal=signal.SIGHUP)`` calls it on each signal.
+        """
+        if not self._state.closed:
+            self._request()
 
     def origin(self, path: str) -> str:
         """Which source supplied the value at the dotted ``path`` (``"db.port"``).

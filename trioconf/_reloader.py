@@ -29,6 +29,7 @@ from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
 import attrs
+import sniffio
 import trio
 
 if sys.version_info < (3, 11):
@@ -44,7 +45,7 @@ from ._load import Loader
 from ._records import Counters
 from ._settings import MAX_SIZE, Backend, Reading, Settings, SourceSpec, Validate
 from ._state import LiveState, Publisher
-from ._tickets import Tickets
+from ._tickets import Ticket, Tickets
 from ._updater import initial_load, run_updater
 from ._watch import run_watcher
 from ._watch._events import HOLD_LIMIT
@@ -76,6 +77,7 @@ async def run_reloader(
     history_size: int = 64,
     environ: Mapping[str, str] | None = None,
     commit_trigger: str | os.PathLike[str] | None = None,
+    reload_signal: int | None = None,
     task_status: trio.TaskStatus[Live[T]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a reloader in a nursery you own: ``live = await nursery.start(run_reloader, ...)``.
@@ -86,6 +88,7 @@ async def run_reloader(
     argument, a config class trioconf cannot load) is a ``TypeError`` or ``ValueError`` raised
     by ``start()`` before any task starts.
     """
+    require_trio("run_reloader")
     settings = Settings(
         reading=Reading.of(
             cls,
@@ -107,6 +110,7 @@ async def run_reloader(
         parse_timeout=parse_timeout,
         history_size=history_size,
         commit_trigger=commit_trigger,
+        reload_signal=reload_signal,
     )
     await _run(_prepare(settings), task_status=task_status)
 
@@ -165,6 +169,10 @@ async def _run(
             # read, like the file watcher, so a change made during that read is not lost.
             for source in loader.user_sources:
                 await nursery.start(source.run, send)
+            request = _request(tickets, send, nursery)
+            if settings.reload_signal is not None:
+                # Before the initial load: a SIGHUP's default action ends the process.
+                await nursery.start(_reload_on_signal, settings.reload_signal, request)
             batches: Batches
             if fused is not None:
                 batches = fused
@@ -185,7 +193,7 @@ async def _run(
             )
             publisher = Publisher(state)
             nursery.start_soon(run_updater, batches, loader, publisher, validate, debouncer)
-            task_status.started(Live(state, _reload(tickets, send)))
+            task_status.started(Live(state, _reload(tickets, send), request))
             await trio.sleep_forever()
     finally:
         inbox.close()
@@ -237,6 +245,64 @@ def _reload(
     return reload
 
 
+def _request(
+    tickets: Tickets, send: trio.MemorySendChannel[DebouncerInput], nursery: trio.Nursery
+) -> Callable[[], None]:
+    """``Live.request_reload``: a ``reload()`` whose caller does not wait."""
+
+    def request_reload() -> None:
+        # A ticket nobody waits on: the attempt that carries it settles it, and its outcome
+        # is in last_error and the history like any attempt's.
+        ticket = tickets.issue()
+        try:
+            send.send_nowait(ticket)
+        except trio.WouldBlock:
+            # The channel is full (a flood of events): the request waits its turn in a task
+            # of the reloader's nursery rather than being dropped or blocking a sync caller.
+            with contextlib.suppress(RuntimeError):  # the nursery is closing: so are we
+                nursery.start_soon(_send_later, send, ticket)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # closing: the registry settles the ticket
+
+    return request_reload
+
+
+async def _send_later(send: trio.MemorySendChannel[DebouncerInput], ticket: Ticket) -> None:
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        await send.send(ticket)
+
+
+async def _reload_on_signal(
+    signum: int,
+    request: Callable[[], None],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Request a reload on each delivery of ``signum`` (several at once count once: the
+    receiver coalesces them, and one reload reads everything anyway)."""
+    with trio.open_signal_receiver(signum) as signals:
+        task_status.started()
+        async for _ in signals:
+            request()
+
+
+def require_trio(name: str) -> None:
+    """Refuse to start outside Trio, with a sentence rather than an AttributeError from deep
+    inside ``trio.open_nursery``."""
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        try:
+            library = sniffio.current_async_library()
+        except sniffio.AsyncLibraryNotFoundError:
+            library = "no async library"
+        msg = (
+            f"trioconf.{name} runs under Trio, and this is {library}: start it from a task "
+            "of trio.run (anyio's trio backend, or trio-asyncio from asyncio)"
+        )
+        raise RuntimeError(msg) from None
+
+
 @asynccontextmanager
 async def open_reloader(
     cls: type[T],
@@ -257,6 +323,7 @@ async def open_reloader(
     history_size: int = 64,
     environ: Mapping[str, str] | None = None,
     commit_trigger: str | os.PathLike[str] | None = None,
+    reload_signal: int | None = None,
 ) -> AsyncIterator[Live[T]]:
     """Load ``cls`` from ``sources`` and keep it current while the block runs.
 
@@ -306,7 +373,14 @@ async def open_reloader(
         commit_trigger: a path (a stamp file) whose change releases the changes made since the
             last one, together, however long they took: for deploy tools that write several
             files further apart than ``max_debounce``. The file is watched, never read.
+        reload_signal: a signal (``signal.SIGHUP``) on which every source is re-read, as
+            :meth:`Live.request_reload` does: a bad edit is recorded, never raised. Its
+            receiver is installed before the initial load, so the signal never takes the
+            process down meanwhile. Signals reach the main thread only, and one receiver per
+            signal: an application that handles the signal itself calls
+            ``live.request_reload()`` from its own receiver instead.
     """
+    require_trio("open_reloader")
     settings = Settings(
         reading=Reading.of(
             cls,
@@ -328,6 +402,7 @@ async def open_reloader(
         parse_timeout=parse_timeout,
         history_size=history_size,
         commit_trigger=commit_trigger,
+        reload_signal=reload_signal,
     )
     # Every usage mistake is raised here, plain, before any nursery opens.
     prepared = _prepare(settings)

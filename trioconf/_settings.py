@@ -18,6 +18,8 @@ import dataclasses
 import inspect
 import math
 import os
+import signal
+import threading
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -93,6 +95,26 @@ def _environ(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
 def _backend(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value not in BACKENDS:
         msg = f"backend must be 'auto', 'inotify' or 'poll', not {value!r}"
+        raise ValueError(msg)
+
+
+# Signals no process can catch: a receiver for them would never see one.
+_UNCATCHABLE = frozenset({signal.SIGKILL, signal.SIGSTOP})
+
+
+def _signal(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"reload_signal must be a signal number such as signal.SIGHUP, not {value!r}"
+        raise TypeError(msg)
+    try:
+        signum = signal.Signals(value)
+    except ValueError:
+        msg = f"reload_signal {value!r} is no signal on this system"
+        raise ValueError(msg) from None
+    if signum in _UNCATCHABLE:
+        msg = f"reload_signal cannot be {signum.name}: no process can catch it"
         raise ValueError(msg)
 
 
@@ -238,6 +260,7 @@ class Settings(Generic[T]):
     commit_trigger: Path | None = attrs.field(
         default=None, converter=attrs.converters.optional(absolute)
     )
+    reload_signal: int | None = attrs.field(default=None, validator=_signal)
 
     def __attrs_post_init__(self) -> None:
         if self.max_debounce < self.debounce:
@@ -245,6 +268,16 @@ class Settings(Generic[T]):
             raise ValueError(msg)
         if self.commit_trigger is not None:
             _check_trigger(self.commit_trigger, self.reading.sources)
+        if (
+            self.reload_signal is not None
+            and threading.current_thread() is not threading.main_thread()
+        ):
+            # Python delivers signals to the main thread only, and trio's receivers live there.
+            msg = (
+                "reload_signal needs trio.run in the main thread; in another thread, receive "
+                "the signal where you can and call live.request_reload()"
+            )
+            raise ValueError(msg)
 
     @property
     def options(self) -> Options:
