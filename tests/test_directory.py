@@ -142,7 +142,7 @@ def test_pattern_and_editor_leftovers(folder: Path) -> None:
 
 def test_an_unknown_extension_is_that_files_error(folder: Path) -> None:
     (folder / "gamma.conf").write_text(tenant(3))
-    with pytest.raises(trioconf.SourceError, match=r"gamma\.conf: cannot tell the format"):
+    with pytest.raises(trioconf.UnknownFormatError, match=r"gamma\.conf: cannot tell the format"):
         trioconf.load(Config, trioconf.Directory(folder, key="tenants"))
     # ... unless the Directory says which format its files are in.
     (folder / "gamma.conf").unlink()

@@ -299,6 +299,30 @@ def test_strict_rejects_unknown_variables(name: str, reason: str) -> None:
     assert reason in error.message
 
 
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("APP_DEBGU", "APP_DEBUG"),
+        ("APP_DB__PROT", "APP_DB__PORT"),  # a typo one level down keeps the rest of the name
+        ("APP_DB__HSOT", "APP_DB__HOST"),
+        ("APP_MAXCON", "APP_MAXCONN"),  # a camelCase field: the variable is upper case
+    ],
+)
+def test_a_typo_in_a_variable_gets_a_did_you_mean(
+    name: str, meant: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    [error] = field_errors({name: "1"}, strict=True)
+    assert f"(did you mean {meant}?)" in error.message
+    with caplog.at_level(logging.WARNING, logger="trioconf"):
+        env_layer(AppConfig, PREFIX, {name: "1"})
+    assert f"(did you mean {meant}?)" in caplog.records[0].getMessage()
+
+
+def test_a_name_like_no_field_gets_no_guess() -> None:
+    [error] = field_errors({"APP_ZZZZZZ": "1"}, strict=True)
+    assert "did you mean" not in error.message
+
+
 def test_kubernetes_service_variable_without_a_port_field_is_ignored(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

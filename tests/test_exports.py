@@ -31,6 +31,7 @@ PUBLIC = {
     "RejectedError",
     "Source",
     "SourceError",
+    "UnknownFormatError",
     "Statistics",
     "Update",
     "ValidationError",

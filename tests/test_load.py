@@ -141,13 +141,46 @@ def test_load_is_a_one_shot_sync_load(tmp_path: Path) -> None:
     assert error.line == 2
 
 
-def test_unknown_extension_is_a_plain_value_error(tmp_path: Path) -> None:
+async def test_an_unknown_extension_is_the_same_plain_error_everywhere(tmp_path: Path) -> None:
+    # One error for a path's extension, from every entry point, plain and before anything
+    # starts: a ConfigError about the source (paths come from command lines), a ValueError.
     path = tmp_path / "app.conf"
     path.write_text("name = 1")
-    with pytest.raises(ValueError, match="cannot tell the format"):
+    errors: list[trioconf.UnknownFormatError] = []
+    with pytest.raises(trioconf.UnknownFormatError) as info:
         trioconf.load(Config, path)
+    errors.append(info.value)
+    with pytest.raises(trioconf.UnknownFormatError) as info:
+        async with trioconf.open_reloader(Config, path):
+            pytest.fail("must not start")
+    errors.append(info.value)
+    async with trio.open_nursery() as nursery:
+        with pytest.raises(trioconf.UnknownFormatError) as info:
+            await nursery.start(functools.partial(trioconf.run_reloader, Config, path))
+    errors.append(info.value)
+    for error in errors:
+        assert isinstance(error, trioconf.SourceError)
+        assert isinstance(error, ValueError)
+        assert error.path == str(path)
+        assert str(error) == str(errors[0])
+        assert "cannot tell the format from the extension" in str(error)
     path.write_text('name = "x"\n')
     assert trioconf.load(Config, trioconf.File(path, format="toml")).name == "x"
+
+
+@pytest.mark.parametrize("make", [trioconf.File, trioconf.Directory])
+def test_a_format_named_in_code_is_checked_where_the_source_is_made(
+    tmp_path: Path, make: type[trioconf.File] | type[trioconf.Directory]
+) -> None:
+    with pytest.raises(ValueError, match="format must be 'json', 'toml' or 'yaml', not 'ini'"):
+        make(tmp_path / "app.conf", format="ini")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="format must be"):
+        make(tmp_path / "app.conf", format=3)  # type: ignore[arg-type]
+
+
+def test_a_directory_pattern_must_be_one_pattern(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="one fnmatch pattern"):
+        trioconf.Directory(tmp_path, ("*.toml", "*.yaml"))  # type: ignore[arg-type]
 
 
 @attrs.frozen

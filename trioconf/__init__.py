@@ -14,6 +14,7 @@ from ._errors import OperationTimeout as OperationTimeout
 from ._errors import ParseError as ParseError
 from ._errors import RejectedError as RejectedError
 from ._errors import SourceError as SourceError
+from ._errors import UnknownFormatError as UnknownFormatError
 from ._errors import ValidationError as ValidationError
 from ._guard import FileGuard as FileGuard
 from ._guard import GuardStatistics as GuardStatistics
@@ -56,6 +57,7 @@ __all__ = [
     "Source",
     "SourceError",
     "Statistics",
+    "UnknownFormatError",
     "Update",
     "ValidationError",
     "View",

@@ -21,6 +21,7 @@ Decisions where the spec is silent:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import logging
 import re
@@ -66,7 +67,12 @@ class EnvLayer(Layer):
 
 
 class _Unknown(Exception):
-    """A variable that names no field; the message says why."""
+    """A variable that names no field; the message says why, and ``close`` the segments of
+    the name it probably meant (a typo of a field's name), if any."""
+
+    def __init__(self, reason: str, close: tuple[str, ...] | None = None) -> None:
+        super().__init__(reason)
+        self.close = close
 
 
 class _Unconvertible(ValueError):
@@ -96,7 +102,10 @@ def env_layer(
         try:
             path, target = _resolve(cls, segments)
         except _Unknown as exc:
-            _unknown(var, segments, str(exc), strict, errors)
+            reason = str(exc)
+            if exc.close is not None:
+                reason += f" (did you mean {prefix}{'__'.join(exc.close).upper()}?)"
+            _unknown(var, segments, reason, strict, errors)
             continue
         try:
             value = _convert(raw, target)
@@ -124,14 +133,16 @@ def _resolve(cls: type, segments: tuple[str, ...]) -> tuple[tuple[str, ...], Any
         raise _Unknown("empty name segment (the prefix alone, or ____ in the name)")
     tp: Any = cls
     path: list[str] = []
-    for segment in segments:
+    for i, segment in enumerate(segments):
         tp = _navigable(tp, segment)
         if _is_class(tp):
             fields = _field_types(tp)
             name = next((f for f in fields if f.lower() == segment), None)
             if name is None:
                 where = f"{dotted(path)} ({tp.__name__})" if path else tp.__name__
-                raise _Unknown(f"{where} has no field {segment!r}")
+                close = difflib.get_close_matches(segment, [f.lower() for f in fields], n=1)
+                meant = (*segments[:i], close[0], *segments[i + 1 :]) if close else None
+                raise _Unknown(f"{where} has no field {segment!r}", meant)
             path.append(name)
             tp = fields[name]
         elif _is_mapping(tp):

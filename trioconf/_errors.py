@@ -64,6 +64,14 @@ class SourceError(ConfigError):
         return (type(self), (self.path, self.reason))
 
 
+class UnknownFormatError(SourceError, ValueError):
+    """A source's format cannot be told from its name: an extension trioconf does not know.
+
+    A ``ConfigError`` like every error about a source (its path often comes from a command
+    line or the environment), and a ``ValueError``: it is raised before anything starts, plain,
+    by :func:`open_reloader`, :func:`run_reloader` and :func:`load` alike."""
+
+
 class MissingSourceError(SourceError):
     """A required source does not exist (and stayed absent for the grace period)."""
 

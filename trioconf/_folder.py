@@ -22,7 +22,14 @@ from typing import Any, cast
 import outcome
 import trio
 
-from ._errors import ConfigError, FieldError, MissingSourceError, SourceError, ValidationError
+from ._errors import (
+    ConfigError,
+    FieldError,
+    MissingSourceError,
+    SourceError,
+    UnknownFormatError,
+    ValidationError,
+)
 from ._formats import INLINE_LIMITS, NotInline, parse
 from ._job import Deferred, read_guarded
 from ._layer import Layer
@@ -379,7 +386,7 @@ class Folder(abc.ABC):
         path = self._prefix + name
         if fmt is None:
             msg = "cannot tell the format from the extension; narrow the Directory's pattern"
-            return SourceError(path, msg + " or pass Directory(..., format=...)")
+            return UnknownFormatError(path, msg + " or pass Directory(..., format=...)")
         try:
             return parse(content.raw, fmt, path, self.options.allow_nan, inline=inline)
         except ConfigError as exc:

@@ -8,11 +8,14 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
 import attrs
 
+from ._errors import UnknownFormatError
+
 Format = Literal["json", "toml", "yaml"]
+_FORMATS: frozenset[str] = frozenset(get_args(Format))
 
 _EXTENSIONS: dict[str, Format] = {
     ".json": "json",
@@ -28,6 +31,24 @@ def absolute(path: str | os.PathLike[str]) -> Path:
     return Path(os.path.abspath(os.fspath(path)))
 
 
+def _format(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    # A format named in code is a usage mistake, refused where the File or Directory is made
+    # (an extension trioconf does not know comes from a path, and is an UnknownFormatError).
+    if value is None or value in _FORMATS:
+        return
+    if not isinstance(value, str):
+        msg = f"format must be 'json', 'toml' or 'yaml' (a string), not {value!r}"
+        raise TypeError(msg)
+    msg = f"format must be 'json', 'toml' or 'yaml', not {value!r}"
+    raise ValueError(msg)
+
+
+def _pattern(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        msg = f"Directory pattern must be one fnmatch pattern such as '*.toml', not {value!r}"
+        raise TypeError(msg)
+
+
 @attrs.frozen
 class File:
     """A configuration file.
@@ -39,7 +60,7 @@ class File:
 
     path: Path = attrs.field(converter=absolute)
     optional: bool = False
-    format: Format | None = None
+    format: Format | None = attrs.field(default=None, validator=_format)
     priority: bool = False
 
     @functools.cached_property  # read on every reload of the file: worth keeping
@@ -49,11 +70,11 @@ class File:
         fmt = _EXTENSIONS.get(self.path.suffix.lower())
         if fmt is None:
             known = ", ".join(sorted(_EXTENSIONS))
-            msg = (
-                f"{self.path}: cannot tell the format from the extension (known: {known});"
+            reason = (
+                f"cannot tell the format from the extension (known: {known});"
                 " pass File(path, format=...)"
             )
-            raise ValueError(msg)
+            raise UnknownFormatError(str(self.path), reason)
         return fmt
 
     @property
@@ -148,9 +169,9 @@ class Directory:
     """
 
     path: Path = attrs.field(converter=absolute)
-    pattern: str = "*"
+    pattern: str = attrs.field(default="*", validator=_pattern)
     key: str | None = attrs.field(default=None, converter=_dotted_key)
-    format: Format | None = None
+    format: Format | None = attrs.field(default=None, validator=_format)
     optional: bool = False
     priority: bool = False
 
