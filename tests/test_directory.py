@@ -1094,3 +1094,25 @@ async def test_a_folder_file_emptied_for_a_moment_never_applies_empty(
         assert trio.current_time() - emptied >= 1.0  # the default missing_grace
         applied = [r.config for r in live.history if isinstance(r, trioconf.Update)]
     assert [c.port for c in applied] == [1, 2, 0], applied
+
+
+@attrs.frozen
+class _Strict:
+    host: str
+    port: int = 1
+
+
+@attrs.frozen
+class _StrictConfig:
+    tenants: dict[str, _Strict] = attrs.Factory(dict)
+
+
+def test_a_missing_field_in_a_keyed_entry_names_its_file(folder: Path) -> None:
+    # The entry is the file: no line holds a field that is missing, but the file is named.
+    (folder / "acme.toml").write_text("port = 2\n")
+    with pytest.raises(trioconf.ValidationError) as info:
+        trioconf.load(_StrictConfig, trioconf.Directory(folder, key="tenants"))
+    (error,) = info.value.errors
+    assert error.path == "tenants.acme.host"
+    assert error.source == str(folder / "acme.toml")
+    assert str(error) == f"{folder / 'acme.toml'}: tenants.acme.host: missing required field"

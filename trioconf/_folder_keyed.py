@@ -93,7 +93,12 @@ class KeyedFolder(Folder):
             return structure(self.converter, self.entry_type, merge([layer]))
         except ValidationError as exc:
             prefix = (*self.source.key_parts, stem_of(name))
-            errors = [attrs.evolve(e, path=_under(prefix, e.path)) for e in exc.errors]
+            # The entry is the file: a field no line holds (a missing required one) is still
+            # the file's to name.
+            errors = [
+                attrs.evolve(e, path=_under(prefix, e.path), source=e.source or layer.name)
+                for e in exc.errors
+            ]
             raise ValidationError(errors) from exc.__cause__
 
     # -- bookkeeping ------------------------------------------------------------------------
