@@ -333,7 +333,8 @@ def _in_process_holder(stats: ReadWriteLockStatistics) -> str | None:
 
 
 async def write_atomic(path: StrPath, data: bytes | str, *, guard: FileGuard | None = None) -> None:
-    """Replace a file's content atomically, under the exclusive lock.
+    """Replace a file's content atomically, under the exclusive lock: ``await
+    trioconf.write_atomic(path, text)``, from a Trio task.
 
     A temp file in the same directory (``.<name>.<random>.tmp``, never read by the watcher) is
     written, given the old file's mode, fsynced and renamed over the path; then the directory

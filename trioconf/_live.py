@@ -141,7 +141,10 @@ class Live(Generic[T]):
 
     def records(self) -> AsyncIterator[Update[T] | PastUpdate | Failure]:
         """Iterate over every record appended from now on, in order; ends on close after the
-        records appended before the close.
+        records appended before the close: ``async for record in live.records()``, each an
+        :class:`Update`, :class:`PastUpdate` or :class:`Failure` (the return type is
+        ``AsyncIterator[Update[T] | PastUpdate | Failure]``; it is no generator, so breaking out
+        of the loop needs no cleanup).
 
         Each record is yielded as the history holds it when it is read: an ``Update`` is whole
         while its version is among the newest ``snapshots``, a ``PastUpdate`` if the consumer
