@@ -25,6 +25,7 @@ from trioconf import (
     ParseError,
     RejectedError,
     SourceError,
+    UnknownFormatError,
     ValidationError,
 )
 
@@ -33,6 +34,7 @@ EXAMPLES: dict[type[ConfigError], ConfigError] = {
     ConfigError: ConfigError("something went wrong"),
     SourceError: SourceError("/etc/app.toml", "permission denied"),
     MissingSourceError: MissingSourceError("/etc/app.toml", "does not exist"),
+    UnknownFormatError: UnknownFormatError("/etc/app.ini", "cannot tell the format"),
     ParseError: ParseError("/etc/app.toml", "Invalid value", line=4, column=8),
     ValidationError: ValidationError(
         [

@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -427,3 +428,41 @@ async def test_a_large_yaml_file_libyaml_refuses_is_applied_from_a_worker(
         with trio.fail_after(PATIENCE):
             await live.wait_value(lambda c: c.name == "two")
     assert True not in calls  # the pure loader never ran in the event loop's process
+
+
+def _age(directory: Path, seconds: float) -> None:
+    """Stamp ``directory`` as last changed ``seconds`` ago (what its entries' history says)."""
+    then = time.time() - seconds
+    os.utime(directory, (then, then))
+
+
+@pytest.mark.parametrize("nested", [False, True])
+async def test_a_file_that_was_never_there_is_reported_at_once(
+    tmp_path: Path, nested: bool
+) -> None:
+    # Its directory (or, where that is gone too, the nearest one that exists) has not changed
+    # for longer than the grace: no save is under way, waiting a minute would only repeat it.
+    path = tmp_path / "conf.d" / "app.toml" if nested else tmp_path / "app.toml"
+    _age(tmp_path, 120)
+    with trio.fail_after(10), pytest.raises(trioconf.MissingSourceError, match="does not exist"):
+        async with trioconf.open_reloader(Config, path, missing_grace=60):
+            pytest.fail("must not start")
+
+
+async def test_a_file_missing_from_a_directory_that_just_changed_gets_its_grace(
+    tmp_path: Path,
+) -> None:
+    # The realistic twin: a save under way (the directory changed a moment ago) is waited for,
+    # and the file that lands within the grace loads.
+    path = tmp_path / "app.toml"
+    _age(tmp_path, 0)
+
+    async def save_late() -> None:
+        await trio.sleep(0.2)  # the rest of a rename save, after the reloader looked
+        path.write_text('name = "late"\n')
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(save_late)
+        with trio.fail_after(30):
+            async with trioconf.open_reloader(Config, path, missing_grace=20) as live:
+                assert live.current.name == "late"

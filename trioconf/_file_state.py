@@ -11,6 +11,8 @@ delete-then-write or an in-place writer's truncate leave exactly that state for 
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import trio
@@ -23,6 +25,29 @@ from ._settings import Options
 from ._sidecar import shared_lock_if_present_sync
 from ._source_state import Key, OneLayer
 from ._sources import File, Format
+
+
+def absent_for(path: Path, grace: float) -> bool:
+    """Whether ``path`` is known to have been absent for ``grace`` seconds already, so that
+    waiting out its grace (for a rename save or a delete-and-write to finish) would only
+    repeat that: a file that was never there (a typo, a deploy that forgot it) is reported at
+    once, at start-up too, rather than after ``missing_grace``.
+
+    Every entry added, removed or renamed in a directory sets its mtime; the nearest existing
+    directory of the path, symlinks on the way followed (a Kubernetes ``..data`` swap or a
+    dangling link's target directory counts), unchanged for ``grace`` seconds has not held the
+    file for that long. Its clock is the filesystem's: a directory stamped in the future (a
+    skewed server) only ever means "wait"."""
+    if grace <= 0:
+        return False
+    now = time.time()
+    for directory in Path(os.path.realpath(path)).parents:
+        try:
+            changed = os.stat(directory).st_mtime
+        except OSError:
+            continue  # gone too (or unreadable): its parent's change is what counts
+        return now - changed >= grace
+    return False
 
 
 class FileState(OneLayer[File]):
@@ -94,6 +119,7 @@ class FileState(OneLayer[File]):
         elif (not was_empty and self._emptied()) or (
             not reported
             and (isinstance(self._error, MissingSourceError) or (present and self._absent()))
+            and not absent_for(self.source.path, self.options.missing_grace)
         ):
             self._waiting = True
         return self.outcome() != before

@@ -361,7 +361,8 @@ async def open_reloader(
         forbid_unknown: reject keys in files that match no field (the default).
         allow_nan: accept NaN and infinity in files.
         missing_grace: seconds a required file may be absent (a rename save, a delete and
-            re-create) before it counts as missing.
+            re-create) before it counts as missing; a file whose directory has not changed
+            for that long already (it was never there) counts as missing at once.
         max_size: files larger than this many bytes are refused.
         parse_timeout: files too large to parse inline are parsed in a worker process, which
             is killed after this many seconds.
