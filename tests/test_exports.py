@@ -12,6 +12,7 @@ import trioconf
 
 PUBLIC = {
     "ConcurrentModification",
+    "Cleared",
     "ConfigError",
     "Directory",
     "Env",

@@ -571,3 +571,60 @@ async def test_the_updater_frees_a_retired_snapshot_once_the_woken_tasks_ran(
 
         await wait_until(freed)
         await wait_until(lambda: not live._state.retired)  # the last publish's, too
+
+
+@attrs.frozen
+class _Port:
+    port: int = 0
+
+
+async def test_recovery_is_visible_in_the_history_and_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # After failures, a good change is an Update with cleared=True (and says so in its log
+    # line); a change back to what is running is a Cleared record; an update with no failure
+    # before it clears nothing.
+    path = tmp_path / "app.toml"
+    path.write_text("port = 1\n")
+    caplog.set_level(logging.INFO, logger="trioconf")
+    async with trioconf.open_reloader(_Port, path, debounce=0) as live:
+        records = live.records()
+
+        async def next_record() -> object:
+            with trio.fail_after(10):
+                return await records.__anext__()
+
+        write_atomic(path, "port = 2\n")
+        first = await next_record()
+        assert isinstance(first, trioconf.Update)
+        assert not first.cleared
+        write_atomic(path, "port = 'two'\n")
+        assert isinstance(await next_record(), trioconf.Failure)
+        write_atomic(path, "port = 'zwei'\n")
+        assert isinstance(await next_record(), trioconf.Failure)
+        write_atomic(path, "port = 3\n")
+        recovered = await next_record()
+        assert isinstance(recovered, trioconf.Update)
+        assert recovered.cleared
+        assert "cleared=True" in repr(recovered)
+        assert live.last_error is None
+        write_atomic(path, "port = 'drei'\n")
+        assert isinstance(await next_record(), trioconf.Failure)
+        write_atomic(path, "port = 3  # the bad edit reverted\n")
+        back = await next_record()
+        assert back == trioconf.Cleared(3, back.timestamp)  # type: ignore[union-attr]
+        assert live.last_error is None
+        assert live.version == 3
+        assert live.history[-1] is back
+    messages = [r.getMessage() for r in caplog.records]
+    assert "configuration version 3 applied (the last error is cleared): port" in messages
+    assert "configuration version 2 applied: port" in messages
+    assert "configuration back to version 3; the last error is cleared" in messages
+    assert describe(back) == ["v3: back on disk; the last error is cleared"]  # type: ignore[arg-type]
+
+
+def test_a_past_update_keeps_whether_it_cleared_an_error() -> None:
+    update = Update(2, _Port(2), _Port(1), frozenset({"port"}), 0.0, cleared=True)
+    assert past(update).cleared
+    assert "cleared=True" in repr(past(update))
+    assert not past(Update(3, _Port(3), _Port(2), frozenset({"port"}), 0.0)).cleared

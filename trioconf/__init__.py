@@ -22,6 +22,7 @@ from ._guard import LockedFile as LockedFile
 from ._guard import write_atomic as write_atomic
 from ._live import Live as Live
 from ._load import load as load
+from ._records import Cleared as Cleared
 from ._records import Failure as Failure
 from ._records import PastUpdate as PastUpdate
 from ._records import Statistics as Statistics
@@ -36,6 +37,7 @@ from ._sources import File as File
 from ._view import View as View
 
 __all__ = [
+    "Cleared",
     "ConcurrentModification",
     "ConfigError",
     "Directory",

@@ -28,7 +28,7 @@ from . import load, open_reloader
 from ._errors import ConfigError, LockTimeout, ParseError, SourceError
 from ._keyed import entry_type
 from ._live import Live
-from ._records import Failure, PastUpdate, Update
+from ._records import Cleared, Failure, PastUpdate, Update
 from ._settings import BACKENDS, Settings
 from ._sources import Directory, File
 
@@ -343,10 +343,12 @@ async def _print_changes(live: Live[Any]) -> None:
             _say(line)
 
 
-def describe(record: Update[Any] | PastUpdate | Failure) -> list[str]:
+def describe(record: Update[Any] | PastUpdate | Failure | Cleared) -> list[str]:
     """The lines ``watch`` prints for one record: one per changed path, or the error."""
     if isinstance(record, Failure):
         return [f"rejected: {record.error}"]
+    if isinstance(record, Cleared):
+        return [f"v{record.version}: back on disk; the last error is cleared"]
     if isinstance(record, PastUpdate):  # read too late: its snapshots are no longer kept
         return [f"v{record.version}: {path}: changed" for path in sorted(record.changed)]
     return [

@@ -47,7 +47,7 @@ import trio
 
 from ._errors import ConfigError
 from ._paths import leaf_paths, lookup
-from ._records import Failure, PastUpdate, Statistics, Update
+from ._records import Cleared, Failure, PastUpdate, Statistics, Update
 from ._state import LiveState
 from ._view import View, open_view
 from ._wake import closed_error
@@ -101,14 +101,16 @@ class Live(Generic[T]):
         return self._state.closed
 
     @property
-    def history(self) -> tuple[Update[T] | PastUpdate | Failure, ...]:
+    def history(self) -> tuple[Update[T] | PastUpdate | Failure | Cleared, ...]:
         """The last ``history_size`` records, oldest first (the initial one included until it
         is pushed out).
 
         The ``Update`` records of the newest ``snapshots`` versions (4 by default) are whole;
         each older one is a ``PastUpdate``: the same version, changed paths and timestamp,
         without the snapshots."""
-        return cast("tuple[Update[T] | PastUpdate | Failure, ...]", tuple(self._state.history))
+        return cast(
+            "tuple[Update[T] | PastUpdate | Failure | Cleared, ...]", tuple(self._state.history)
+        )
 
     async def wait_value(self, predicate: Callable[[T], bool]) -> T:
         """Return the first snapshot, from now on, for which ``predicate`` is true.
@@ -139,12 +141,12 @@ class Live(Generic[T]):
         """
         return _Updates(self._state)
 
-    def records(self) -> AsyncIterator[Update[T] | PastUpdate | Failure]:
+    def records(self) -> AsyncIterator[Update[T] | PastUpdate | Failure | Cleared]:
         """Iterate over every record appended from now on, in order; ends on close after the
         records appended before the close: ``async for record in live.records()``, each an
-        :class:`Update`, :class:`PastUpdate` or :class:`Failure` (the return type is
-        ``AsyncIterator[Update[T] | PastUpdate | Failure]``; it is no generator, so breaking out
-        of the loop needs no cleanup).
+        :class:`Update`, :class:`PastUpdate`, :class:`Failure` or :class:`Cleared` (the
+        return type is ``AsyncIterator[Update[T] | PastUpdate | Failure | Cleared]``; it is
+        no generator, so breaking out of the loop needs no cleanup).
 
         Each record is yielded as the history holds it when it is read: an ``Update`` is whole
         while its version is among the newest ``snapshots``, a ``PastUpdate`` if the consumer
@@ -268,7 +270,7 @@ class _Records(Generic[T]):
     def __aiter__(self) -> _Records[T]:
         return self
 
-    async def __anext__(self) -> Update[T] | PastUpdate | Failure:
+    async def __anext__(self) -> Update[T] | PastUpdate | Failure | Cleared:
         state = self._state
         await trio.lowlevel.checkpoint()
         while True:
@@ -279,7 +281,7 @@ class _Records(Generic[T]):
             if self._next < state.records_total:
                 record = state.history[self._next - oldest]
                 self._next += 1
-                return cast("Update[T] | PastUpdate | Failure", record)
+                return cast("Update[T] | PastUpdate | Failure | Cleared", record)
             if state.closed:
                 raise StopAsyncIteration
             await state.record_lot.park()

@@ -1,6 +1,6 @@
 """What the live value records: applied updates, failed attempts, and the pipeline's counters.
 
-``Update``, ``PastUpdate`` and ``Failure`` are the entries of ``Live.history`` and of
+``Update``, ``PastUpdate``, ``Failure`` and ``Cleared`` are the entries of ``Live.history`` and of
 ``Live.records()``; ``Statistics`` is the frozen answer of ``Live.statistics()``; ``Counters`` is
 the mutable tally that the debouncer and the updater increment as they work (plain attribute
 increments: sync, no checkpoint, no lock needed in a single Trio thread).
@@ -51,6 +51,9 @@ class Update(Generic[T]):
     previous: T | None
     _changed: _Changed = attrs.field(alias="changed", eq=False)
     timestamp: float  # time.time() when the snapshot was published
+    #: True when this update ended a run of failed attempts: ``last_error`` was set before it
+    #: and is cleared by it (the recovery that a log line also says).
+    cleared: bool = False
 
     @property
     def changed(self) -> frozenset[str]:
@@ -60,7 +63,8 @@ class Update(Generic[T]):
     def __repr__(self) -> str:
         return (
             f"Update(version={self.version!r}, config={self.config!r}, "
-            f"previous={self.previous!r}, changed={self.changed!r}, timestamp={self.timestamp!r})"
+            f"previous={self.previous!r}, changed={self.changed!r}, timestamp={self.timestamp!r}"
+            f"{', cleared=True' if self.cleared else ''})"
         )
 
 
@@ -76,6 +80,7 @@ class PastUpdate:
     version: int
     _changed: _Changed = attrs.field(alias="changed", eq=False)
     timestamp: float  # time.time() when the snapshot was published
+    cleared: bool = False  # as the Update's
 
     @property
     def changed(self) -> frozenset[str]:
@@ -86,7 +91,7 @@ class PastUpdate:
     def __repr__(self) -> str:
         return (
             f"PastUpdate(version={self.version!r}, changed={self.changed!r}, "
-            f"timestamp={self.timestamp!r})"
+            f"timestamp={self.timestamp!r}{', cleared=True' if self.cleared else ''})"
         )
 
 
@@ -100,7 +105,7 @@ def past(update: Update[Any]) -> PastUpdate:
     snapshot) is kept until the record leaves the history.
     """
     changed = update._changed if update.previous is None else update.changed
-    return PastUpdate(update.version, changed, update.timestamp)
+    return PastUpdate(update.version, changed, update.timestamp, update.cleared)
 
 
 def _listed(record: Update[Any] | PastUpdate) -> frozenset[str]:
@@ -123,6 +128,17 @@ class Failure:
     error: ConfigError
     version: int
     timestamp: float  # time.time() when the failure was recorded
+
+
+@attrs.frozen
+class Cleared:
+    """A reload attempt succeeded after failed ones without publishing a version: the sources
+    say again what the current snapshot ``version`` says (a bad edit reverted, a file that
+    came back unchanged). ``last_error`` is None from here on. A recovery that does publish a
+    version is an :class:`Update` with ``cleared=True`` instead."""
+
+    version: int
+    timestamp: float  # time.time() when the error was cleared
 
 
 def detached(error: ConfigError) -> ConfigError:

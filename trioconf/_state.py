@@ -22,11 +22,11 @@ import trio
 
 from ._errors import ConfigError
 from ._paths import leaf_paths
-from ._records import Counters, Failure, PastUpdate, Update, detached, past
+from ._records import Cleared, Counters, Failure, PastUpdate, Update, detached, past
 
 T = TypeVar("T")
 
-Record = Update[Any] | PastUpdate | Failure
+Record = Update[Any] | PastUpdate | Failure | Cleared
 
 
 class LiveState(Generic[T]):
@@ -132,7 +132,8 @@ class Publisher(Generic[T]):
             state.retired.append(state.snapshots[0])
         if len(state.whole) == state.whole.maxlen:
             state.retired.append(state.whole[0][1])
-        update = Update(state.version + 1, config, state.config, changed, time.time())
+        cleared = state.last_error is not None
+        update = Update(state.version + 1, config, state.config, changed, time.time(), cleared)
         state.config = config
         state.version = update.version
         state.origins = origins
@@ -165,11 +166,18 @@ class Publisher(Generic[T]):
         _append_record(state, failure)
         return failure
 
-    def confirmed(self) -> None:
+    def confirmed(self) -> Cleared | None:
         """An attempt built and checked a config equal to the current one: it succeeded
-        without a new version, so ``last_error`` is cleared."""
-        self._state.last_error = None
-        self._state.counters.noops += 1
+        without a new version, so ``last_error`` is cleared, and if it was set, a ``Cleared``
+        record says so (returned)."""
+        state = self._state
+        state.counters.noops += 1
+        if state.last_error is None:
+            return None
+        state.last_error = None
+        record = Cleared(state.version, time.time())
+        _append_record(state, record)
+        return record
 
     def unchanged(self) -> None:
         """An attempt found the bytes on disk as they were: nothing to build or decide

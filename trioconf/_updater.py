@@ -181,7 +181,10 @@ async def _attempt(
     try:
         candidate = await build(loader, old)  # 2. build
         if candidate is None:
-            live.confirmed()
+            if live.confirmed() is not None:
+                logger.info(
+                    "configuration back to version %d; the last error is cleared", live.version
+                )
             return batch, None
         check(candidate.config, old, validate)  # 3. check
     except ConfigError as exc:
@@ -194,7 +197,10 @@ async def _attempt(
     if logger.isEnabledFor(logging.INFO):
         # Only when someone listens: sorting the paths of a large change costs real time.
         logger.info(
-            "configuration version %d applied: %s", update.version, _summary(update.changed)
+            "configuration version %d applied%s: %s",
+            update.version,
+            " (the last error is cleared)" if update.cleared else "",
+            _summary(update.changed),
         )
     return batch, None
 
