@@ -60,6 +60,15 @@ def project(tmp_path: Path, isolated_imports: None) -> Path:
     return tmp_path
 
 
+SUCCESS = "trioconf: configuration test is successful"
+FAILED = "trioconf: configuration test failed"
+
+
+def succeeded(out: str) -> bool:
+    """The nginx-style verdict that ``check`` ends with, on stdout."""
+    return out.splitlines()[-1].startswith(SUCCESS)
+
+
 def run_check(project: Path, *args: str) -> int:
     schema = f"{project / 'schema.py'}:Config"
     return main(["check", *args, "--schema", schema])
@@ -68,7 +77,7 @@ def run_check(project: Path, *args: str) -> int:
 def test_check_valid_prints_ok(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_check(project, str(project / "app.toml")) == 0
     out, err = capsys.readouterr()
-    assert out == "ok\n"
+    assert succeeded(out)
     assert err == ""
 
 
@@ -105,7 +114,7 @@ def test_check_layers_need_not_be_complete_alone(
     override = project / "local.json"
     override.write_text('{"db": {"port": 6000}}')
     assert run_check(project, str(project / "app.toml"), str(override)) == 0
-    assert capsys.readouterr().out == "ok\n"
+    assert succeeded(capsys.readouterr().out)
 
 
 def test_check_reports_every_bad_field_with_its_path(
@@ -141,7 +150,7 @@ def test_check_a_folder_of_layers_in_name_order(
     (folder / "notes.txt").write_text("not a config")  # left out by --pattern
     args = [str(project / "app.toml"), str(folder), "--pattern", "*.[ty]*ml"]
     assert run_check(project, *args) == 0
-    assert capsys.readouterr().out == "ok\n"
+    assert succeeded(capsys.readouterr().out)
     (folder / "30-bad.toml").write_text('[db]\nport = "eighty"\n')  # the last layer wins
     assert run_check(project, *args) == 1
     _, err = capsys.readouterr()
@@ -183,7 +192,7 @@ def test_check_a_folder_of_entries_with_key(
     assert f"{folder / 'beta.json'}:2" in err  # the file and the line of the bad value
     (folder / "beta.json").write_text('{"port": 2}')
     assert main(["check", str(folder), "--key", "tenants", *schema]) == 0
-    assert capsys.readouterr().out == "ok\n"
+    assert succeeded(capsys.readouterr().out)
     # A key that names no dict field is a usage error, before anything is read.
     assert main(["check", str(folder), "--key", "nothing", *schema]) == 2
     assert "has no field 'nothing'" in capsys.readouterr().err
@@ -247,7 +256,7 @@ async def test_check_judges_a_file_being_written_under_the_lock_when_it_is_done(
         await writer.finish()
     out, err = capsys.readouterr()
     assert results == [status], err
-    assert out == ("ok\n" if status == 0 else "")
+    assert succeeded(out) if status == 0 else SUCCESS not in out
     assert f"{config}{where}" in err if where else err == ""
 
 
@@ -266,7 +275,8 @@ async def test_check_a_lock_held_too_long_is_an_error_naming_the_holder(
     out, err = capsys.readouterr()
     assert out == ""
     assert err.splitlines() == [
-        f"{config}: lock not granted within 5 s, held by pid {writer.pid} ({command})"
+        f"{config}: lock not granted within 5 s, held by pid {writer.pid} ({command})",
+        FAILED,
     ]
 
 
@@ -279,7 +289,7 @@ def test_check_schema_as_dotted_module_from_cwd(
     (package / "settings.py").write_text(SCHEMA)
     monkeypatch.chdir(project)
     assert main(["check", "app.toml", "--schema", "clitest_pkg.settings:Config"]) == 0
-    assert capsys.readouterr().out == "ok\n"
+    assert succeeded(capsys.readouterr().out)
 
 
 @pytest.mark.parametrize(
@@ -469,6 +479,10 @@ async def test_watch_prints_changes_and_rejections_until_ctrl_c(tmp_path: Path) 
             err = await _read_all(process.stderr)
         assert "Traceback" not in err, err
         assert "KeyboardInterrupt" not in err, err
+        # The rejection was printed once, by the command ("rejected: ..."): the logger's own
+        # warning of it is not printed as well.
+        assert "not applied" not in err, err
+        assert sum("eighty" in line for line in lines.seen) == 1, lines.seen
     finally:
         if process.returncode is None:
             process.kill()
@@ -490,3 +504,81 @@ async def _rest_of(lines: _Lines, first: str) -> str:
     if "invalid field" not in first:
         return first
     return first + "\n" + await lines.next_line()
+
+
+def test_check_names_each_file_and_ends_with_a_verdict(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    override = project / "local.json"
+    override.write_text('{"db": {"port": 6000}}')
+    absent = project / "extra.yaml"
+    args = [str(project / "app.toml"), str(override), str(absent), "--optional", str(absent)]
+    assert run_check(project, *args, "--env-prefix", "SVC_") == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"trioconf: {project / 'app.toml'}: syntax is ok",
+        f"trioconf: {override}: syntax is ok",
+        f"trioconf: {absent}: absent (optional, skipped)",
+        f"{SUCCESS} (Config from {project / 'app.toml'}, {override}, {absent}, env SVC_*)",
+    ]
+    assert err == ""
+
+
+def test_check_runs_the_services_validate(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "rules.py").write_text(
+        "def validate(new, old):\n"
+        "    if new.db.port < 1024:\n"
+        "        raise ValueError('db.port must be 1024 or above')\n"
+    )
+    config = project / "app.toml"
+    assert run_check(project, str(config), "--validate", f"{project / 'rules.py'}:validate") == 0
+    assert "validated by" in capsys.readouterr().out
+    config.write_text(VALID.replace("5432", "80"))
+    assert run_check(project, str(config), "--validate", f"{project / 'rules.py'}:validate") == 1
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "rejected by validate(): ValueError: db.port must be 1024 or above",
+        FAILED,
+    ]
+    assert SUCCESS not in out
+
+
+def test_check_reads_a_file_in_the_format_given(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project / "app.conf"
+    config.write_text(VALID)
+    assert run_check(project, str(config)) == 2  # an unknown extension: say the format
+    assert f"--format {config}=json|toml|yaml" in capsys.readouterr().err
+    assert run_check(project, str(config), "--format", f"{config}=toml") == 0
+    assert succeeded(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--optional", "nope.toml"], "is not one of the FILEs"),
+        (["--format", "nope.toml=json"], "is not one of the FILEs"),
+        (["--format", "app.toml"], "expected FILE=FORMAT"),
+        (["--format", "app.toml=ini"], "format must be 'json', 'toml' or 'yaml', not 'ini'"),
+        (["--key", "tenants"], "none of the FILEs is a folder"),
+        (["--validate", "rules"], "expected MODULE:FUNC"),
+    ],
+)
+def test_check_per_file_options_that_fit_no_file_are_usage_errors(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    extra: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(project)
+    assert run_check(project, "app.toml", *extra) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert re.fullmatch(r"trioconf \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)

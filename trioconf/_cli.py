@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import importlib.util
+import inspect
+import logging
 import math
 import os
 import signal
@@ -25,12 +28,13 @@ import attrs
 import trio
 
 from . import load, open_reloader
-from ._errors import ConfigError, LockTimeout, ParseError, SourceError
+from ._errors import ConfigError, LockTimeout, ParseError, SourceError, UnknownFormatError
 from ._keyed import entry_type
 from ._live import Live
 from ._records import Cleared, Failure, PastUpdate, Update
-from ._settings import BACKENDS, Settings
+from ._settings import BACKENDS, Settings, Validate
 from ._sources import Directory, File
+from ._updater import check as check_config
 
 _DEFAULTS = attrs.fields(Settings)  # the reloader's own defaults, stated once
 
@@ -48,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         schema = _import_schema(args.schema)
-        files = [_source(schema, path, args) for path in args.files]
+        files = _sources(schema, args)
         if args.command == "check":
             return _check(schema, files, args)
         return _watch(schema, files, args)
@@ -65,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trioconf", description="Validate or watch typed configuration files."
     )
+    parser.add_argument("--version", action="version", version=f"trioconf {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check = commands.add_parser(
         "check",
@@ -112,6 +117,25 @@ def _parser() -> argparse.ArgumentParser:
             metavar="FIELD",
             help="for folders: each file becomes an entry of the dict field FIELD, keyed by "
             "its name without the extension, instead of a layer",
+        )
+        sub.add_argument(
+            "--optional",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="one of the FILEs that may be missing (its layer then drops out); repeatable",
+        )
+        sub.add_argument(
+            "--format",
+            action="append",
+            default=[],
+            metavar="FILE=FORMAT",
+            help="read one of the FILEs as json, toml or yaml whatever its extension; repeatable",
+        )
+        sub.add_argument(
+            "--validate",
+            metavar="MODULE:FUNC",
+            help="the service's validate(new, old), run on the loaded config (with old=None)",
         )
     watch.add_argument(
         "--debounce",
@@ -206,6 +230,9 @@ def _import_path(path: Path) -> Any:
     # Registered in sys.modules under a private name: attrs, dataclasses and cattrs resolve
     # string annotations (``from __future__ import annotations``) through the class's module.
     module_name = f"_trioconf_schema_{path.stem}"
+    loaded = sys.modules.get(module_name)
+    if loaded is not None and getattr(loaded, "__file__", None) == str(path):
+        return loaded  # --schema and --validate from one file: one module, one set of classes
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         msg = f"--schema: cannot import {path}"
@@ -218,9 +245,51 @@ def _import_path(path: Path) -> Any:
     return module
 
 
-def _source(schema: type[Any], path: str, args: argparse.Namespace) -> File | Directory:
+def _version() -> str:
+    try:
+        return importlib.metadata.version("trioconf")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover (run from a checkout)
+        return "(not installed)"
+
+
+def _sources(schema: type[Any], args: argparse.Namespace) -> list[File | Directory]:
+    """The sources the command line names, with the per-file options applied; a per-file
+    option naming no FILE, or --key with no folder, is a usage error rather than silence."""
+    formats: dict[str, str] = {}
+    for item in args.format:
+        name, sep, fmt = item.rpartition("=")
+        if not sep or not name:
+            msg = f"--format {item!r}: expected FILE=FORMAT"
+            raise UsageError(msg)
+        formats[os.path.abspath(name)] = fmt
+    optional = {os.path.abspath(name) for name in args.optional}
+    given = {os.path.abspath(path) for path in args.files}
+    for name in sorted((optional | formats.keys()) - given):
+        msg = f"{name} is not one of the FILEs (--optional and --format name a FILE given)"
+        raise UsageError(msg)
+    sources = [
+        _source(schema, path, args, os.path.abspath(path) in optional, formats)
+        for path in args.files
+    ]
+    if args.key is not None and not any(isinstance(s, Directory) for s in sources):
+        msg = f"--key {args.key} applies to folders, and none of the FILEs is a folder"
+        raise UsageError(msg)
+    return sources
+
+
+def _source(
+    schema: type[Any],
+    path: str,
+    args: argparse.Namespace,
+    optional: bool,
+    formats: Mapping[str, str],
+) -> File | Directory:
+    fmt = formats.get(os.path.abspath(path))
     if not os.path.isdir(path):
-        return _file(path)
+        return _file(path, optional, fmt)
+    if optional or fmt is not None:
+        msg = f"{path} is a folder: --optional and --format are for files (see --pattern)"
+        raise UsageError(msg)
     try:
         folder = Directory(path, pattern=args.pattern, key=args.key)
         if folder.key is not None:
@@ -230,38 +299,77 @@ def _source(schema: type[Any], path: str, args: argparse.Namespace) -> File | Di
     return folder
 
 
-def _file(path: str) -> File:
-    source = File(path)
+def _file(path: str, optional: bool, fmt: str | None) -> File:
     try:
+        source = File(path, optional=optional, format=fmt)  # type: ignore[arg-type]
         source.resolved_format  # noqa: B018 - raises when the extension is unknown
+    except UnknownFormatError:
+        msg = f"{path}: cannot tell the format from the extension; --format {path}=json|toml|yaml"
+        raise UsageError(msg) from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return source
 
 
 def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.Namespace) -> int:
+    """Like ``nginx -t``: a line per file tested, then the verdict."""
+    validate = None if args.validate is None else _import_validate(args.validate)
     # A load stops at the first file it cannot read or parse, so each file is first loaded
     # on its own: one broken file must not hide another's syntax error. Alone, a file may
     # well be incomplete; its field errors are judged only in the full load below.
-    broken = [error for source in files if (error := _unreadable(schema, source)) is not None]
-    for error in broken:
-        print(error, file=sys.stderr)
+    broken = False
+    for source in files:
+        error = _unreadable(schema, source)
+        if error is not None:
+            broken = True
+            print(error, file=sys.stderr)
+        elif isinstance(source, File) and source.optional and not source.path.exists():
+            _say(f"trioconf: {source.path}: absent (optional, skipped)")
+        else:
+            _say(f"trioconf: {source.path}: syntax is ok")
+    if not broken:
+        try:
+            config = load(
+                schema,
+                *files,
+                env_prefix=args.env_prefix,
+                strict_env=args.strict_env,
+                forbid_unknown=not args.allow_unknown,
+                allow_nan=args.allow_nan,
+            )
+            if validate is not None:
+                check_config(config, None, validate)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            broken = True
     if broken:
+        print("trioconf: configuration test failed", file=sys.stderr)
         return 1
-    try:
-        load(
-            schema,
-            *files,
-            env_prefix=args.env_prefix,
-            strict_env=args.strict_env,
-            forbid_unknown=not args.allow_unknown,
-            allow_nan=args.allow_nan,
-        )
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print("ok")
+    names = [str(s.path) for s in files] + ([f"env {args.env_prefix}*"] if args.env_prefix else [])
+    checked = f", validated by {args.validate}" if validate is not None else ""
+    _say(
+        f"trioconf: configuration test is successful "
+        f"({schema.__name__} from {', '.join(names)}{checked})"
+    )
     return 0
+
+
+def _import_validate(spec: str) -> Validate[Any]:
+    module_name, sep, qualname = spec.rpartition(":")
+    if not sep or not module_name or not qualname:
+        msg = f"--validate {spec!r}: expected MODULE:FUNC"
+        raise UsageError(msg)
+    obj: Any = _import_module(module_name)
+    for attr in qualname.split("."):
+        try:
+            obj = getattr(obj, attr)
+        except AttributeError:
+            msg = f"--validate {spec!r}: {module_name} has no attribute {qualname!r}"
+            raise UsageError(msg) from None
+    if not callable(obj) or inspect.iscoroutinefunction(obj):
+        msg = f"--validate {spec!r}: expected a plain function validate(new, old)"
+        raise UsageError(msg)
+    return cast("Validate[Any]", obj)
 
 
 def _unreadable(schema: type[Any], source: File | Directory) -> ConfigError | None:
@@ -295,6 +403,27 @@ async def _watch_until_signal(
     # rather than when the load ends, and is not re-raised on the way out (trio re-delivers
     # unread signals when the receiver closes: SIGTERM would kill the process bare).
     stopped_by: list[int] = []
+    # The command prints each rejection itself ("rejected: ..."); the logger's own warning
+    # of it would print it a second time.
+    quiet = _NotRejections()
+    logging.getLogger("trioconf").addFilter(quiet)
+    try:
+        return await _watch_printing(schema, files, args, stopped_by)
+    finally:
+        logging.getLogger("trioconf").removeFilter(quiet)
+
+
+class _NotRejections(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "trioconf_rejected", False)
+
+
+async def _watch_printing(
+    schema: type[Any],
+    files: Sequence[File | Directory],
+    args: argparse.Namespace,
+    stopped_by: list[int],
+) -> int:
     failure: ConfigError | None = None
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:

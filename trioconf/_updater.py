@@ -190,7 +190,10 @@ async def _attempt(
     except ConfigError as exc:
         live.fail(exc)
         logger.warning(
-            "configuration change not applied, keeping version %d: %s", live.version, exc
+            "configuration change not applied, keeping version %d: %s",
+            live.version,
+            exc,
+            extra={"trioconf_rejected": True},  # what prints it already may filter it out
         )
         return batch, exc
     update = live.publish(candidate.config, candidate.changed, candidate.origins)  # 4. publish
