@@ -53,6 +53,7 @@ from ._kinds import (
     _literal_value,
     _origin,
 )
+from ._types import register_types
 
 Hook = Callable[[Any, Any], Any]
 T = TypeVar("T")
@@ -168,6 +169,7 @@ def _register(conv: cattrs.Converter, *, allow_nan: bool, detailed: bool) -> Non
     conv.register_structure_hook(dt.date, _structure_date)
     conv.register_structure_hook(dt.time, _structure_time)
     conv.register_structure_hook(enum.Enum, _structure_enum)
+    register_types(conv, allow_nan=allow_nan, reject=_Invalid)  # durations, decimals, ...
     # Generic and class types go through predicates; later registrations win over cattrs'.
     conv.register_structure_hook_factory(_is_literal, lambda t: _structure_literal)
     conv.register_structure_hook_factory(_is_union, lambda t: _union_hook(conv, t))
