@@ -32,7 +32,7 @@ from ._errors import ConfigError, LockTimeout, ParseError, SourceError, UnknownF
 from ._keyed import entry_type
 from ._live import Live
 from ._records import Cleared, Failure, PastUpdate, Update
-from ._settings import BACKENDS, Settings, Validate
+from ._settings import BACKENDS, Settings
 from ._sources import Directory, File
 from ._updater import check as check_config
 
@@ -133,6 +133,11 @@ def _parser() -> argparse.ArgumentParser:
             help="read one of the FILEs as json, toml or yaml whatever its extension; repeatable",
         )
         sub.add_argument(
+            "--converter",
+            metavar="MODULE:FUNC",
+            help="the service's configure(converter), which registers hooks for its own types",
+        )
+        sub.add_argument(
             "--validate",
             metavar="MODULE:FUNC",
             help="the service's validate(new, old), run on the loaded config (with old=None)",
@@ -231,7 +236,7 @@ def _import_path(path: Path) -> Any:
     # string annotations (``from __future__ import annotations``) through the class's module.
     module_name = f"_trioconf_schema_{path.stem}"
     loaded = sys.modules.get(module_name)
-    if loaded is not None and getattr(loaded, "__file__", None) == str(path):
+    if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == path.resolve():
         return loaded  # --schema and --validate from one file: one module, one set of classes
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -313,13 +318,13 @@ def _file(path: str, optional: bool, fmt: str | None) -> File:
 
 def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.Namespace) -> int:
     """Like ``nginx -t``: a line per file tested, then the verdict."""
-    validate = None if args.validate is None else _import_validate(args.validate)
+    validate = None if args.validate is None else _import_function(args.validate, "--validate")
     # A load stops at the first file it cannot read or parse, so each file is first loaded
     # on its own: one broken file must not hide another's syntax error. Alone, a file may
     # well be incomplete; its field errors are judged only in the full load below.
     broken = False
     for source in files:
-        error = _unreadable(schema, source)
+        error = _unreadable(schema, source, args)
         if error is not None:
             broken = True
             print(error, file=sys.stderr)
@@ -332,6 +337,7 @@ def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.
             config = load(
                 schema,
                 *files,
+                converter=_configure(args),
                 env_prefix=args.env_prefix,
                 strict_env=args.strict_env,
                 forbid_unknown=not args.allow_unknown,
@@ -354,29 +360,41 @@ def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.
     return 0
 
 
-def _import_validate(spec: str) -> Validate[Any]:
+def _import_function(spec: str, option: str) -> Any:
+    """The plain function ``--validate`` or ``--converter`` names."""
     module_name, sep, qualname = spec.rpartition(":")
     if not sep or not module_name or not qualname:
-        msg = f"--validate {spec!r}: expected MODULE:FUNC"
+        msg = f"{option} {spec!r}: expected MODULE:FUNC"
         raise UsageError(msg)
     obj: Any = _import_module(module_name)
     for attr in qualname.split("."):
         try:
             obj = getattr(obj, attr)
         except AttributeError:
-            msg = f"--validate {spec!r}: {module_name} has no attribute {qualname!r}"
+            msg = f"{option} {spec!r}: {module_name} has no attribute {qualname!r}"
             raise UsageError(msg) from None
     if not callable(obj) or inspect.iscoroutinefunction(obj):
-        msg = f"--validate {spec!r}: expected a plain function validate(new, old)"
+        msg = f"{option} {spec!r}: expected a plain (sync) function"
         raise UsageError(msg)
-    return cast("Validate[Any]", obj)
+    return obj
 
 
-def _unreadable(schema: type[Any], source: File | Directory) -> ConfigError | None:
+def _configure(args: argparse.Namespace) -> Any:
+    """The service's ``configure(converter)``, imported once (``--converter``), or None."""
+    if args.converter is None:
+        return None
+    if not hasattr(args, "configure"):
+        args.configure = _import_function(args.converter, "--converter")
+    return args.configure
+
+
+def _unreadable(
+    schema: type[Any], source: File | Directory, args: argparse.Namespace
+) -> ConfigError | None:
     """The error that stops ``source`` from being read or parsed at all, if any (a writer
     holding its lock past the lock timeout too: waiting for it again would only double it)."""
     try:
-        load(schema, source, forbid_unknown=False)
+        load(schema, source, forbid_unknown=False, converter=_configure(args))
     except (SourceError, ParseError, LockTimeout) as exc:
         return exc
     except ConfigError:
@@ -432,6 +450,7 @@ async def _watch_printing(
                 async with open_reloader(
                     schema,
                     *files,
+                    converter=_configure(args),
                     env_prefix=args.env_prefix,
                     strict_env=args.strict_env,
                     forbid_unknown=not args.allow_unknown,

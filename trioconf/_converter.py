@@ -141,13 +141,40 @@ class StrictConverter(cattrs.Converter):
         return super().structure(obj, cl)
 
 
-def make_converter(*, allow_nan: bool = False, forbid_unknown: bool = True) -> StrictConverter:
+Configure = Callable[[cattrs.Converter], None]
+"""A user's ``configure(converter)``: registers structure hooks for types of their own."""
+
+_BUILT_IN = (bool, int, float, str)
+
+
+def make_converter(
+    *, allow_nan: bool = False, forbid_unknown: bool = True, configure: Configure | None = None
+) -> StrictConverter:
     """A converter that accepts only values of the right kind.
 
     ``allow_nan``: accept NaN and ±infinity for float fields. ``forbid_unknown``: reject keys
-    that name no field of an attrs class or dataclass.
+    that name no field of an attrs class or dataclass. ``configure``: the user's hooks,
+    registered on both the fast and the detailed converter (so that a reload and the report of
+    a bad document agree); the built-in scalar types keep trioconf's strict hooks, and a
+    ``configure`` that replaces one is a ``ValueError``.
     """
-    return StrictConverter(allow_nan=allow_nan, forbid_unknown=forbid_unknown)
+    converter = StrictConverter(allow_nan=allow_nan, forbid_unknown=forbid_unknown)
+    if configure is not None:
+        for conv in (converter, converter.fast):
+            before = [conv.get_structure_hook(tp) for tp in _BUILT_IN]
+            configure(conv)
+            after = [conv.get_structure_hook(tp) for tp in _BUILT_IN]
+            changed = [
+                tp.__name__ for tp, a, b in zip(_BUILT_IN, before, after, strict=True) if a != b
+            ]
+            if changed:
+                msg = (
+                    f"converter= must not replace the hooks of {', '.join(changed)}: trioconf "
+                    "reads them strictly (no float for an int, no string for a bool); register "
+                    "hooks for types of your own"
+                )
+                raise ValueError(msg)
+    return converter
 
 
 def _register(conv: cattrs.Converter, *, allow_nan: bool, detailed: bool) -> None:

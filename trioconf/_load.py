@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 import cattrs
 
-from ._converter import make_converter
+from ._converter import Configure, make_converter
 from ._env_state import EnvState
 from ._errors import ConfigError
 from ._file_state import FileState
@@ -299,6 +299,7 @@ def load(
     max_size: int = MAX_SIZE,
     lock_timeout: float = 5.0,
     environ: Mapping[str, str] | None = None,
+    converter: Configure | None = None,
 ) -> T:
     """Load and validate once, without watching: sync, for scripts and ``trioconf check``.
 
@@ -306,6 +307,7 @@ def load(
     wait for a missing file to come back. A file that a cooperating writer (a
     :class:`FileGuard`) is changing in place is read under its shared lock, waited for up to
     ``lock_timeout`` seconds (then :class:`LockTimeout`, naming the file and the holder).
+    ``converter`` registers hooks for types of your own, as :func:`open_reloader`'s does.
     Do not call it from async code: it parses inline, and a lock wait blocks the thread.
     A usage mistake (a wrong argument, an instance or a class trioconf cannot load in place of
     ``cls``) is a plain ``TypeError`` or ``ValueError``, raised before any file is read.
@@ -320,13 +322,18 @@ def load(
         max_size=max_size,
         lock_timeout=lock_timeout,
         environ=environ,
+        converter=converter,
     )
-    converter = _shared_converter(allow_nan, forbid_unknown)
-    reading.check_structurable(converter)
+    strict = (
+        _shared_converter(allow_nan, forbid_unknown)
+        if converter is None
+        else reading.make_converter()  # the user's hooks: a converter of its own
+    )
+    reading.check_structurable(strict)
     options = Options(
         allow_nan=allow_nan, strict_env=strict_env, max_size=max_size, lock_timeout=lock_timeout
     )
-    loader = Loader(cls, reading.sources, converter, options, environ)
+    loader = Loader(cls, reading.sources, strict, options, environ)
     loader.refresh_sync()
     return loader.build()[0]
 

@@ -35,7 +35,7 @@ import trio
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
-from ._converter import make_converter
+from ._converter import Configure
 from ._debounce import Debouncer, DebouncerInput, run_debouncer
 from ._errors import ConfigError
 from ._fused import FusedInbox
@@ -76,6 +76,7 @@ async def run_reloader(
     lock_timeout: float = 5.0,
     history_size: int = 64,
     environ: Mapping[str, str] | None = None,
+    converter: Configure | None = None,
     commit_trigger: str | os.PathLike[str] | None = None,
     reload_signal: int | None = None,
     task_status: trio.TaskStatus[Live[T]] = trio.TASK_STATUS_IGNORED,
@@ -100,6 +101,7 @@ async def run_reloader(
             max_size=max_size,
             lock_timeout=lock_timeout,
             environ=environ,
+            converter=converter,
         ),
         debounce=debounce,
         max_debounce=max_debounce,
@@ -125,7 +127,7 @@ class _Prepared(Generic[T]):
 
 def _prepare(settings: Settings[T]) -> _Prepared[T]:
     reading = settings.reading
-    converter = make_converter(allow_nan=reading.allow_nan, forbid_unknown=reading.forbid_unknown)
+    converter = reading.make_converter()
     reading.check_structurable(converter)
     loader = Loader(reading.cls, reading.sources, converter, settings.options, reading.environ)
     return _Prepared(settings, loader)
@@ -322,6 +324,7 @@ async def open_reloader(
     lock_timeout: float = 5.0,
     history_size: int = 64,
     environ: Mapping[str, str] | None = None,
+    converter: Configure | None = None,
     commit_trigger: str | os.PathLike[str] | None = None,
     reload_signal: int | None = None,
 ) -> AsyncIterator[Live[T]]:
@@ -371,6 +374,10 @@ async def open_reloader(
             :class:`LockTimeout`, the last good snapshot stays, and the next change retries.
         history_size: how many update and failure records ``live.history`` keeps.
         environ: the environment to read instead of ``os.environ`` (for tests and embedding).
+        converter: ``configure(converter)``, a function that registers cattrs structure hooks
+            for types of your own (``converter.register_structure_hook(Money, ...)``); a
+            hook's ``ValueError`` is a field error like any other, with file and line. The
+            built-in scalars keep their strict hooks (see :doc:`types`).
         commit_trigger: a path (a stamp file) whose change releases the changes made since the
             last one, together, however long they took: for deploy tools that write several
             files further apart than ``max_debounce``. The file is watched, never read.
@@ -393,6 +400,7 @@ async def open_reloader(
             max_size=max_size,
             lock_timeout=lock_timeout,
             environ=environ,
+            converter=converter,
         ),
         debounce=debounce,
         max_debounce=max_debounce,

@@ -29,6 +29,7 @@ import attrs
 import cattrs
 from cattrs.errors import StructureHandlerNotFoundError
 
+from ._converter import Configure, StrictConverter, make_converter
 from ._source import Source
 from ._sources import Directory, Env, File, absolute, as_source, matcher
 
@@ -118,6 +119,17 @@ def _signal(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
         raise ValueError(msg)
 
 
+def _configure(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not callable(value) or isinstance(value, type):
+        msg = f"converter must be a function configure(converter) registering hooks, not {value!r}"
+        raise TypeError(msg)
+    if inspect.iscoroutinefunction(value):
+        msg = "converter must be a plain (sync) function: an async one would never run"
+        raise TypeError(msg)
+
+
 def _validate(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is None:
         return
@@ -192,12 +204,19 @@ class Reading(Generic[T]):
     max_size: int = attrs.field(default=MAX_SIZE, validator=_count(1))
     lock_timeout: float = attrs.field(default=5.0, validator=_seconds(positive=True))
     environ: Mapping[str, str] | None = attrs.field(default=None, validator=_environ)
+    converter: Configure | None = attrs.field(default=None, validator=_configure)
 
     @classmethod
     def of(
         cls, config: type[T], specs: tuple[SourceSpec, ...], env_prefix: str | None, **kw: Any
     ) -> Reading[T]:
         return cls(cls=config, sources=_sources(specs, env_prefix), **kw)
+
+    def make_converter(self) -> StrictConverter:
+        """The strict converter, with the user's hooks (``converter=``) registered."""
+        return make_converter(
+            allow_nan=self.allow_nan, forbid_unknown=self.forbid_unknown, configure=self.converter
+        )
 
     def check_structurable(self, converter: cattrs.Converter) -> None:
         """Refuse a class this converter cannot structure now, rather than as a
