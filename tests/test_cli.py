@@ -582,3 +582,34 @@ def test_check_per_file_options_that_fit_no_file_are_usage_errors(
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert re.fullmatch(r"trioconf \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+
+
+async def test_watch_exec_runs_a_command_after_each_applied_change(tmp_path: Path) -> None:
+    (tmp_path / "schema.py").write_text(SCHEMA)
+    config = tmp_path / "app.toml"
+    config.write_text(VALID)
+    ran = tmp_path / "ran.txt"
+    hook = f'echo "$TRIOCONF_VERSION $TRIOCONF_CHANGED" >> {ran}; exit 3'
+    command = [sys.executable, "-m", "trioconf", "watch", "app.toml", "--schema", "schema:Config"]
+    process = await trio.lowlevel.open_process(
+        [*command, "--debounce", "0", "--exec", hook],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        lines = _Lines(process.stdout)
+        with trio.fail_after(60):
+            assert (await lines.next_line()).startswith("v1: ")  # the initial one: no command
+            _replace(config, 'name = "svc"\n\n[db]\nport = "eighty"\n')
+            await lines.wait_for(r"^rejected: ")  # a rejection runs no command either
+            _replace(config, VALID.replace("5432", "6000").replace('"svc"', '"api"'))
+            failed = await lines.wait_for(r"exec: ")
+            assert failed == f"v2: exec: {hook!r} exited with status 3"
+        assert ran.read_text() == "2 db.port,name\n"
+    finally:
+        process.kill()
+        await process.wait()
+        if process.stdout is not None:
+            await process.stdout.aclose()

@@ -158,6 +158,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--backend", choices=BACKENDS, default=_DEFAULTS.backend.default)
     watch.add_argument(
+        "--exec",
+        dest="exec_command",
+        metavar="CMD",
+        help="run CMD (through the shell) after each applied change, with TRIOCONF_VERSION "
+        "and TRIOCONF_CHANGED (the changed paths, comma-separated) in its environment",
+    )
+    watch.add_argument(
         "--poll-interval",
         type=_positive_seconds,
         default=_DEFAULTS.poll_interval.default,
@@ -460,7 +467,7 @@ async def _watch_printing(
                     backend=args.backend,
                     poll_interval=args.poll_interval,
                 ) as live:
-                    await _print_changes(live)
+                    await _print_changes(live, args.exec_command)
             except ConfigError as exc:
                 # Raised after the nursery closes, so that it arrives plain in _watch.
                 failure = exc
@@ -481,7 +488,7 @@ async def _stop_on_signal(
         return
 
 
-async def _print_changes(live: Live[Any]) -> None:
+async def _print_changes(live: Live[Any], command: str | None) -> None:
     # No checkpoint between reading the current snapshot and subscribing to records, so no
     # update can fall between the first line and the first record.
     records = live.records()
@@ -489,6 +496,21 @@ async def _print_changes(live: Live[Any]) -> None:
     async for record in records:
         for line in describe(record):
             _say(line)
+        if command is not None and isinstance(record, Update | PastUpdate):
+            await _run_command(command, record)
+
+
+async def _run_command(command: str, record: Update[Any] | PastUpdate) -> None:
+    """Run ``--exec``'s command for one applied change and wait for it: the changes that come
+    meanwhile wait in the history (the next record is read when it is done)."""
+    env = {
+        **os.environ,
+        "TRIOCONF_VERSION": str(record.version),
+        "TRIOCONF_CHANGED": ",".join(sorted(record.changed)),
+    }
+    done = await trio.run_process(command, shell=True, check=False, env=env)
+    if done.returncode != 0:
+        _say(f"v{record.version}: exec: {command!r} exited with status {done.returncode}")
 
 
 def describe(record: Update[Any] | PastUpdate | Failure | Cleared) -> list[str]:
