@@ -148,7 +148,8 @@ def typing(session: nox.Session) -> None:
     """mypy --strict on the package."""
     # mypy checks for Python 3.10 (pyproject.toml), whose backports the package imports
     # behind version checks; pip skips them on a newer interpreter, so name them here.
-    session.install(".", MYPY, *BACKPORTS)
+    # pytest: trioconf.pytest_plugin (opt-in, for the users' own tests) imports it.
+    session.install(".", MYPY, "pytest>=8", *BACKPORTS)
     session.run("mypy", "--strict", "trioconf")
 
 

@@ -173,6 +173,7 @@ class Publisher(Generic[T]):
         state = self._state
         state.counters.noops += 1
         if state.last_error is None:
+            state.record_lot.unpark_all()  # for ``testing.expect_outcome``: no outcome
             return None
         state.last_error = None
         record = Cleared(state.version, time.time())
@@ -183,6 +184,7 @@ class Publisher(Generic[T]):
         """An attempt found the bytes on disk as they were: nothing to build or decide
         (``last_error`` stays whatever it was: a rejection is still one)."""
         self._state.counters.noops += 1
+        self._state.record_lot.unpark_all()  # for ``testing.expect_outcome``: no outcome
 
     def close(self) -> None:
         """Wake every waiter for the last time: waits raise, iterators end. Idempotent."""
