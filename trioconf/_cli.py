@@ -201,21 +201,35 @@ def _max_debounce(args: argparse.Namespace) -> float:
 
 
 def _import_schema(spec: str) -> type[Any]:
+    obj = _import_object(spec, "--schema", "CLASS")
+    if not isinstance(obj, type):
+        msg = f"--schema {spec!r}: {spec.rpartition(':')[2]} is not a class"
+        raise UsageError(msg)
+    return obj
+
+
+def _import_function(spec: str, option: str) -> Any:
+    """The plain function ``--validate`` or ``--converter`` names."""
+    obj = _import_object(spec, option, "FUNC")
+    if not callable(obj) or inspect.iscoroutinefunction(obj):
+        msg = f"{option} {spec!r}: expected a plain (sync) function"
+        raise UsageError(msg)
+    return obj
+
+
+def _import_object(spec: str, option: str, kind: str) -> Any:
+    """What ``MODULE:NAME`` names (a dotted NAME walks attributes), for ``option``."""
     module_name, sep, qualname = spec.rpartition(":")
     if not sep or not module_name or not qualname:
-        msg = f"--schema {spec!r}: expected MODULE:CLASS"
+        msg = f"{option} {spec!r}: expected MODULE:{kind}"
         raise UsageError(msg)
-    module = _import_module(module_name)
-    obj: object = module
+    obj: Any = _import_module(module_name)
     for attr in qualname.split("."):
         try:
             obj = getattr(obj, attr)
         except AttributeError:
-            msg = f"--schema {spec!r}: {module_name} has no attribute {qualname!r}"
+            msg = f"{option} {spec!r}: {module_name} has no attribute {qualname!r}"
             raise UsageError(msg) from None
-    if not isinstance(obj, type):
-        msg = f"--schema {spec!r}: {qualname} is not a class"
-        raise UsageError(msg)
     return obj
 
 
@@ -344,11 +358,7 @@ def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.
             config = load(
                 schema,
                 *files,
-                converter=_configure(args),
-                env_prefix=args.env_prefix,
-                strict_env=args.strict_env,
-                forbid_unknown=not args.allow_unknown,
-                allow_nan=args.allow_nan,
+                **_reading(args),
             )
             if validate is not None:
                 check_config(config, None, validate)
@@ -367,23 +377,15 @@ def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.
     return 0
 
 
-def _import_function(spec: str, option: str) -> Any:
-    """The plain function ``--validate`` or ``--converter`` names."""
-    module_name, sep, qualname = spec.rpartition(":")
-    if not sep or not module_name or not qualname:
-        msg = f"{option} {spec!r}: expected MODULE:FUNC"
-        raise UsageError(msg)
-    obj: Any = _import_module(module_name)
-    for attr in qualname.split("."):
-        try:
-            obj = getattr(obj, attr)
-        except AttributeError:
-            msg = f"{option} {spec!r}: {module_name} has no attribute {qualname!r}"
-            raise UsageError(msg) from None
-    if not callable(obj) or inspect.iscoroutinefunction(obj):
-        msg = f"{option} {spec!r}: expected a plain (sync) function"
-        raise UsageError(msg)
-    return obj
+def _reading(args: argparse.Namespace) -> dict[str, Any]:
+    """The options both commands pass on, as ``load`` and ``open_reloader`` name them."""
+    return {
+        "converter": _configure(args),
+        "env_prefix": args.env_prefix,
+        "strict_env": args.strict_env,
+        "forbid_unknown": not args.allow_unknown,
+        "allow_nan": args.allow_nan,
+    }
 
 
 def _configure(args: argparse.Namespace) -> Any:
@@ -457,11 +459,7 @@ async def _watch_printing(
                 async with open_reloader(
                     schema,
                     *files,
-                    converter=_configure(args),
-                    env_prefix=args.env_prefix,
-                    strict_env=args.strict_env,
-                    forbid_unknown=not args.allow_unknown,
-                    allow_nan=args.allow_nan,
+                    **_reading(args),
                     debounce=args.debounce,
                     max_debounce=args.max_debounce,
                     backend=args.backend,
