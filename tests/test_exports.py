@@ -30,6 +30,9 @@ PUBLIC = {
     "ParseError",
     "PastUpdate",
     "RejectedError",
+    "SecretStr",
+    "SecretsDir",
+    "RestartPending",
     "Source",
     "SourceError",
     "UnknownFormatError",
@@ -40,6 +43,8 @@ PUBLIC = {
     "load",
     "open_reloader",
     "run_reloader",
+    "field",
+    "unit",
     "write_atomic",
 }
 API = Path(__file__).parent.parent / "docs" / "api.rst"

@@ -701,12 +701,8 @@ OVER_A_LIMIT: dict[str, tuple[bytes, tuple[str, int, int]]] = {
     "two-documents": (doc("---", "b: 2"), ("more than one document in the file", 3, 1)),
     "duplicate-key": (
         doc("name: a", "name: b"),
-        (
-            "while constructing a mapping (line 1): "
-            'found duplicate key "name" with value "b" (original value: "a")',
-            4,
-            1,
-        ),
+        # Without the values: either may be a secret (tests/test_secrets.py).
+        ('while constructing a mapping (line 1): found duplicate key "name"', 4, 1),
     ),
     "unknown-tag": (
         doc("t: !custom thing"),

@@ -20,8 +20,11 @@ from ._guard import FileGuard as FileGuard
 from ._guard import GuardStatistics as GuardStatistics
 from ._guard import LockedFile as LockedFile
 from ._guard import write_atomic as write_atomic
+from ._hold import RestartPending as RestartPending
 from ._live import Live as Live
 from ._load import load as load
+from ._marks import SecretStr as SecretStr
+from ._marks import field as field
 from ._records import Cleared as Cleared
 from ._records import Failure as Failure
 from ._records import PastUpdate as PastUpdate
@@ -34,6 +37,8 @@ from ._source import Source as Source
 from ._sources import Directory as Directory
 from ._sources import Env as Env
 from ._sources import File as File
+from ._sources import SecretsDir as SecretsDir
+from ._units import unit as unit
 from ._view import View as View
 
 __all__ = [
@@ -56,6 +61,9 @@ __all__ = [
     "ParseError",
     "PastUpdate",
     "RejectedError",
+    "RestartPending",
+    "SecretStr",
+    "SecretsDir",
     "Source",
     "SourceError",
     "Statistics",
@@ -63,8 +71,10 @@ __all__ = [
     "Update",
     "ValidationError",
     "View",
+    "field",
     "load",
     "open_reloader",
     "run_reloader",
+    "unit",
     "write_atomic",
 ]

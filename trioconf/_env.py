@@ -15,7 +15,8 @@ Decisions where the spec is silent:
   port 2; two variables for the same path (names differing in case) are an error.
 - For ``X | None`` fields, ``null`` (any case) sets None when the text does not convert to X.
 - Warnings and errors name variables, never their values (they may be secrets), except the
-  value of a variable that failed to convert, which ``FieldError.value`` carries.
+  value of a variable that failed to convert, which ``FieldError.value`` carries unless its
+  field is secret.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from ._errors import FieldError, ValidationError
 from ._formats import MAX_DEPTH
 from ._kinds import _expected, _is_class, _is_mapping, _is_sequence, _is_tuple, _is_union
 from ._layer import Layer
+from ._marks import MASK, secret_at
 from ._merge import dotted
+from ._units import has_unit
 
 logger = logging.getLogger("trioconf")
 
@@ -102,8 +105,19 @@ def env_layer(
         try:
             path, target = _resolve(cls, segments)
         except _Unknown as exc:
+            by_file = _file_target(cls, segments)
+            if by_file is not None and secret_at(cls, by_file[0]):
+                path, target = by_file
+                try:
+                    value = _convert(_read_secret_file(raw), target)
+                    _place(data, variables, path, value, var)
+                except _Unconvertible as bad:
+                    errors.append(unconvertible(cls, path, bad, "", source=f"env {var}"))
+                continue
             reason = str(exc)
-            if exc.close is not None:
+            if by_file is not None:
+                reason += f" (a {var[-5:]} variable sets only a field marked secret)"
+            elif exc.close is not None:
                 reason += f" (did you mean {prefix}{'__'.join(exc.close).upper()}?)"
             _unknown(var, segments, reason, strict, errors)
             continue
@@ -111,10 +125,60 @@ def env_layer(
             value = _convert(raw, target)
             _place(data, variables, path, value, var)
         except _Unconvertible as exc:
-            errors.append(FieldError(dotted(path), str(exc), value=raw, source=f"env {var}"))
+            errors.append(unconvertible(cls, path, exc, raw, source=f"env {var}"))
     if errors:
         raise ValidationError(errors)
     return EnvLayer(name=f"env {prefix}*", data=data, variables=variables)
+
+
+def _file_target(cls: type, segments: tuple[str, ...]) -> tuple[tuple[str, ...], Any] | None:
+    """For ``APP_DB__PASSWORD_FILE``, which names no field, the field ``db.password`` whose
+    value would be in the file it names (None if there is none).
+
+    Only a secret field (``trioconf.field(secret=True)``, a ``SecretStr``) is set this way (the
+    caller checks), and only when the name is no field itself: ``APP_LOG_FILE`` keeps
+    meaning ``log_file``."""
+    last = segments[-1]
+    if not last.endswith("_file") or last == "_file":
+        return None
+    try:
+        return _resolve(cls, (*segments[:-1], last.removesuffix("_file")))
+    except _Unknown:
+        return None
+
+
+def _read_secret_file(name: str) -> str:
+    """The content of the file an ``..._FILE`` variable names, one trailing newline removed.
+
+    Read in the event loop's thread, like the environment itself: a secret is a few bytes on
+    a tmpfs (``/run/secrets``), and the read is capped, so it cannot stall the loop."""
+    try:
+        with open(name, "rb") as f:
+            raw = f.read(_SECRET_FILE_LIMIT + 1)
+    except OSError as exc:
+        raise _Unconvertible(f"cannot read the file it names, {name}: {exc.strerror}") from None
+    if len(raw) > _SECRET_FILE_LIMIT:
+        raise _Unconvertible(
+            f"the file it names, {name}, is larger than {_SECRET_FILE_LIMIT} bytes"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Unconvertible(f"the file it names, {name}, is not UTF-8 text") from None
+    return text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text
+
+
+_SECRET_FILE_LIMIT = 64 * 1024
+
+
+def unconvertible(
+    cls: type, path: tuple[str, ...], exc: _Unconvertible, raw: str, *, source: str
+) -> FieldError:
+    """The error for a text that does not read as its field's type. For a secret field the
+    text is not shown: the message stops before its "got ..." and the value is ``MASK``."""
+    if secret_at(cls, path):
+        return FieldError(dotted(path), str(exc).split(", got ")[0], value=MASK, source=source)
+    return FieldError(dotted(path), str(exc), value=raw, source=source)
 
 
 def _unknown(
@@ -134,7 +198,7 @@ def _resolve(cls: type, segments: tuple[str, ...]) -> tuple[tuple[str, ...], Any
     tp: Any = cls
     path: list[str] = []
     for i, segment in enumerate(segments):
-        tp = _navigable(tp, segment)
+        tp = _navigable(_bare(tp), segment)
         if _is_class(tp):
             fields = _field_types(tp)
             name = next((f for f in fields if f.lower() == segment), None)
@@ -158,7 +222,7 @@ def _navigable(tp: Any, segment: str) -> Any:
     """For a union, the member a further name segment can descend into."""
     if not _is_union(tp):
         return tp
-    members = [m for m in typing.get_args(tp) if m is not type(None)]
+    members = [_bare(m) for m in typing.get_args(tp) if m is not type(None)]
     for member in members:
         if _is_class(member) and any(f.lower() == segment for f in _field_types(member)):
             return member
@@ -171,7 +235,8 @@ def _navigable(tp: Any, segment: str) -> Any:
 def _field_types(cls: type) -> dict[str, Any]:
     """Field name → resolved type, for an attrs class or dataclass."""
     try:
-        hints = typing.get_type_hints(cls)
+        # With Annotated kept: a duration's unit decides how its text reads (``_convert``).
+        hints = typing.get_type_hints(cls, include_extras=True)
     except Exception:  # an annotation that does not resolve: fall back to the raw ones
         hints = {}
     if attrs.has(cls):
@@ -181,8 +246,17 @@ def _field_types(cls: type) -> dict[str, Any]:
     return {name: hints.get(name, raw) for name, raw in names}
 
 
+def _bare(tp: Any) -> Any:
+    """``tp`` without ``Annotated``, whose metadata say nothing about where a name leads."""
+    return typing.get_args(tp)[0] if typing.get_origin(tp) is typing.Annotated else tp
+
+
 def _convert(raw: str, tp: Any) -> Any:
     """``raw`` converted for a field of type ``tp``, as far as a string can say."""
+    if typing.get_origin(tp) is typing.Annotated:
+        if has_unit(tp):
+            return _convert_in_units(raw)
+        return _convert(raw, typing.get_args(tp)[0])
     if _is_union(tp):
         return _convert_union(raw, tp)
     if isinstance(tp, type) and issubclass(tp, Enum):
@@ -199,6 +273,17 @@ def _convert(raw: str, tp: Any) -> Any:
     if _is_sequence(tp) or _is_tuple(tp) or _is_mapping(tp) or _is_class(tp):
         return _convert_json(raw, tp)
     # str, Path, dates and times (ISO text), Any: the converter takes the string from here.
+    return raw
+
+
+def _convert_in_units(raw: str) -> Any:
+    """A duration whose field declares its unit: ``90`` or ``1.5`` is a number of that unit,
+    read as a file's number would be; other text (``"90s"``) is left for the duration hook."""
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            continue
     return raw
 
 

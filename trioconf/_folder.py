@@ -22,6 +22,7 @@ from typing import Any, cast
 import outcome
 import trio
 
+from . import _anchor, _exact
 from ._errors import (
     ConfigError,
     FieldError,
@@ -38,6 +39,7 @@ from ._settings import Options
 from ._sidecar import has_sidecar, shared_lock_if_present_sync
 from ._source_state import Key
 from ._sources import Directory, Format, format_of, matcher
+from ._typeplan import apply
 
 # Reading ten thousand files at start-up must not starve the other tasks: yield to the loop
 # whenever this much time went by since the last checkpoint.
@@ -62,11 +64,17 @@ class Folder(abc.ABC):
     Not thread-safe; only the updater task uses it.
     """
 
-    def __init__(self, source: Directory, options: Options) -> None:
+    def __init__(self, source: Directory, options: Options, *, doc_type: Any = None) -> None:
         self.source = source
         self.options = options
         self.folder = str(source.path)
         self._prefix = os.path.join(self.folder, "")  # + a name = that file's path
+        # Where a file's document (of ``doc_type``: the config class, or a keyed entry's type)
+        # has Path values, made absolute against the folder, every file's directory
+        # (``_anchor``), and Decimal ones, read as written (``_exact``); None: nowhere.
+        self.paths = _anchor.plan(doc_type)
+        self.decimals = _exact.plan(doc_type)
+        self._anchor = _anchor.from_file(self.folder)
         self.matches = matcher(source.pattern)
         # Per file, in flat dicts keyed by name (no object per file: ten thousand of them cost
         # memory and garbage-collector passes at start-up): the digest of the bytes read last
@@ -295,7 +303,7 @@ class Folder(abc.ABC):
         if not listed and not self.matches(name):
             return False
         path = self._prefix + name
-        fmt = format_of(name, self.source.format)
+        fmt = self._format_of(name)
         max_size = self.options.max_size
         inline = limit is None  # in the event loop, with a worker to fall back on
         if limit is None:
@@ -328,7 +336,7 @@ class Folder(abc.ABC):
         process and settled in a thread, so that the loop keeps answering (as for a large
         File). A lock timeout, or a worker that failed, is the file's error."""
         path = self._prefix + name
-        fmt = format_of(name, self.source.format)
+        fmt = self._format_of(name)
         options = self.options
         if fmt is None:
             # No format to parse it as: its error says so whatever a writer is doing to it.
@@ -401,7 +409,6 @@ class Folder(abc.ABC):
     ) -> bool:
         if isinstance(data, ConfigError):
             return self._fail(name, content.digest, data)
-        assert fmt is not None
         if data:
             self.empty.discard(name)
         else:
@@ -411,6 +418,10 @@ class Folder(abc.ABC):
             if name not in self.empty and (name in self.files or self.listed):
                 self.emptied.add(name)
             self.empty.add(name)
+        if self.paths is not None:
+            data = apply(data, self.paths, self._anchor)
+        if self.decimals is not None and fmt is not None:
+            data = apply(data, self.decimals, _exact.as_written(content.raw, fmt))
         try:
             value = self._value(name, content, fmt, data)
         except ValidationError as exc:
@@ -455,8 +466,13 @@ class Folder(abc.ABC):
 
     # -- what a mode adds (``_folder_layered``, ``_folder_keyed``) ---------------------------
 
+    def _format_of(self, name: str) -> Format | None:
+        """The format to parse the file ``name`` as (None: none is known; ``_parse`` says so,
+        unless a mode reads such files its own way)."""
+        return format_of(name, self.source.format)
+
     @abc.abstractmethod
-    def _value(self, name: str, content: Content, fmt: Format, data: dict[str, Any]) -> Any:
+    def _value(self, name: str, content: Content, fmt: Format | None, data: dict[str, Any]) -> Any:
         """What the file ``name`` gives, from its parsed document; a ValidationError makes
         it the file's error."""
 

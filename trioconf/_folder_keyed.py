@@ -36,7 +36,7 @@ class KeyedFolder(Folder):
     def __init__(
         self, source: Directory, options: Options, converter: cattrs.Converter, entry_type: Any
     ) -> None:
-        super().__init__(source, options)
+        super().__init__(source, options, doc_type=entry_type)  # a file is one entry
         self.converter = converter
         self.entry_type = entry_type
         # The converter's hook for the entry type, looked up once rather than per file.
@@ -77,7 +77,7 @@ class KeyedFolder(Folder):
         both = " and ".join(first)
         return SourceError(self.folder, f"{both} both give the entry {stem_of(first[0])!r}")
 
-    def _value(self, name: str, content: Content, fmt: Format, data: dict[str, Any]) -> Any:
+    def _value(self, name: str, content: Content, fmt: Format | None, data: dict[str, Any]) -> Any:
         """The file's entry, structured; a ValidationError names its fields under the entry's
         key path (``tenants.acme.port``), with the file and line.
 

@@ -24,8 +24,8 @@ from ._sources import Directory, Format
 class LayeredFolder(Folder):
     """A ``Directory(path)`` without a key (``_source_state.SourceState``)."""
 
-    def __init__(self, source: Directory, options: Options) -> None:
-        super().__init__(source, options)
+    def __init__(self, source: Directory, options: Options, *, doc_type: Any = None) -> None:
+        super().__init__(source, options, doc_type=doc_type)
         self._order: list[str] | None = None  # the names of ``_given``, sorted; None: stale
         # Name → the layer it had at the last ``take_changes`` (None: none), for the names
         # whose layer changed since.
@@ -100,14 +100,16 @@ class LayeredFolder(Folder):
         self._changes = {}
         return changes
 
-    def _value(self, name: str, content: Content, fmt: Format, data: dict[str, Any]) -> Layer:
+    def _value(
+        self, name: str, content: Content, fmt: Format | None, data: dict[str, Any]
+    ) -> Layer:
         return Layer(self._prefix + name, data, content.raw, fmt)
 
     def _succeed(self, name: str, digest: bytes, value: Any) -> bool:
         self._note(name)
         if name not in self._given:
             self._order = None  # a name comes: sorted again when next asked
-        if len(value.raw) > INLINE_LIMITS[value.format]:
+        if value.format is not None and len(value.raw) > INLINE_LIMITS[value.format]:
             self._large.add(name)
         else:
             self._large.discard(name)

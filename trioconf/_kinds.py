@@ -38,15 +38,22 @@ _KINDS: dict[type, str] = {
 }
 
 
-def _describe(value: Any) -> str:
-    """``a float 80.5``, ``a string 'x'``, ``a list``, ``null``: how the user wrote it."""
+def _kind(value: Any) -> str:
+    """``a float``, ``a string``, ``a list``, ``null``: what the user wrote, without its value."""
     if value is None:
         return "null"
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list | tuple):
         return "a list"
-    kind = _KINDS.get(type(value), f"a {type(value).__name__}")
+    return _KINDS.get(type(value), f"a {type(value).__name__}")
+
+
+def _describe(value: Any) -> str:
+    """``a float 80.5``, ``a string 'x'``, ``a list``, ``null``: how the user wrote it."""
+    kind = _kind(value)
+    if value is None or isinstance(value, Mapping | list | tuple):
+        return kind
     text = repr(value)
     if len(text) > 40:
         text = text[:37] + "..."

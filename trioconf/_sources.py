@@ -12,7 +12,7 @@ from typing import Any, Literal, get_args
 
 import attrs
 
-from ._errors import UnknownFormatError
+from ._errors import SourceError, UnknownFormatError
 
 Format = Literal["json", "toml", "yaml"]
 _FORMATS: frozenset[str] = frozenset(get_args(Format))
@@ -43,10 +43,30 @@ def _format(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     raise ValueError(msg)
 
 
+Patterns = str | tuple[str, ...]
+
+
+def _patterns(value: str | tuple[str, ...] | list[str]) -> Patterns:
+    # A list is taken as a tuple: the Directory is frozen and hashed, and the matcher is
+    # cached by its patterns. Anything else is left for the validator to judge.
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _pattern(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, str):
-        msg = f"Directory pattern must be one fnmatch pattern such as '*.toml', not {value!r}"
+    if isinstance(value, str):
+        return
+    if not isinstance(value, tuple) or not all(isinstance(p, str) for p in value):
+        msg = (
+            "Directory pattern must be an fnmatch pattern such as '*.toml', or a tuple of them,"
+            f" not {value!r}"
+        )
         raise TypeError(msg)
+    if not value:
+        msg = (
+            "Directory pattern is an empty tuple, which no file would match;"
+            " give at least one pattern such as '*.toml'"
+        )
+        raise ValueError(msg)
 
 
 @attrs.frozen
@@ -68,6 +88,9 @@ class File:
         if self.format is not None:
             return self.format
         fmt = _EXTENSIONS.get(self.path.suffix.lower())
+        if fmt is None and self.path.is_dir():
+            # What is wrong is not the name: say what a read would (``_read``'s EISDIR).
+            raise SourceError(str(self.path), "is a directory, not a file")
         if fmt is None:
             known = ", ".join(sorted(_EXTENSIONS))
             reason = (
@@ -123,9 +146,12 @@ _VIM_PROBE = "4913"  # vim creates and deletes this name to test whether it may 
 
 
 @functools.lru_cache(maxsize=64)
-def matcher(pattern: str) -> Callable[[str], bool]:
-    """Whether a file name counts for a Directory with this ``pattern``."""
-    match = re.compile(fnmatch.translate(pattern)).match
+def matcher(pattern: Patterns) -> Callable[[str], bool]:
+    """Whether a file name counts for a Directory with this ``pattern`` (or any of these)."""
+    patterns = (pattern,) if isinstance(pattern, str) else pattern
+    # One regex for all the patterns (each translation is anchored at its end): a name is
+    # matched once, however many patterns there are.
+    match = re.compile("|".join(fnmatch.translate(p) for p in patterns)).match
 
     def matches(name: str) -> bool:
         if name.startswith(_IGNORED_PREFIXES) or name.endswith(_IGNORED_SUFFIXES):
@@ -161,7 +187,8 @@ class Directory:
     ``dict[str, X]`` (a dotted key such as ``"a.b.tenants"`` reaches into nested classes).
     Files added or removed add or remove layers or entries.
 
-    ``pattern`` is matched (fnmatch) against file names in the folder, not recursively; hidden
+    ``pattern`` is matched (fnmatch) against file names in the folder, not recursively; a tuple
+    of patterns such as ``("*.toml", "*.yaml")`` takes a file that matches any of them; hidden
     names, editor backups and temporary files never count. ``format``: every file's format;
     by default each file's extension decides (an unknown extension is that file's error).
     ``optional``: a missing folder counts as an empty one. ``priority``: changes wait only
@@ -169,7 +196,7 @@ class Directory:
     """
 
     path: Path = attrs.field(converter=absolute)
-    pattern: str = attrs.field(default="*", validator=_pattern)
+    pattern: Patterns = attrs.field(default="*", converter=_patterns, validator=_pattern)
     key: str | None = attrs.field(default=None, converter=_dotted_key)
     format: Format | None = attrs.field(default=None, validator=_format)
     optional: bool = False
@@ -191,3 +218,32 @@ def as_source(spec: str | os.PathLike[str] | File | Env | Directory) -> File | E
         msg = f"a source is a path, File, Directory, Env or Source, not {spec!r}"
         raise TypeError(msg)
     return File(Path(spec))
+
+
+def _flag(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        msg = f"{attribute.name} must be True or False, not {value!r}"
+        raise TypeError(msg)
+
+
+@attrs.frozen
+class SecretsDir(Directory):
+    """A folder of secrets, one file per value: a Kubernetes Secret volume, Docker's
+    ``/run/secrets``, systemd's ``$CREDENTIALS_DIRECTORY``.
+
+    A file's name is the field it sets, spelled as after an :class:`Env` prefix: ``password``
+    sets ``password``, ``db__password`` sets ``db.password`` (case-insensitive, ``__`` between
+    levels); its content is the value, with one trailing newline removed, converted for the
+    field like an environment variable's text. Files whose name is no field of the config
+    are ignored (a mount often holds keys meant for others), as are hidden names (the
+    ``..data`` links of a Kubernetes mount). The folder is watched like a Directory: a Secret
+    update, which swaps ``..data`` in one rename, is one change. Its place among the sources
+    is its precedence, like any source's. ``optional``: a missing folder sets nothing.
+    """
+
+    # Every name counts, none has a format to parse, nothing is keyed: fixed, not arguments.
+    pattern: Patterns = attrs.field(default="*", init=False, repr=False)
+    key: str | None = attrs.field(default=None, init=False, repr=False)
+    format: Format | None = attrs.field(default=None, init=False, repr=False)
+    optional: bool = attrs.field(default=False, kw_only=True, validator=_flag)
+    priority: bool = attrs.field(default=False, kw_only=True, validator=_flag)

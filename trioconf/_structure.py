@@ -30,7 +30,9 @@ from ._constructor import blamed_field, failure_message
 from ._converter import _MAX_ITEM_ERRORS, _Invalid, is_bug
 from ._errors import FieldError, ValidationError
 from ._formats import INLINE_LIMITS
+from ._kinds import _describe, _kind
 from ._layer import Layer
+from ._marks import MASK, has_secrets, secret_at
 from ._merge import Merged, dotted
 
 T = TypeVar("T")
@@ -61,6 +63,36 @@ class _Budget:
         return time.perf_counter() < self._deadline
 
 
+class _Report:
+    """What every error of one document is made with: the time left for locating, and the
+    class, which says which values are secret (shown as ``MASK``, in the value and the
+    message alike)."""
+
+    def __init__(self, budget: _Budget, cls: type) -> None:
+        self.budget = budget
+        self._cls = cls
+        self._any_secret = has_secrets(cls)
+
+        self.masked = False  # set once an error's value was not shown
+
+    def secret(self, path: tuple[Any, ...]) -> bool:
+        found = self._any_secret and secret_at(self._cls, path)
+        self.masked = self.masked or found
+        return found
+
+
+def _scrubbed(message: str, value: Any) -> str:
+    """``message`` without ``value``: our hooks say "got a string 'x'" (shortened when long),
+    a user's validator may quote it any way; each spelling is replaced."""
+    if value is None:
+        return message
+    message = message.replace(_describe(value), _kind(value))
+    for text in sorted({repr(value), str(value)}, key=len, reverse=True):
+        if text:
+            message = message.replace(text, MASK)
+    return message
+
+
 def structure(converter: cattrs.Converter, cls: type[T], merged: Merged) -> T:
     """Structure ``merged.data`` into ``cls``.
 
@@ -80,15 +112,17 @@ def structure(converter: cattrs.Converter, cls: type[T], merged: Merged) -> T:
     for _, leaf, built in found:
         if built is None and is_bug(leaf):
             raise leaf
-    budget = _Budget(_LOCATE_BUDGET)
-    errors = [e for leaf in found for e in _field_errors(leaf, merged, budget)]
+    report = _Report(_Budget(_LOCATE_BUDGET), cls)
+    errors = [e for leaf in found for e in _field_errors(leaf, merged, report)]
     # Our own rejections and cattrs' bookkeeping need no traceback; anything else (the user's
     # validators, a schema cattrs cannot handle) is kept as the cause for debugging.
     expected = all(
         built is None and isinstance(leaf, _Invalid | ForbiddenExtraKeysError)
         for _, leaf, built in found
     )
-    raise ValidationError(errors) from (None if expected else failure)
+    # A masked value must not come back through the cause: the user's validator's exception
+    # quotes whatever it was given.
+    raise ValidationError(errors) from (None if expected or report.masked else failure)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,41 +152,41 @@ def _walk(exc: BaseException, path: tuple[Any, ...], out: list[Leaf]) -> None:
         out.append((path, exc, None))
 
 
-def _field_errors(leaf: Leaf, merged: Merged, budget: _Budget) -> list[FieldError]:
+def _field_errors(leaf: Leaf, merged: Merged, report: _Report) -> list[FieldError]:
     path, exc, built = leaf
     if built is not None:
         field = blamed_field(exc, built)
         message = failure_message(exc, field)
         if field is not None:
-            return [_field_error((*path, field), message, merged, budget)]
+            return [_field_error((*path, field), message, merged, report)]
         # The class as a whole: its own table, or for the config class itself the document,
         # named by the layer of highest precedence that supplied any of it (as ``Merged``
         # names an inner table's origin).
         layer = None if path else _top_layer(merged)
-        return [_field_error(path, message, merged, budget, layer=layer)]
+        return [_field_error(path, message, merged, report, layer=layer)]
     if isinstance(exc, StructureHandlerNotFoundError):
         # The class, not the document, is wrong; cattrs' advice to register a hook is for
         # cattrs users, and the converter is trioconf's own.
         name = getattr(exc.type_, "__name__", repr(exc.type_))
         message = f"unsupported field type {name}: the config class must change, not the value"
-        return [_field_error(path, message, merged, budget)]
+        return [_field_error(path, message, merged, report)]
     if isinstance(exc, ForbiddenExtraKeysError):
         # Capped like the converter's per-container errors: each unknown key costs a difflib
         # search, and 20,000 of them blocked the event loop for seconds.
         keys = sorted(exc.extra_fields, key=str)
         errors = [
-            _field_error((*path, key), _unknown_key(key, exc.cl), merged, budget)
+            _field_error((*path, key), _unknown_key(key, exc.cl), merged, report)
             for key in keys[:_MAX_ITEM_ERRORS]
         ]
         if len(keys) > _MAX_ITEM_ERRORS:
             more = f"{len(keys) - _MAX_ITEM_ERRORS} more unknown keys (not listed)"
-            errors.append(_field_error(path, more, merged, budget))
+            errors.append(_field_error(path, more, merged, report))
         return errors
     if type(exc) is KeyError and path and exc.args == (path[-1],):
-        return [_field_error(path, "missing required field", merged, budget)]
+        return [_field_error(path, "missing required field", merged, report)]
     if isinstance(exc, _Invalid):
-        return [_field_error(path, str(exc), merged, budget)]
-    return [_field_error(path, str(exc) or type(exc).__name__, merged, budget)]
+        return [_field_error(path, str(exc), merged, report)]
+    return [_field_error(path, str(exc) or type(exc).__name__, merged, report)]
 
 
 def _unknown_key(key: str, cl: type) -> str:
@@ -180,7 +214,7 @@ def _field_error(
     path: tuple[Any, ...],
     message: str,
     merged: Merged,
-    budget: _Budget,
+    report: _Report,
     *,
     layer: Layer | None = None,
 ) -> FieldError:
@@ -189,7 +223,7 @@ def _field_error(
     layer = layer or merged.origin(path)
     line = column = None
     # The root has no line of its own to point at (its first key would be arbitrary).
-    if path and layer is not None and _locatable(layer) and budget.allows():
+    if path and layer is not None and _locatable(layer) and report.budget.allows():
         position = layer.locate(path)
         if position is None:
             # A missing field or an unlocatable item: point at the nearest enclosing value
@@ -197,10 +231,13 @@ def _field_error(
             position = layer.locate(_present_prefix(merged, path))
         if position is not None:
             line, column = position
+    value = None if value is _MISSING else value
+    if report.secret(path):
+        message, value = _scrubbed(message, value), MASK
     return FieldError(
         path=dotted(path),
         message=message,
-        value=None if value is _MISSING else value,
+        value=value,
         source=_source_name(layer, path),
         line=line,
         column=column,

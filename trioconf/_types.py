@@ -2,10 +2,10 @@
 
 JSON, TOML and YAML have no such values, so each arrives as a string (a decimal as a number
 too), and each hook accepts only what its type means: ``"90s"`` is a duration, ``90`` is not
-(a bare number has no unit), ``"10.0.0.1"`` is an address, ``167772161`` is not. The message
-of a refusal says what would be accepted. The strict converter installs these on both of its
-converters (``_converter._register``), so a reload's fast pass and the detailed pass that
-reports a bad document agree.
+(a bare number has no unit, unless the field declares one: ``_units``), ``"10.0.0.1"`` is an
+address, ``167772161`` is not. The message of a refusal says what would be accepted. The
+strict converter installs these on both of its converters (``_converter._register``), so a
+reload's fast pass and the detailed pass that reports a bad document agree.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from typing import Any
 
 import cattrs
 
-from ._kinds import _describe
+from ._kinds import _describe, _kind
+from ._marks import SecretStr
+from ._units import has_unit, unit_of
 
 Hook = Callable[[Any, Any], Any]
 
@@ -40,7 +42,35 @@ def register_types(conv: cattrs.Converter, *, allow_nan: bool, reject: type[Valu
             found = parse_duration(obj)
             if found is not None:
                 return found
+        if _is_number(obj) or _is_numeric_text(obj):
+            # The field's author can say what a bare number means; the message says how.
+            # (Text too: an environment variable's ``APP_TIMEOUT=90`` is a string.)
+            raise reject(f"expected {DURATION}, got {_describe(obj)} ({NO_UNIT})")
         raise refuse(DURATION, obj)
+
+    def unit_hook(tp: Any) -> Hook:
+        # ``Annotated[timedelta, unit(...)]`` (cattrs' own Annotated hook would drop the unit).
+        # Misuse (a unit on an int) is a TypeError here, when the class is first checked.
+        found = unit_of(tp)
+        assert found is not None  # has_unit(tp) chose this factory
+        size, expected = found.size, f"a number of {found.words} or {DURATION}"
+
+        def structure_in_units(obj: Any, cl: Any) -> dt.timedelta:
+            if _is_number(obj):
+                try:
+                    return obj * size  # type: ignore[no-any-return]
+                except (OverflowError, ValueError):  # NaN, infinity, past timedelta.max
+                    finite = f"a finite number of {found.words}, up to timedelta.max"
+                    raise refuse(finite, obj) from None
+            if isinstance(obj, dt.timedelta):
+                return obj
+            if isinstance(obj, str):
+                parsed = parse_duration(obj)
+                if parsed is not None:
+                    return parsed
+            raise refuse(expected, obj)
+
+        return structure_in_units
 
     def structure_decimal(obj: Any, cl: Any) -> decimal.Decimal:
         if isinstance(obj, bool):
@@ -50,8 +80,9 @@ def register_types(conv: cattrs.Converter, *, allow_nan: bool, reject: type[Valu
         elif isinstance(obj, int):
             value = decimal.Decimal(obj)
         elif isinstance(obj, float):
-            # The parsers read a number as a float; its shortest repr is the number as written,
-            # up to a float's 17 significant digits (quote a longer one).
+            # A file's number arrives as a Decimal of its text (``_exact``); a float still here
+            # (an Any-typed layer, a user's source) is taken by its shortest repr: the number
+            # as written, up to a float's 17 significant digits.
             value = decimal.Decimal(repr(obj))
         elif isinstance(obj, str):
             try:
@@ -88,7 +119,18 @@ def register_types(conv: cattrs.Converter, *, allow_nan: bool, reject: type[Valu
 
         return structure_ip
 
+    def structure_secret(obj: Any, cl: Any) -> SecretStr:
+        if isinstance(obj, SecretStr):
+            return obj
+        if isinstance(obj, str):
+            return SecretStr(obj)
+        # Only the kind: the value may be the secret itself (a number-only password).
+        raise reject(f"expected a string, got {_kind(obj)}")
+
+    conv.register_structure_hook(SecretStr, structure_secret)
+    conv.register_unstructure_hook(SecretStr, lambda value: value)  # diffs compare it as it is
     conv.register_structure_hook(dt.timedelta, structure_timedelta)
+    conv.register_structure_hook_factory(has_unit, unit_hook)
     conv.register_structure_hook(decimal.Decimal, structure_decimal)
     conv.register_structure_hook(uuid.UUID, structure_uuid)
     for kind, example in IP_TYPES.items():
@@ -96,6 +138,7 @@ def register_types(conv: cattrs.Converter, *, allow_nan: bool, reject: type[Valu
 
 
 DURATION = "a duration such as '90s', '5m', '1h30m', '250ms' or ISO 8601 'PT1H30M'"
+NO_UNIT = "a bare number needs the field's unit: Annotated[timedelta, trioconf.unit('s')]"
 DECIMAL = "a decimal number (a string such as '19.99', or a number)"
 
 IP_TYPES: dict[type[Any], str] = {
@@ -106,6 +149,20 @@ IP_TYPES: dict[type[Any], str] = {
     ipaddress.IPv4Interface: "'10.0.0.1/8'",
     ipaddress.IPv6Interface: "'2001:db8::1/64'",
 }
+
+
+def _is_number(obj: Any) -> bool:
+    return isinstance(obj, int | float) and not isinstance(obj, bool)
+
+
+def _is_numeric_text(obj: Any) -> bool:
+    if not isinstance(obj, str):
+        return False
+    try:
+        float(obj)
+    except ValueError:
+        return False
+    return True
 
 
 def _article(kind: type[Any]) -> str:

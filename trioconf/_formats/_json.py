@@ -45,9 +45,12 @@ def _parse_json(text: str, source: str) -> Any:
             if duplicate:
                 line, column = _position(text, offset)
                 break
-        raise ParseError(source, f"duplicate key {exc.key!r}", line=line, column=column) from None
+        error = ParseError(source, f"duplicate key {exc.key!r}", line=line, column=column)
     except json.JSONDecodeError as exc:
-        raise ParseError(source, exc.msg, line=exc.lineno, column=exc.colno) from None
+        error = ParseError(source, exc.msg, line=exc.lineno, column=exc.colno)
+    # Raised out here, without the decoder's error as its context: that one keeps the whole
+    # document (``doc``), secrets included, for as long as the error is kept in the history.
+    raise error
 
 
 # ---- a tokenizer that tracks where every value is, for duplicates and for locate

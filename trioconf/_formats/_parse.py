@@ -30,6 +30,9 @@ INLINE_LIMITS: dict[Format, int] = {
 }
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
 def parse(
     raw: bytes, fmt: Format, source: str, allow_nan: bool = False, *, inline: bool = False
 ) -> dict[str, Any]:
@@ -73,8 +76,14 @@ def parse(
     except Exception as exc:
         # The contract is that only ParseError leaves: the updater must never be taken down
         # by a parser's surprise (ValueError from int() on a 5000-digit number, ...).
-        raise ParseError(source, f"cannot parse as {fmt}: {type(exc).__name__}: {exc}") from exc
-    return data  # type: ignore[no-any-return]  # _check_tree proved it is a dict[str, ...]
+        # Its message may quote the document's text ("invalid literal for int() with base 10:
+        # 's3cr3t'"), and the text may be a secret: quoted parts are not shown, and the
+        # exception is neither the cause nor the context (a logged traceback prints them).
+        detail = _QUOTED.sub("(not shown)", str(exc))
+        surprise = ParseError(source, f"cannot parse as {fmt}: {type(exc).__name__}: {detail}")
+    else:
+        return data  # type: ignore[no-any-return]  # _check_tree proved it is a dict[str, ...]
+    raise surprise
 
 
 def _too_deep_at(text: str, fmt: Format) -> int | None:

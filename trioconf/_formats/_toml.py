@@ -27,4 +27,7 @@ def _parse_toml(text: str, source: str) -> Any:
         column: int | None = getattr(exc, "colno", None)
         if line is None and found and found.group(1):  # tomli < 2.1
             line, column = int(found.group(1)), int(found.group(2))
-        raise ParseError(source, reason, line=line, column=column) from None
+        error = ParseError(source, reason, line=line, column=column)
+    # Raised out here, without tomli's error as its context: that one keeps the whole
+    # document (``doc``), secrets included, for as long as the error is kept in the history.
+    raise error

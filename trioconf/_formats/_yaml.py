@@ -16,6 +16,7 @@ are listed in docs/sources.rst and pinned in tests/test_yaml_loaders.py.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Generator
 from typing import Any, NoReturn
 
@@ -105,7 +106,11 @@ def _parse_yaml(text: str, source: str, inline: bool = False) -> Any:
     try:
         return _yaml_answer(text, source, inline=inline)
     except YAMLError as exc:
-        raise _parse_error(exc, text, source) from exc
+        error = _parse_error(exc, text, source)
+    # Raised out here, neither chained nor with a context: ruamel's exception prints the
+    # offending lines of the document (in a logged traceback, in the history's copy), and a
+    # line may hold a secret. The ParseError says what and where.
+    raise error
 
 
 def _yaml_answer(text: str, source: str, compose: bool = False, inline: bool = False) -> Any:
@@ -158,6 +163,11 @@ def _only_markers(text: str) -> bool:
     return True
 
 
+# ruamel's duplicate-key problem quotes both values ('found duplicate key "password" with value
+# "b" (original value: "a")'): the key and the line say enough, and either value may be a secret.
+_DUPLICATE_VALUES = re.compile(r' with value ".*" \(original value: ".*"\)', re.DOTALL)
+
+
 def _parse_error(exc: YAMLError, text: str, source: str) -> ParseError:
     if isinstance(exc, ReaderError):
         line, column = _position(text, exc.position)
@@ -169,7 +179,8 @@ def _parse_error(exc: YAMLError, text: str, source: str) -> ParseError:
         if context and exc.context_mark is not None and exc.context_mark is not mark:
             # "while parsing a flow sequence (line 2): did not find expected ',' or ']'"
             context += f" (line {exc.context_mark.line + 1})"
-        reason = ": ".join(part for part in (context, str(exc.problem or "")) if part)
+        problem = _DUPLICATE_VALUES.sub("", str(exc.problem or ""))
+        reason = ": ".join(part for part in (context, problem) if part)
         if mark is None:
             return ParseError(source, reason or "invalid YAML")
         return ParseError(source, reason, line=mark.line + 1, column=mark.column + 1)
