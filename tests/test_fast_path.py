@@ -16,13 +16,14 @@ import math
 import pathlib
 import types
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import attrs
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import trioconf
 from trioconf._converter import StrictConverter, make_converter
 
 
@@ -107,6 +108,14 @@ class Validated:
     derived: int = attrs.field(init=False, default=0)  # cattrs' generator
 
 
+@attrs.frozen
+class Durations:
+    seconds: Annotated[datetime.timedelta, trioconf.unit("s")] = datetime.timedelta(0)
+    maybe: Annotated[datetime.timedelta, trioconf.unit("ms")] | None = None
+    many: list[Annotated[datetime.timedelta, trioconf.unit("h")]] = attrs.Factory(list)
+    plain: datetime.timedelta = datetime.timedelta(0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Data:  # cattrs' generator
     count: int = 0
@@ -132,7 +141,7 @@ def _fields(cls: Any) -> list[str]:
     return [a.name for a in attrs.fields(cls)]
 
 
-CLASSES = (Root, Leaf, Defaults, Lists, Unions, Others, Validated, Data)
+CLASSES = (Root, Leaf, Defaults, Lists, Unions, Others, Validated, Data, Durations)
 NAMES = sorted({name for cls in CLASSES for name in _fields(cls)} | {"other", "private", "zzz"})
 CONVERTERS = {
     (nan, forbid): make_converter(allow_nan=nan, forbid_unknown=forbid)
@@ -186,6 +195,13 @@ def shaped(tp: Any, right_odds: int = 3, depth: int = 0) -> st.SearchStrategy[An
         return values
     elif tp is type(None):
         return st.none()
+    elif origin is Annotated or tp is datetime.timedelta:  # durations, with a unit or without
+        right = st.one_of(
+            st.integers(min_value=-(2**40), max_value=2**40),
+            st.floats(),  # NaN, infinity and floats too large for a timedelta included
+            st.sampled_from(["90s", "1h30m", "PT2M", "-5m", datetime.timedelta(seconds=3)]),
+        )
+        near = st.sampled_from([True, "90", "1y", None, [1]])
     elif origin is Literal or (isinstance(tp, type) and issubclass(tp, enum.Enum)):
         choices = list(args) if origin is Literal else [*tp, *(m.value for m in tp)]
         right, near = st.sampled_from(choices), st.sampled_from([1.0, True, "RED", 3, "1"])
@@ -203,7 +219,7 @@ def shaped(tp: Any, right_odds: int = 3, depth: int = 0) -> st.SearchStrategy[An
     elif attrs.has(tp) or dataclasses.is_dataclass(tp):
         if tp is Root and depth >= 2:
             return st.just({"name": "leaf", "leaf": _leaf()})
-        hints = get_type_hints(tp)
+        hints = get_type_hints(tp, include_extras=True)
         fields = attrs.fields(tp) if attrs.has(tp) else dataclasses.fields(tp)
         required, optional = {}, {}
         for f in fields:
@@ -309,6 +325,10 @@ def _agree(doc: Any, cls: type, allow_nan: bool, forbid_unknown: bool) -> bool:
 @example({"size": 0}, Validated, False, True)
 @example({"derived": 1}, Validated, False, True)
 @example({"count": "1"}, Data, False, True)
+@example({"seconds": 90, "maybe": 1.5, "many": [1, "2m"], "plain": "PT1S"}, Durations, False, True)
+@example({"seconds": True}, Durations, False, True)
+@example({"plain": 90}, Durations, False, True)
+@example({"many": [1, math.inf]}, Durations, False, True)
 @example({"name": "a", "leaf": "not a mapping"}, Root, False, True)
 @example({"name": "a", "leaf": [("count", 1)]}, Root, False, False)
 def test_fast_and_detailed_agree(
@@ -409,7 +429,7 @@ def test_a_valid_document_is_accepted_by_both() -> None:
 def test_plain_classes_get_generated_code() -> None:
     """The generator covers the usual config classes (or these tests would test cattrs')."""
     fast = make_converter().fast
-    for cls in (Root, Leaf, Defaults, Lists, Unions, Others):
+    for cls in (Root, Leaf, Defaults, Lists, Unions, Others, Durations):
         code = fast.get_structure_hook(cls).__code__
         assert code.co_filename.startswith("<trioconf generated"), cls
     for cls in (Validated, Data):

@@ -161,3 +161,48 @@ def test_the_command_line_takes_the_hooks(
     assert main(["check", "shop.toml", *schema, "--converter", "shopschema.py:configure"]) == 0
     assert "configuration test is successful" in capsys.readouterr().out
     assert main(["check", "shop.toml", *schema]) != 0
+
+
+@attrs.frozen
+class Postgres:
+    host: str
+    port: int = 5432
+
+
+@attrs.frozen
+class Sqlite:
+    path: str
+
+
+@attrs.frozen
+class Storage:
+    db: Postgres | Sqlite
+
+
+def tagged(converter: cattrs.Converter) -> None:
+    from cattrs.strategies import configure_tagged_union
+
+    configure_tagged_union(Postgres | Sqlite, converter, tag_name="kind")
+
+
+def test_a_tagged_union_registered_by_the_user_is_used_and_its_errors_are_worded(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "storage.toml"
+    path.write_text('[db]\nkind = "Sqlite"\npath = "app.db"\n')
+    assert trioconf.load(Storage, path, converter=tagged) == Storage(Sqlite("app.db"))
+    # Without the tag, by shape (trioconf's own union rule): the first class that fits.
+    path.write_text('[db]\npath = "app.db"\n')
+    assert trioconf.load(Storage, path) == Storage(Sqlite("app.db"))
+    cases = {
+        '[db]\nkind = "Mysql"\nhost = "h"\n': "db: 'Mysql' names none of Postgres, Sqlite",
+        '[db]\nhost = "h"\n': "db: missing field 'kind', which says which of Postgres, Sqlite",
+        '[db]\nkind = "Postgres"\nhost = "h"\nport = "x"\n': "db.port: expected an int",
+        "db = 5\n": "db: expected a mapping (for Postgres) or a mapping (for Sqlite), got an int",
+    }
+    for text, message in cases.items():
+        path.write_text(text)
+        with pytest.raises(trioconf.ValidationError) as info:
+            trioconf.load(Storage, path, converter=tagged)
+        assert message in str(info.value), (text, str(info.value))
+        assert f"{path}:" in str(info.value)

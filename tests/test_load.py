@@ -179,9 +179,12 @@ def test_a_format_named_in_code_is_checked_where_the_source_is_made(
         make(tmp_path / "app.conf", format=3)  # type: ignore[arg-type]
 
 
-def test_a_directory_pattern_must_be_one_pattern(tmp_path: Path) -> None:
-    with pytest.raises(TypeError, match="one fnmatch pattern"):
-        trioconf.Directory(tmp_path, ("*.toml", "*.yaml"))  # type: ignore[arg-type]
+def test_a_directory_pattern_is_a_string_or_a_tuple_of_them(tmp_path: Path) -> None:
+    assert trioconf.Directory(tmp_path, ("*.toml", "*.yaml")).pattern == ("*.toml", "*.yaml")
+    with pytest.raises(TypeError, match="an fnmatch pattern such as"):
+        trioconf.Directory(tmp_path, ("*.toml", b"*.yaml"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="empty tuple"):
+        trioconf.Directory(tmp_path, ())
 
 
 @attrs.frozen
@@ -466,3 +469,21 @@ async def test_a_file_missing_from_a_directory_that_just_changed_gets_its_grace(
         with trio.fail_after(30):
             async with trioconf.open_reloader(Config, path, missing_grace=20) as live:
                 assert live.current.name == "late"
+
+
+@pytest.mark.parametrize("name", ["conf.d", "app.toml", "settings"])
+async def test_a_directory_given_as_a_file_is_said_to_be_one_whatever_its_name(
+    tmp_path: Path, name: str
+) -> None:
+    # "conf.d" and "settings" have no known extension: the name must not be blamed.
+    folder = tmp_path / name
+    folder.mkdir()
+    message = f"{folder}: is a directory, not a file"
+    with pytest.raises(trioconf.SourceError) as info:
+        trioconf.load(Config, folder)
+    assert str(info.value) == message
+    assert not isinstance(info.value, trioconf.UnknownFormatError)
+    with pytest.raises(trioconf.SourceError) as info:
+        async with trioconf.open_reloader(Config, folder):
+            pass
+    assert str(info.value) == message

@@ -54,6 +54,7 @@ from ._kinds import (
     _origin,
 )
 from ._types import register_types
+from ._units import Unit
 
 Hook = Callable[[Any, Any], Any]
 T = TypeVar("T")
@@ -347,6 +348,12 @@ def _structure_literal(obj: Any, cl: Any) -> Any:
 
 
 def _union_hook(conv: cattrs.Converter, tp: Any) -> Hook:
+    # A hook the user registered for this very union (``converter=``, e.g. cattrs'
+    # ``configure_tagged_union``): cattrs keeps those apart, for its own union factory, which
+    # this one replaces; so it consults them as cattrs' would.
+    registered = conv._union_struct_registry.get(tp)
+    if registered is not None:
+        return _registered_union_hook(tp, registered)
     args = get_args(tp)
     nullable = type(None) in args
     members = [_LazyHook(conv, a) for a in args if a is not type(None)]
@@ -381,6 +388,34 @@ def _union_hook(conv: cattrs.Converter, tp: Any) -> Hook:
 
 # ---------------------------------------------------------------------------------------------
 # Containers
+
+
+def _registered_union_hook(tp: Any, hook: Hook) -> Hook:
+    """A user's hook for a union of classes, with what cattrs' tagged union raises said in
+    words: a ``KeyError`` of the tag field (missing) or of its value (no such class)."""
+    classes = [a for a in get_args(tp) if _is_class(a)]
+    if len(classes) != len(get_args(tp)):
+        return hook  # not a union of classes: the user's hook says what it says
+    names = ", ".join(c.__name__ for c in classes)
+
+    def structure_registered_union(obj: Any, cl: Any) -> Any:
+        if not isinstance(obj, Mapping):
+            raise _reject(tp, obj)
+        try:
+            return hook(obj, cl)
+        except KeyError as exc:
+            key = exc.args[0] if len(exc.args) == 1 else None
+            if not isinstance(key, str):
+                raise
+            if key in obj.values():
+                why = f"{key!r} names none of {names}"
+            elif key not in obj:
+                why = f"missing field {key!r}, which says which of {names} this is"
+            else:
+                raise
+        raise _Invalid(why)
+
+    return structure_registered_union
 
 
 def _require_list(tp: Any, obj: Any) -> None:
@@ -655,6 +690,12 @@ def _is_exact(tp: Any, hook: Hook, exact: Mapping[type, Hook]) -> bool:
     return isinstance(tp, type) and exact.get(tp) is hook
 
 
+def _only_units(tp: Any) -> bool:
+    """Whether ``Annotated`` type ``tp`` carries nothing but a duration's unit, which only its
+    hook reads (cattrs' generator reads nothing of it: the generated code may take it)."""
+    return all(isinstance(m, Unit) for m in get_args(tp)[1:])
+
+
 def _keyword(name: str) -> bool:
     """Whether ``name`` can be passed as a keyword argument in generated code."""
     return name.isidentifier() and not keyword.iskeyword(name)
@@ -673,8 +714,10 @@ def _plain_attrs_fields(conv: cattrs.Converter, tp: Any) -> list[Any] | None:
         t = a.type
         if not a.init or a.converter is not None or t is None or isinstance(t, TypeVar):
             return None
-        if t is Final or get_origin(t) in (Final, Annotated) or not _keyword(a.alias):
+        if t is Final or get_origin(t) is Final or not _keyword(a.alias):
             return None
+        if get_origin(t) is Annotated and not _only_units(t):
+            return None  # cattrs reads its own marks (override()) from Annotated fields
         if getattr(t, "__parameters__", None):  # a generic alias with free type variables
             return None
     return fields

@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+import attrs
+
+from ._anchor import apply, from_env, plan
 from ._env import env_layer
 from ._errors import ConfigError
 from ._settings import Options
@@ -27,6 +30,7 @@ class EnvState(OneLayer[Env]):
         self.cls = cls
         self.strict = options.strict_env
         self.environ = environ  # None: os.environ, as it is at each read
+        self.paths = plan(cls)  # where ``~`` in a Path value is expanded (None: nowhere)
 
     async def refresh(self, keys: frozenset[Key] | None) -> bool:
         if keys is not None:
@@ -38,8 +42,11 @@ class EnvState(OneLayer[Env]):
     def refresh_sync(self) -> None:
         environ = os.environ if self.environ is None else self.environ
         try:
-            self.layer = env_layer(self.cls, self.source.prefix, environ, strict=self.strict)
+            layer = env_layer(self.cls, self.source.prefix, environ, strict=self.strict)
         except ConfigError as exc:
             self.layer, self._error = None, exc
         else:
-            self._error = None
+            if self.paths is not None:
+                # ``~`` expanded; a relative path stays relative to the working directory.
+                layer = attrs.evolve(layer, data=apply(layer.data, self.paths, from_env))
+            self.layer, self._error = layer, None

@@ -14,9 +14,11 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import trio
 
+from . import _anchor, _exact
 from ._errors import ConfigError, MissingSourceError
 from ._formats import INLINE_LIMITS
 from ._job import Deferred, Payload, read_and_parse, read_guarded
@@ -25,6 +27,7 @@ from ._settings import Options
 from ._sidecar import shared_lock_if_present_sync
 from ._source_state import Key, OneLayer
 from ._sources import File, Format
+from ._typeplan import apply
 
 
 def absent_for(path: Path, grace: float) -> bool:
@@ -53,10 +56,16 @@ def absent_for(path: Path, grace: float) -> bool:
 class FileState(OneLayer[File]):
     """One ``File`` source (``_source_state.SourceState``)."""
 
-    def __init__(self, source: File, options: Options) -> None:
+    def __init__(self, source: File, options: Options, *, doc_type: Any = None) -> None:
         super().__init__()
         self.source = source
         self.options = options
+        # Where the document's type (the config class) has Path values, made absolute against
+        # the file's directory (``_anchor``), and Decimal ones, read as written (``_exact``);
+        # None: nowhere, and the document is not walked.
+        self.paths = _anchor.plan(doc_type)
+        self.decimals = _exact.plan(doc_type)
+        self.anchor = _anchor.from_file(str(source.path.parent))
         self.format: Format = source.resolved_format  # an unknown extension fails here, plainly
         self.limit = INLINE_LIMITS[self.format]
         self.digest: bytes | None = None  # of the bytes last read; None: they could not be
@@ -131,7 +140,9 @@ class FileState(OneLayer[File]):
         # shared lock, so a half-written file is never read, in a worker if the file is large.
         try:
             result = read_and_parse(*self._job(), self.limit, True)
+            large = False
             if isinstance(result, Deferred):
+                large = True
                 options = self.options
                 result, _ = await read_guarded(
                     *self._job(),
@@ -142,7 +153,12 @@ class FileState(OneLayer[File]):
         except ConfigError as exc:  # unreadable, a lock timeout, a worker that failed
             self._settle_error(exc)
         else:
-            self._settle(*result)
+            if large and (self.paths is not None or self.decimals is not None):
+                # Rewriting a large document's values (and reading its decimals' literals
+                # again) is a walk as long as the parse: not in the event loop either.
+                await trio.to_thread.run_sync(self._settle, *result)
+            else:
+                self._settle(*result)
         # An inline parse cannot be interrupted: a cancellation that arrived meanwhile (a
         # deadline, the reloader closing) stops the attempt here, before anything applies. No
         # yield otherwise: a task switch per read costs more than the read.
@@ -176,6 +192,10 @@ class FileState(OneLayer[File]):
         if isinstance(payload, ConfigError):
             self.layer, self._error = None, payload
         else:
+            if self.paths is not None:
+                payload = apply(payload, self.paths, self.anchor)
+            if self.decimals is not None:
+                payload = apply(payload, self.decimals, _exact.as_written(raw, self.format))
             self.layer = Layer(self.name, payload, raw, self.format)
             self._error = None
 

@@ -23,7 +23,7 @@ import threading
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar, get_args, get_origin
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
@@ -32,6 +32,7 @@ from cattrs.errors import StructureHandlerNotFoundError
 from ._converter import Configure, StrictConverter, make_converter
 from ._source import Source
 from ._sources import Directory, Env, File, absolute, as_source, matcher
+from ._units import MisplacedUnit
 
 T = TypeVar("T")
 Backend = Literal["auto", "inotify", "poll"]
@@ -233,6 +234,8 @@ class Reading(Generic[T]):
                 "which trioconf cannot build from a config document"
             )
             raise TypeError(msg) from None
+        except MisplacedUnit as exc:
+            raise TypeError(f"{self.cls.__name__} cannot be loaded: {exc}") from None
         except (NameError, TypeError) as exc:
             # Annotations evaluated here for the first time: a name imported only under
             # TYPE_CHECKING, or ``X | None`` where X is not a class.
@@ -247,6 +250,11 @@ def _types_in(tp: Any, seen: set[type]) -> Iterator[Any]:
     if get_origin(tp) is Literal:
         yield tp  # its arguments are values, not types
         return
+    if get_origin(tp) is Annotated:
+        # Its metadata are values too; the Annotated type has a hook of its own (a unit's).
+        yield from _types_in(get_args(tp)[0], seen)
+        yield tp
+        return
     for arg in get_args(tp):
         if arg is not Ellipsis:
             yield from _types_in(arg, seen)
@@ -254,7 +262,7 @@ def _types_in(tp: Any, seen: set[type]) -> Iterator[Any]:
         if tp in seen:
             return  # a recursive class: its fields are being walked already
         seen.add(tp)
-        hints = typing.get_type_hints(tp)
+        hints = typing.get_type_hints(tp, include_extras=True)
         cls: Any = tp  # mypy narrows tp to a union neither fields() accepts
         fields = attrs.fields(cls) if attrs.has(cls) else dataclasses.fields(cls)
         names = [f.name for f in fields]
