@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -156,6 +157,22 @@ def test_check_a_folder_of_layers_in_name_order(
     _, err = capsys.readouterr()
     assert "db.port" in err
     assert "30-bad.toml" in err
+
+
+def test_check_a_folder_with_several_patterns(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = project / "conf.d"
+    folder.mkdir()
+    (folder / "10-port.toml").write_text("[db]\nport = 6000\n")
+    (folder / "20-debug.yaml").write_text("debug: true\n")
+    (folder / "30-bad.json").write_text('{"db": {"port": "eighty"}}')  # left out
+    args = [str(project / "app.toml"), str(folder), "--pattern", "*.toml", "--pattern", "*.yaml"]
+    assert run_check(project, *args) == 0
+    assert succeeded(capsys.readouterr().out)
+    (folder / "40-bad.yaml").write_text("db:\n  port: eighty\n")  # counts: fails the check
+    assert run_check(project, *args) == 1
+    assert "40-bad.yaml" in capsys.readouterr().err
 
 
 KEYED_SCHEMA = textwrap.dedent(
@@ -613,3 +630,111 @@ async def test_watch_exec_runs_a_command_after_each_applied_change(tmp_path: Pat
         await process.wait()
         if process.stdout is not None:
             await process.stdout.aclose()
+
+
+SECRET_SCHEMA = textwrap.dedent(
+    """\
+    from __future__ import annotations
+
+    import attrs
+    import trioconf
+
+
+    @attrs.frozen
+    class Db:
+        host: str = "localhost"
+        port: int = 5432
+        password: trioconf.SecretStr = trioconf.SecretStr("")
+        token: str = trioconf.field(default="", secret=True)
+
+
+    @attrs.frozen
+    class Config:
+        name: str
+        db: Db = attrs.Factory(Db)
+        hosts: list[str] = attrs.Factory(list)
+    """
+)
+
+
+@pytest.fixture
+def secrets_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (project / "schema.py").write_text(SECRET_SCHEMA)
+    (project / "app.toml").write_text(
+        'name = "svc"\nhosts = ["a", "b"]\n\n[db]\npassword = "hunter2"\ntoken = "t0ps3cret"\n'
+    )
+    (project / "local.yaml").write_text("db:\n  host: db1\n")
+    monkeypatch.setenv("SVC_DB__PORT", "6000")
+    return project
+
+
+def check_print(project: Path, *extra: str) -> int:
+    files = [str(project / "app.toml"), str(project / "local.yaml")]
+    return run_check(project, *files, "--env-prefix", "SVC_", "--print", *extra)
+
+
+def test_check_print_shows_each_value_with_its_origin_secrets_masked(
+    secrets_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Like ``nginx -T``: the test's lines on stderr, the effective config on stdout."""
+    app, local = secrets_project / "app.toml", secrets_project / "local.yaml"
+    assert check_print(secrets_project) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"name        = 'svc'       # {app}:1",
+        f"db.host     = 'db1'       # {local}:2",
+        "db.port     = 6000        # env SVC_DB__PORT",
+        f"db.password = **********  # {app}:5",
+        f"db.token    = **********  # {app}:6",
+        f"hosts       = ['a', 'b']  # {app}:2",
+    ]
+    assert err.splitlines()[-1].startswith(SUCCESS)
+    assert "hunter2" not in out + err
+    assert "t0ps3cret" not in out + err
+
+
+def test_check_print_format_json(secrets_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    app = secrets_project / "app.toml"
+    assert check_print(secrets_project, "--format", "json") == 0
+    out, err = capsys.readouterr()
+    document = json.loads(out)  # stdout holds the JSON alone
+    assert document["db.port"] == {"value": 6000, "origin": "env SVC_DB__PORT"}
+    assert document["db.password"] == {"value": "**********", "origin": f"{app}:5"}
+    assert document["db.token"] == {"value": "**********", "origin": f"{app}:6"}
+    assert document["hosts"] == {"value": ["a", "b"], "origin": f"{app}:2"}
+    assert list(document) == ["name", "db.host", "db.port", "db.password", "db.token", "hosts"]
+    assert "hunter2" not in out
+    assert "t0ps3cret" not in out
+    assert SUCCESS in err
+    # A FILE's own format still reads as before beside the printout's.
+    (secrets_project / "local.conf").write_text("db:\n  host: db2\n")
+    files = [str(app), str(secrets_project / "local.conf")]
+    extra = ["--format", f"{secrets_project / 'local.conf'}=yaml", "--format", "text"]
+    assert run_check(secrets_project, *files, "--print", *extra) == 0
+    assert f"db.host     = 'db2'       # {secrets_project / 'local.conf'}:2" in (
+        capsys.readouterr().out.splitlines()
+    )
+
+
+def test_check_print_prints_nothing_for_an_invalid_config(
+    secrets_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (secrets_project / "local.yaml").write_text("hosts: 5\n")
+    assert check_print(secrets_project) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1] == FAILED
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--format", "json"], "--format json is the format of check --print's printout"),
+        (["--print", "--format", "json", "--format", "text"], "--print prints in one format"),
+    ],
+)
+def test_check_printout_format_misuse_is_a_usage_error(
+    project: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    assert run_check(project, str(project / "app.toml"), *extra) == 2
+    assert message in capsys.readouterr().err

@@ -140,6 +140,57 @@ def test_pattern_and_editor_leftovers(folder: Path) -> None:
     assert sorted(config.tenants) == ["acme", "beta"]
 
 
+@pytest.mark.parametrize("patterns", [("*.toml", "*.yaml"), ["*.toml", "*.yaml"]])
+def test_several_patterns_take_a_file_matching_any(folder: Path, patterns: Any) -> None:
+    (folder / "gamma.yaml").write_text("port: 3\n")  # each file's extension decides its format
+    (folder / "delta.json").write_text('{"port": 4}')  # matches neither pattern
+    (folder / "notes.txt").write_text("not a config")  # would be an UnknownFormatError
+    (folder / "gamma.yaml~").write_text("port: [")  # a leftover, whatever the patterns
+    source = trioconf.Directory(folder, pattern=patterns, key="tenants")
+    assert source.pattern == ("*.toml", "*.yaml")  # a list is kept as a tuple (hashable)
+    config = trioconf.load(Config, source)
+    assert config.tenants == {"acme": Tenant(1, "a"), "beta": Tenant(2, "b"), "gamma": Tenant(3)}
+
+
+def test_several_patterns_in_layered_mode(tmp_path: Path) -> None:
+    (tmp_path / "10-port.toml").write_text("port = 1\n")
+    (tmp_path / "20-port.yaml").write_text("port: 2\n")
+    (tmp_path / "30-port.json").write_text('{"port": 3}')  # would win if it counted
+    config = trioconf.load(Layered, trioconf.Directory(tmp_path, pattern=("*.yaml", "*.toml")))
+    assert config.port == 2  # name order, not the order of the patterns
+
+
+@pytest.mark.parametrize(
+    ("pattern", "error", "message"),
+    [
+        ((), ValueError, "empty tuple, which no file would match"),
+        ([], ValueError, "empty tuple, which no file would match"),
+        (("*.toml", 3), TypeError, r"an fnmatch pattern such as '\*\.toml', or a tuple of them"),
+        ({"*.toml"}, TypeError, "or a tuple of them, not {'\\*.toml'}"),
+        (None, TypeError, "or a tuple of them, not None"),
+    ],
+)
+def test_a_wrong_pattern_is_refused_where_the_directory_is_made(
+    folder: Path, pattern: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        trioconf.Directory(folder, pattern=pattern)
+
+
+async def test_several_patterns_are_watched(folder: Path, backend: str) -> None:
+    source = trioconf.Directory(folder, pattern=("*.toml", "*.yml"), key="tenants")
+    options: dict[str, Any] = {"debounce": 0, "backend": backend, "poll_interval": 0.05}
+    async with trioconf.open_reloader(Config, source, **options) as live:
+        (folder / "gamma.yml").write_text("port: 3\n")
+        await until(live, lambda c: "gamma" in c.tenants)
+        version = live.version
+        (folder / "delta.json").write_text('{"port": 4}')  # matches neither: applies nothing
+        (folder / "epsilon.toml").write_text(tenant(5))
+        config = await until(live, lambda c: "epsilon" in c.tenants)
+        assert "delta" not in config.tenants
+        assert live.version == version + 1
+
+
 def test_an_unknown_extension_is_that_files_error(folder: Path) -> None:
     (folder / "gamma.conf").write_text(tenant(3))
     with pytest.raises(trioconf.UnknownFormatError, match=r"gamma\.conf: cannot tell the format"):
@@ -515,7 +566,7 @@ async def test_layered_one_file_change_merges_and_structures_only_that_files_ent
         assert STRUCTURED == ["moved"]  # one entry structured, not 200
         assert live.history[-1].changed == {"tenants.t0042.port", "tenants.t0042.host"}
         assert all(new.tenants[s] is old.tenants[s] for s in old.tenants if s != "t0042")
-        assert live.origin("tenants.t0042.port") == str(folder / "t0042.toml")
+        assert live.origin("tenants.t0042.port") == f"{folder / 't0042.toml'}:2"
         # A change to the base file rebuilds the rest of the config, not the entries.
         STRUCTURED.clear()
         write_atomic(base, 'name = "renamed"\n')
@@ -550,11 +601,11 @@ async def test_layered_origins_stay_those_of_the_snapshot_after_a_rejected_chang
                 if isinstance(record, trioconf.Failure):
                     break
         assert live.current.tenants["acme"].port == 1
-        assert live.origin("tenants.acme.port") == str(folder / "a.toml")
-        assert live.origin("tenants.beta.port") == str(folder / "b.toml")
+        assert live.origin("tenants.acme.port") == f"{folder / 'a.toml'}:2"
+        assert live.origin("tenants.beta.port") == f"{folder / 'b.toml'}:2"
         write_atomic(folder / "b.toml", "[tenants.beta]\nport = 2\n[tenants.acme]\nport = 7\n")
         await until(live, lambda c: c.tenants["acme"].port == 7)
-        assert live.origin("tenants.acme.port") == str(folder / "b.toml")
+        assert live.origin("tenants.acme.port") == f"{folder / 'b.toml'}:4"
 
 
 async def test_start_up_of_a_large_folder_lets_other_tasks_run(tmp_path: Path) -> None:
@@ -662,7 +713,7 @@ async def test_layered_directory_watched_with_files_around_it(tmp_path: Path) ->
         await until(live, lambda c: c.port == 2)
         after.write_text('name = "after"\nport = 3\n')
         await until(live, lambda c: c.port == 3)
-        assert live.origin("port") == str(after)
+        assert live.origin("port") == f"{after}:2"
         (folder / "20-b.toml").unlink()
         after.write_text('name = "x"\n')
         config = await until(live, lambda c: c.name == "x")
@@ -726,7 +777,7 @@ async def test_origins_of_entries(folder: Path, tmp_path: Path) -> None:
     base.write_text('name = "base"\n')
     source = trioconf.Directory(folder, key="tenants")
     async with trioconf.open_reloader(Config, base, source) as live:
-        assert live.origin("name") == str(base)
+        assert live.origin("name") == f"{base}:1"
         assert live.origin("tenants") == str(folder)
         assert live.origin("tenants.acme") == str(folder / "acme.toml")
         assert live.origin("tenants.beta.host") == str(folder / "beta.toml")

@@ -51,7 +51,7 @@ async def test_initial_snapshot_version_and_origin(cfg: Path) -> None:
         assert live.current == AppConfig(name="one", db=Db(port=1))
         assert live.version == 1
         assert live.last_error is None
-        assert live.origin("db.port") == str(cfg)
+        assert live.origin("db.port") == f"{cfg}:3"
 
 
 @pytest.mark.parametrize("backend", ["inotify", "poll"])
@@ -195,7 +195,7 @@ async def test_kubernetes_configmap_data_swap(tmp_path: Path) -> None:
         shutil.rmtree(first)
         with trio.fail_after(PATIENCE):
             await live.wait_value(lambda c: c.name == "two")
-        assert live.origin("name") == str(mount / "app.yaml")
+        assert live.origin("name") == f"{mount / 'app.yaml'}:1"
 
 
 async def test_symlink_to_a_file_in_another_directory(tmp_path: Path) -> None:
@@ -219,13 +219,13 @@ async def test_layers_override_and_removed_keys_disappear(tmp_path: Path) -> Non
     local.write_text("db:\n  port: 2\n")
     async with trioconf.open_reloader(AppConfig, base, local, debounce=0) as live:
         assert live.current.db == Db(host="db1", port=2)
-        assert live.origin("db.port") == str(local)
-        assert live.origin("db.host") == str(base)
+        assert live.origin("db.port") == f"{local}:2"
+        assert live.origin("db.host") == f"{base}:3"
         write_atomic(local, "http:\n  debug: true\n")  # db.port removed from the top layer
         with trio.fail_after(PATIENCE):
             cfg = await live.wait_value(lambda c: c.http.debug)
         assert cfg.db == Db(host="db1", port=1)
-        assert live.origin("db.port") == str(base)
+        assert live.origin("db.port") == f"{base}:4"
 
 
 async def test_optional_layer_may_come_and_go(tmp_path: Path) -> None:

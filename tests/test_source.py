@@ -96,7 +96,7 @@ async def test_the_sqlite_example_layers_over_a_file_and_reloads_a_committed_cha
         # The table is the later source: it overrides the file where both set a value.
         assert live.current == Config("shop", "r1", Limits(10, 50))
         assert live.origin("limits.rate") == f"sqlite {db} (key limits.rate)"
-        assert live.origin("limits.burst") == str(base)
+        assert live.origin("limits.burst") == f"{base}:6"
         _set(db, limits__rate="25")
         config = await _until(live, lambda c: c.limits.rate == 25)
         assert config == Config("shop", "r1", Limits(25, 50))

@@ -29,8 +29,11 @@ import trio
 
 from . import load, open_reloader
 from ._errors import ConfigError, LockTimeout, ParseError, SourceError, UnknownFormatError
+from ._explain import explain
 from ._keyed import entry_type
 from ._live import Live
+from ._load import load_with_origins
+from ._marks import MASK, secret_at
 from ._records import Cleared, Failure, PastUpdate, Update
 from ._settings import BACKENDS, Settings
 from ._sources import Directory, File
@@ -108,9 +111,10 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--allow-nan", action="store_true", help="accept NaN and infinity")
         sub.add_argument(
             "--pattern",
-            default="*",
+            action="append",
             metavar="GLOB",
-            help="for folders: the file names that count (default: every file)",
+            help="for folders: the file names that count (default: every file); repeatable, "
+            "a name that matches any GLOB counts",
         )
         sub.add_argument(
             "--key",
@@ -130,7 +134,8 @@ def _parser() -> argparse.ArgumentParser:
             action="append",
             default=[],
             metavar="FILE=FORMAT",
-            help="read one of the FILEs as json, toml or yaml whatever its extension; repeatable",
+            help="read one of the FILEs as json, toml or yaml whatever its extension; "
+            "repeatable (check --print: json or text alone is the printout's format)",
         )
         sub.add_argument(
             "--converter",
@@ -142,6 +147,13 @@ def _parser() -> argparse.ArgumentParser:
             metavar="MODULE:FUNC",
             help="the service's validate(new, old), run on the loaded config (with old=None)",
         )
+    check.add_argument(
+        "--print",
+        action="store_true",
+        dest="print_config",
+        help="once the test passes, print the effective config, each value with its origin "
+        "(secrets masked), and the test's own lines on stderr; --format json for JSON",
+    )
     watch.add_argument(
         "--debounce",
         type=_seconds,
@@ -281,8 +293,11 @@ def _version() -> str:
 def _sources(schema: type[Any], args: argparse.Namespace) -> list[File | Directory]:
     """The sources the command line names, with the per-file options applied; a per-file
     option naming no FILE, or --key with no folder, is a usage error rather than silence."""
+    _printout(args)  # a --format json|text is --print's, not a FILE's: checked here
     formats: dict[str, str] = {}
     for item in args.format:
+        if item in _PRINTOUTS:
+            continue
         name, sep, fmt = item.rpartition("=")
         if not sep or not name:
             msg = f"--format {item!r}: expected FILE=FORMAT"
@@ -303,6 +318,27 @@ def _sources(schema: type[Any], args: argparse.Namespace) -> list[File | Directo
     return sources
 
 
+_PRINTOUTS = ("text", "json")
+
+
+def _printout(args: argparse.Namespace) -> str | None:
+    """The format ``check --print`` prints in (None without ``--print``): ``--format json`` or
+    ``--format text`` (a value with no ``FILE=``), else text. Given without ``--print``, or
+    both, it is a usage error rather than silence."""
+    chosen = {item for item in args.format if item in _PRINTOUTS}
+    if len(chosen) > 1:
+        msg = "--format json and --format text: --print prints in one format"
+        raise UsageError(msg)
+    printing = getattr(args, "print_config", False)
+    if chosen and not printing:
+        msg = (
+            f"--format {chosen.pop()} is the format of check --print's printout"
+            " (a FILE's format is --format FILE=FORMAT)"
+        )
+        raise UsageError(msg)
+    return (chosen.pop() if chosen else "text") if printing else None
+
+
 def _source(
     schema: type[Any],
     path: str,
@@ -317,7 +353,11 @@ def _source(
         msg = f"{path} is a folder: --optional and --format are for files (see --pattern)"
         raise UsageError(msg)
     try:
-        folder = Directory(path, pattern=args.pattern, key=args.key)
+        # Several --pattern: a name matching any of them counts.
+        globs = args.pattern or ["*"]
+        folder = Directory(
+            path, pattern=globs[0] if len(globs) == 1 else tuple(globs), key=args.key
+        )
         if folder.key is not None:
             entry_type(schema, folder)  # the key must name a dict[str, X] field
     except (TypeError, ValueError) as exc:
@@ -338,8 +378,12 @@ def _file(path: str, optional: bool, fmt: str | None) -> File:
 
 
 def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.Namespace) -> int:
-    """Like ``nginx -t``: a line per file tested, then the verdict."""
+    """Like ``nginx -t``: a line per file tested, then the verdict; with ``--print`` (like
+    ``nginx -T``) then the effective config, the test's lines going to stderr so that stdout
+    holds the printout alone (``--format json`` piped into ``jq``)."""
     validate = None if args.validate is None else _import_function(args.validate, "--validate")
+    printout = _printout(args)
+    say = _say if printout is None else _note
     # A load stops at the first file it cannot read or parse, so each file is first loaded
     # on its own: one broken file must not hide another's syntax error. Alone, a file may
     # well be incomplete; its field errors are judged only in the full load below.
@@ -350,16 +394,12 @@ def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.
             broken = True
             print(error, file=sys.stderr)
         elif isinstance(source, File) and source.optional and not source.path.exists():
-            _say(f"trioconf: {source.path}: absent (optional, skipped)")
+            say(f"trioconf: {source.path}: absent (optional, skipped)")
         else:
-            _say(f"trioconf: {source.path}: syntax is ok")
+            say(f"trioconf: {source.path}: syntax is ok")
     if not broken:
         try:
-            config = load(
-                schema,
-                *files,
-                **_reading(args),
-            )
+            config, origins = load_with_origins(schema, *files, **_reading(args))
             if validate is not None:
                 check_config(config, None, validate)
         except ConfigError as exc:
@@ -370,10 +410,12 @@ def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.
         return 1
     names = [str(s.path) for s in files] + ([f"env {args.env_prefix}*"] if args.env_prefix else [])
     checked = f", validated by {args.validate}" if validate is not None else ""
-    _say(
+    say(
         f"trioconf: configuration test is successful "
         f"({schema.__name__} from {', '.join(names)}{checked})"
     )
+    if printout is not None:
+        _say(explain(config, origins, printout))
     return 0
 
 
@@ -519,11 +561,20 @@ def describe(record: Update[Any] | PastUpdate | Failure | Cleared) -> list[str]:
         return [f"v{record.version}: back on disk; the last error is cleared"]
     if isinstance(record, PastUpdate):  # read too late: its snapshots are no longer kept
         return [f"v{record.version}: {path}: changed" for path in sorted(record.changed)]
+    cls = type(record.config)
     return [
-        f"v{record.version}: {path}: {lookup(record.previous, path)!r} -> "
-        f"{lookup(record.config, path)!r}"
+        f"v{record.version}: {path}: {_shown(cls, path, lookup(record.previous, path))} -> "
+        f"{_shown(cls, path, lookup(record.config, path))}"
         for path in sorted(record.changed)
     ]
+
+
+def _shown(cls: type, path: str, value: object) -> str:
+    """``value`` as ``watch`` prints it: its repr, or ``MASK`` for a secret (a rotated
+    password is still reported as changed, never shown)."""
+    if value is not MISSING and secret_at(cls, path):
+        return repr(MASK)
+    return repr(value)
 
 
 class _Missing:
@@ -568,3 +619,7 @@ def _step(obj: object, step: str) -> Any:
 
 def _say(line: str) -> None:
     print(line, flush=True)
+
+
+def _note(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

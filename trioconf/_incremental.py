@@ -45,7 +45,8 @@ from ._folder_layered import LayeredFolder
 from ._keyed import _ABSENT, _blank, _Change, _changed, _get, _same
 from ._kinds import _is_class, _is_mapping
 from ._layer import Layer
-from ._merge import DottedOrigins, _merge_into, dotted, merge
+from ._merge import _merge_into, dotted, merge
+from ._origins import LayerOrigins
 from ._structure import structure
 
 if TYPE_CHECKING:
@@ -435,7 +436,7 @@ class Incremental(Generic[T]):
         except Exception:
             raise Fallback from None
         layers = loader.frozen_layers()
-        return config, DottedOrigins(lambda: merge(layers()))
+        return config, LayerOrigins(lambda: merge(layers()))
 
 
 def _is_mapping_value(value: object) -> bool:

@@ -30,8 +30,9 @@ from ._converter import Prebuilt, unstructure
 from ._errors import FieldError, ValidationError
 from ._folder_keyed import KeyedFolder
 from ._kinds import _is_class, _is_mapping
-from ._merge import DottedOrigins, Merged, changed_paths, dotted, same
-from ._paths import leaf_paths, lookup
+from ._merge import Merged, changed_paths, dotted, same
+from ._origins import LayerOrigins, Origin, Origins
+from ._paths import Parts, leaf_paths, lookup
 from ._sources import Directory
 from ._structure import structure
 
@@ -100,9 +101,8 @@ def build(
     for state in states:
         _place(data, state, merged)
     config = structure(converter, cls, merged)
-    rest = DottedOrigins(merged)
     owned = [(state, _get(config, state.source.key_parts)) for state in states]
-    return config, KeyedOrigins(rest, owned)
+    return config, KeyedOrigins(LayerOrigins(merged), owned)
 
 
 def _place(data: dict[str, Any], state: KeyedFolder, merged: Merged) -> None:
@@ -243,28 +243,46 @@ def _changed(
     return frozenset(paths)
 
 
-class KeyedOrigins(Mapping[str, str]):
-    """``Live.origin``'s table, answered on demand: the rest of the config's origins as a
-    dict, and for a path inside a keyed Directory's field the file that supplies that entry
-    (for a field the entry's file leaves to the class default too: the entry came whole from
-    that file). Building a table of every path of ten thousand entries per change is what this
-    avoids."""
+class KeyedOrigins(Origins):
+    """A keyed config's origins: the rest of the config's from its layers, and for a path at
+    or inside a keyed Directory's field the Directory (the field itself) or the file that
+    supplies the entry (anything inside it, a field the file leaves to the class default too:
+    the entry came whole from that file). No line: the folder keeps no entry's bytes. Nothing
+    is listed in advance: a table of every path of ten thousand entries per change is what
+    this avoids."""
+
+    __slots__ = ("_owned", "_rest")
 
     def __init__(
-        self, rest: Mapping[str, str], owned: list[tuple[KeyedFolder, Mapping[str, Any]]]
+        self, rest: LayerOrigins, owned: list[tuple[KeyedFolder, Mapping[str, Any]]]
     ) -> None:
         self._rest = rest
-        self._owned = [(dotted(s.source.key_parts), s, entries) for s, entries in owned]
+        self._owned = [(tuple(s.source.key_parts), s, entries) for s, entries in owned]
+
+    def find(self, parts: Parts) -> Origin:
+        for prefix, state, _ in self._owned:
+            if parts[: len(prefix)] == prefix:
+                if len(parts) == len(prefix):
+                    return Origin(state.folder)
+                stem = str(parts[len(prefix)])
+                return Origin(state.owner(stem) or state.folder)
+        return self._rest.find(parts)
+
+    def whole(self, parts: Parts) -> bool:
+        return any(parts[: len(prefix)] == prefix for prefix, _, _ in self._owned)
+
+    # The table by dotted path, for code that reads origins as a mapping (``_hold``).
 
     def __getitem__(self, path: str) -> str:
         found = self._rest.get(path)
         if found is not None:
             return found
         for prefix, state, entries in self._owned:
-            if path == prefix:
+            head = dotted(prefix)
+            if path == head:
                 return state.folder
-            if path.startswith(prefix + "."):
-                origin = self._inside(state, entries, path[len(prefix) + 1 :])
+            if path.startswith(head + "."):
+                origin = self._inside(state, entries, path[len(head) + 1 :])
                 if origin is not None:
                     return origin
         raise KeyError(path)
@@ -291,11 +309,12 @@ class KeyedOrigins(Mapping[str, str]):
         # Every path, for completeness (Live only looks paths up): O(all entries).
         yield from self._rest
         for prefix, _, entries in self._owned:
-            yield prefix
+            head = dotted(prefix)
+            yield head
             for stem, entry in entries.items():
-                yield f"{prefix}.{stem}"
+                yield f"{head}.{stem}"
                 for leaf in leaf_paths(entry):
-                    yield f"{prefix}.{stem}.{leaf}"
+                    yield f"{head}.{stem}.{leaf}"
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

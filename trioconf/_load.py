@@ -26,16 +26,18 @@ from ._file_state import FileState
 from ._folder import Folder
 from ._folder_keyed import KeyedFolder
 from ._folder_layered import LayeredFolder
+from ._folder_secrets import SecretsFolder
 from ._formats import INLINE_LIMITS
 from ._incremental import Fallback, Field, Incremental, mapping_fields
 from ._keyed import KeyedOrigins, check_keys, entry_type
 from ._keyed import build as build_keyed
 from ._layer import Layer
-from ._merge import DottedOrigins, Merged, merge
+from ._merge import Merged, merge
+from ._origins import LayerOrigins
 from ._settings import MAX_SIZE, Options, Reading, SourceSpec
 from ._source import Source, UserSourceState
 from ._source_state import Key, Notified, SourceState
-from ._sources import Directory, Env, File
+from ._sources import Directory, Env, File, SecretsDir
 from ._structure import structure
 
 T = TypeVar("T")
@@ -88,12 +90,14 @@ class Loader(Generic[T]):
     ) -> SourceState:
         options = self.options
         if isinstance(source, File):
-            return FileState(source, options)
+            return FileState(source, options, doc_type=self.cls)
         if isinstance(source, Env):
             return EnvState(source, self.cls, options, environ)
+        if isinstance(source, SecretsDir):
+            return SecretsFolder(source, options, self.cls)
         if isinstance(source, Directory):
             if source.key is None:
-                return LayeredFolder(source, options)
+                return LayeredFolder(source, options, doc_type=self.cls)
             return KeyedFolder(source, options, self.converter, entry_type(self.cls, source))
         return UserSourceState(source, index, options.parse_timeout)
 
@@ -266,7 +270,7 @@ class Loader(Generic[T]):
                 folder.dirty.clear()
             return built
         config = structure(self.converter, self.cls, merged)
-        return config, DottedOrigins(merged)
+        return config, LayerOrigins(merged)
 
     def build_keyed(self, merged: Merged | None = None) -> tuple[T, KeyedOrigins]:
         """``build`` with keyed Directories: their entries are taken as structured already."""
@@ -312,6 +316,35 @@ def load(
     A usage mistake (a wrong argument, an instance or a class trioconf cannot load in place of
     ``cls``) is a plain ``TypeError`` or ``ValueError``, raised before any file is read.
     """
+    config, _ = load_with_origins(
+        cls,
+        *sources,
+        env_prefix=env_prefix,
+        strict_env=strict_env,
+        forbid_unknown=forbid_unknown,
+        allow_nan=allow_nan,
+        max_size=max_size,
+        lock_timeout=lock_timeout,
+        environ=environ,
+        converter=converter,
+    )
+    return config
+
+
+def load_with_origins(
+    cls: type[T],
+    *sources: SourceSpec,
+    env_prefix: str | None = None,
+    strict_env: bool = False,
+    forbid_unknown: bool = True,
+    allow_nan: bool = False,
+    max_size: int = MAX_SIZE,
+    lock_timeout: float = 5.0,
+    environ: Mapping[str, str] | None = None,
+    converter: Configure | None = None,
+) -> tuple[T, Mapping[str, str]]:
+    """:func:`load`, with where each value came from (for ``trioconf check --print``): the
+    origins ``Live`` would hold for the same snapshot. Private: the CLI is its one user."""
     reading = Reading.of(
         cls,
         sources,
@@ -335,7 +368,7 @@ def load(
     )
     loader = Loader(cls, reading.sources, strict, options, environ)
     loader.refresh_sync()
-    return loader.build()[0]
+    return loader.build()
 
 
 @functools.lru_cache(maxsize=4)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -24,8 +24,9 @@ class Merged:
 
     ``data`` is built fresh: its dicts and lists are never shared with a layer's data.
     ``origins`` has an entry for every key path present in ``data``, inner mappings included
-    (for those: the highest-precedence layer that contributed to the mapping). List items have
-    no entry of their own: a list comes whole from one layer, look its path up instead.
+    (for those: the highest-precedence layer that contributed to the mapping, which is not
+    where each of its values came from: ``_origins`` asks its leaves). List items have no
+    entry of their own: a list comes whole from one layer, look its path up instead.
     ``origins`` is computed on first use: only error reports and ``Live.origin()`` need it,
     and computing it on every reload cost as much as the merge itself.
     """
@@ -51,39 +52,6 @@ class Merged:
                 return layer
             key = key[:-1]
         return None
-
-
-class DottedOrigins(Mapping[str, str]):
-    """``Merged.origins`` keyed by dotted path, naming each layer: what ``Live.origin`` reads.
-
-    Built on first lookup, so a reload that nobody asks "where from?" never pays for it. Given
-    a function instead of a ``Merged``, even the merge waits for the first lookup (a layered
-    Directory built at the cost of the change has no merge of every layer to hand).
-    """
-
-    __slots__ = ("_map", "_merged")
-
-    def __init__(self, merged: Merged | Callable[[], Merged]) -> None:
-        self._merged: Merged | Callable[[], Merged] | None = merged
-        self._map: dict[str, str] | None = None
-
-    def _built(self) -> dict[str, str]:
-        if self._map is None:
-            assert self._merged is not None
-            merged = self._merged if isinstance(self._merged, Merged) else self._merged()
-            origins = merged.origins
-            self._map = {dotted(path): layer.describe(path) for path, layer in origins.items()}
-            self._merged = None  # the document and its layers are not needed any more
-        return self._map
-
-    def __getitem__(self, key: str) -> str:
-        return self._built()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._built())
-
-    def __len__(self) -> int:
-        return len(self._built())
 
 
 def merge(layers: Sequence[Layer]) -> Merged:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -82,3 +83,75 @@ def lookup(config: object, path: str) -> object:
             raise KeyError(path)
         value = children[part]
     return value
+
+
+Parts = tuple[str | int, ...]
+
+
+def resolve(config: object, path: str) -> tuple[Parts, object]:
+    """The parts of a dotted path and the value there, for ``Live.origin``: field names and
+    mapping keys as strings, list and tuple indexes as ints (``servers.0.host`` and
+    ``servers[0].host`` alike). ``KeyError`` when the path is not in ``config``.
+
+    A mapping key may hold dots (a keyed Directory's ``acme.eu.toml`` gives ``acme.eu``): at
+    a mapping, the longest run of the remaining parts that is one of its keys is taken.
+    """
+    steps = path.replace("[", ".").replace("]", "").split(".") if path else []
+    if not steps or "" in steps:
+        raise KeyError(path)
+    parts: list[str | int] = []
+    value = config
+    i = 0
+    while i < len(steps):
+        if isinstance(value, list | tuple):
+            step = steps[i]
+            if not (step.isdigit() and int(step) < len(value)):
+                raise KeyError(path)
+            value = value[int(step)]
+            parts.append(int(step))
+            i += 1
+            continue
+        # A mapping is asked directly (a keyed Directory's holds ten thousand entries); its
+        # keys as strings only when that fails (a ``dict[int, X]``).
+        found = _longest(value, steps, i) if isinstance(value, Mapping) else None
+        if found is None:
+            children = _children(value)
+            found = None if children is None else _longest(children, steps, i)
+        if found is None:
+            raise KeyError(path)
+        parts.append(found[0])
+        value = found[1]
+        i += found[0].count(".") + 1
+    return tuple(parts), value
+
+
+def _longest(
+    children: Mapping[Any, object], steps: list[str], start: int
+) -> tuple[str, object] | None:
+    """The longest run of ``steps`` from ``start`` that names a key, and its value."""
+    for cut in range(len(steps), start, -1):
+        name = ".".join(steps[start:cut])
+        if name in children:
+            return name, children[name]
+    return None
+
+
+def values_below(value: object, prefix: Parts) -> list[tuple[Parts, object]]:
+    """The values below ``value`` (at ``prefix``) that ``Live.explain`` shows one line each:
+    its leaves, with a list whose items have fields (or keys) expanded into those items'
+    leaves (``servers.0.host``), and a list of plain values kept whole (``hosts``)."""
+    out: list[tuple[Parts, object]] = []
+    _values_below(value, prefix, out)
+    return out
+
+
+def _values_below(value: object, prefix: Parts, out: list[tuple[Parts, object]]) -> None:
+    children = _children(value)
+    if children:
+        for name, child in children.items():
+            _values_below(child, (*prefix, name), out)
+    elif isinstance(value, list | tuple) and any(_children(item) for item in value):
+        for index, item in enumerate(value):
+            _values_below(item, (*prefix, index), out)
+    else:
+        out.append((prefix, value))

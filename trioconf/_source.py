@@ -81,8 +81,9 @@ class Source(abc.ABC):
         """
 
     def origin(self, path: tuple[str, ...]) -> str:
-        """Where the value at ``path`` (field names from the top) came from, for
-        :meth:`Live.origin` and error messages; by default the source's name."""
+        """Where the value at ``path`` (field names from the top, a list's index as a
+        string: ``("servers", "0", "host")``) came from, for :meth:`Live.origin`,
+        :meth:`Live.explain` and error messages; by default the source's name."""
         return self.name
 
 
