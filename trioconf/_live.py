@@ -46,7 +46,9 @@ from typing import Generic, TypeVar, cast
 import trio
 
 from ._errors import ConfigError
-from ._paths import leaf_paths, lookup
+from ._explain import explain
+from ._hold import RestartPending
+from ._origins import origin_of
 from ._records import Cleared, Failure, PastUpdate, Statistics, Update
 from ._state import LiveState
 from ._view import View, open_view
@@ -99,6 +101,18 @@ class Live(Generic[T]):
     def closed(self) -> bool:
         """True once the reloader has closed: waiters raise, iterators end."""
         return self._state.closed
+
+    @property
+    def restart_pending(self) -> tuple[RestartPending, ...]:
+        """The restart-only values that differ on disk from the running ones, each waiting
+        for the service to restart: a :class:`RestartPending` (path, source, value on disk,
+        masked where secret) per field marked ``trioconf.field(restart_only=True)`` whose
+        value changed on disk. The snapshot keeps the running value of each (see
+        "Restart-only fields" in :doc:`concepts`); the other changes apply. Empty when the
+        files give the running values again, and at start-up, when every value is taken as it
+        is on disk. Set by each successful reload attempt; a rejected one leaves it as it was.
+        """
+        return self._state.restart_pending
 
     @property
     def history(self) -> tuple[Update[T] | PastUpdate | Failure | Cleared, ...]:
@@ -191,21 +205,35 @@ class Live(Generic[T]):
     def origin(self, path: str) -> str:
         """Which source supplied the value at the dotted ``path`` (``"db.port"``).
 
-        The source's name as the loader recorded it for that key path (it records one for
-        inner tables too): a file's path, ``env APP_DB__PORT`` for the variable that set it, or
-        what a :class:`Source` of your own says (:meth:`Source.origin`); ``"default"`` when no
-        source supplied it (the class's default was used). For a path above the leaves with no
-        record of its own, the distinct origins of its leaves, in field order, joined by
-        ``", "``. ``KeyError`` when ``path`` is not in the current snapshot.
+        For a value: a file's path and the line the value is on (``/etc/app/base.toml:4``),
+        ``env APP_DB__PORT`` for the variable that set it, what a :class:`Source` of your own
+        says (:meth:`Source.origin`), or ``"default"`` when no source supplied it (the class's
+        default was used). A list comes whole from one source: the list, and an item or a
+        field of one (``"servers.0.host"`` or ``"servers[0].host"``), name it, with the line
+        of what was asked; a field that the item leaves out is ``"default"``. An entry of a
+        keyed :class:`Directory` names its file, without a line (the folder keeps no entry's
+        bytes), and the Directory's own field names the folder. For a section (a path above
+        the values), the distinct sources of its values, without lines, in field order,
+        joined by ``", "``. ``KeyError`` when ``path`` is not in the current snapshot.
+
+        The line is looked for when asked, by reading the file's text as it was loaded
+        again: nothing of this is paid on a reload.
         """
-        origins = self._state.origins
-        found = origins.get(path)
-        if found is not None:
-            return found
-        value = lookup(self._state.config, path)  # raises KeyError
-        leaves = [f"{path}.{leaf}" for leaf in leaf_paths(value)] or [path]
-        named = dict.fromkeys(origins.get(leaf, "default") for leaf in leaves)
-        return ", ".join(named)
+        return origin_of(self._state.config, self._state.origins, path)
+
+    def explain(self, format: str = "text") -> str:
+        """The current snapshot, one line per value, with the origin of each: what
+        ``trioconf check --print`` prints.
+
+        ``format="text"`` (the default) gives aligned lines ``path = value  # origin``, the
+        value written as a config file would write it; ``format="json"`` a JSON object of
+        ``{"path": {"value": ..., "origin": ...}}`` in field order, with a value JSON has no
+        type for (a ``Path``, a duration, a date) as its text. Secret values
+        (``trioconf.field(secret=True)``, :class:`SecretStr`) are shown as ``**********``.
+        A list of values is one line; a list of structures is one line per field of each
+        item (``servers[0].host``). A ``format`` other than these two is a ``ValueError``.
+        """
+        return explain(self._state.config, self._state.origins, format)
 
     def statistics(self) -> Statistics:
         """The pipeline's counts so far (see ``Statistics``)."""

@@ -358,7 +358,8 @@ async def open_reloader(
         validate: ``validate(new, old)``, a plain function (an ``async def`` is refused,
             since it would never be awaited); any Exception it raises rejects the snapshot
             (a :class:`RejectedError` with the exception as its cause). Called for the initial
-            snapshot too, with ``old=None``.
+            snapshot too, with ``old=None``. It sees the candidate that would be published:
+            the files' state with every ``restart_only`` field held at its running value.
         strict_env: reject prefixed environment variables that match no field (by default
             they are ignored with a warning).
         forbid_unknown: reject keys in files that match no field (the default).

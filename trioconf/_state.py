@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 import trio
 
 from ._errors import ConfigError
+from ._hold import RestartPending
 from ._paths import leaf_paths
 from ._records import Cleared, Counters, Failure, PastUpdate, Update, detached, past
 
@@ -44,6 +45,7 @@ class LiveState(Generic[T]):
         "origins",
         "record_lot",
         "records_total",
+        "restart_pending",
         "retired",
         "snapshots",
         "state_lot",
@@ -70,9 +72,12 @@ class LiveState(Generic[T]):
         self.version = 1
         self.closed = False
         self.last_error: ConfigError | None = None
-        # Not copied: built lazily (DottedOrigins, or KeyedOrigins for a keyed Directory),
-        # never changed.
+        # Not copied: built lazily (``_origins.LayerOrigins``, ``KeyedOrigins`` for a keyed
+        # Directory), never changed.
         self.origins = origins
+        # The restart-only values that differ on disk from the running ones (``_hold``): none
+        # at start, when every value is taken as it is on disk.
+        self.restart_pending: tuple[RestartPending, ...] = ()
         self.state_lot = trio.lowlevel.ParkingLot()
         self.record_lot = trio.lowlevel.ParkingLot()
         # The retained snapshots, so that a view read late can judge the versions it missed:
@@ -111,6 +116,10 @@ class Publisher(Generic[T]):
     @property
     def version(self) -> int:
         return self._state.version
+
+    @property
+    def origins(self) -> Mapping[str, str]:
+        return self._state.origins
 
     def taken(self) -> None:
         """The updater took a batch from the debouncer."""
@@ -153,6 +162,11 @@ class Publisher(Generic[T]):
         whole = state.whole
         if len(whole) == whole.maxlen and whole[0][1].previous is not None:
             whole[0][1].changed  # noqa: B018 (computed now, off the next publish's path)
+
+    def waiting(self, pending: tuple[RestartPending, ...]) -> None:
+        """The restart-only values that wait now. Set by an attempt that succeeded, just
+        before it publishes or confirms (no checkpoint between): readers see the two agree."""
+        self._state.restart_pending = pending
 
     def fail(self, error: ConfigError) -> Failure:
         """Record a failed attempt; the current snapshot stays.

@@ -5,8 +5,10 @@ Each batch is one reload attempt (``_attempt``), in four steps:
 1. ``refresh``: re-read the sources the batch names, giving a file found gone or emptied its
    grace (the batches that arrive meanwhile join the attempt);
 2. ``build``: a ``Candidate`` (the config, its origins, its changed paths) from every cached
-   layer, inline or in a thread for large documents; None when it equals the current one;
-3. ``check``: the user's ``validate(new, old)``;
+   layer, inline or in a thread for large documents; None when it equals the current one.
+   For a config with restart-only fields, the candidate is then corrected (``_hold``): each
+   such field set back to its running value, what differs on disk kept as waiting;
+3. ``check``: the user's ``validate(new, old)``, on the corrected candidate;
 4. publish it through the ``Publisher``, in one step. Nothing is visible to ``Live`` or a
    ``View`` before this; the sources' own caches may have advanced (a rejected state is not
    parsed and logged again on every event).
@@ -33,8 +35,10 @@ from ._candidate import Candidate
 from ._converter import unstructure
 from ._debounce import Debouncer
 from ._errors import ConfigError, RejectedError
+from ._hold import Held, Hold
 from ._inbox import Batch, Batches, settle_all
 from ._incremental import Fallback
+from ._keyed import _same
 from ._keyed import candidate as keyed_candidate
 from ._keyed import settle as keyed_settle
 from ._load import Loader
@@ -129,6 +133,8 @@ async def run_updater(
     Each attempt's outcome goes back to the ``debouncer`` (the pipeline's one backward edge):
     the ceiling on how long a change waits counts from its oldest change not applied yet.
     """
+    # Found once per reloader; None (no step at all) for a config without restart-only fields.
+    hold = Hold.of(loader.cls, functools.partial(_same, loader.converter, loader.options.allow_nan))
     while True:
         try:
             batch = await inbox.take()
@@ -136,7 +142,7 @@ async def run_updater(
             return
         live.taken()
         version = live.version
-        batch, error = await _attempt(batch, inbox, loader, live, validate, debouncer)
+        batch, error = await _attempt(batch, inbox, loader, live, validate, debouncer, hold)
         if debouncer is not None:
             if error is None:
                 debouncer.applied(batch.keys)
@@ -168,6 +174,7 @@ async def _attempt(
     live: Publisher[T],
     validate: Validate[T] | None,
     debouncer: Debouncer | None,
+    hold: Hold[T] | None = None,
 ) -> tuple[Batch, ConfigError | None]:
     live.attempting()
     batch, touched = await refresh(batch, loader, inbox, debouncer)  # 1. refresh
@@ -178,9 +185,17 @@ async def _attempt(
             live.unchanged()
         return batch, loader.error
     old = live.current
+    held: Held[T] | None = None
     try:
         candidate = await build(loader, old)  # 2. build
+        if hold is not None:
+            # Restart-only fields back to their running values: ``validate`` sees, and the
+            # live value publishes, the candidate the running service can take (``_hold``).
+            held = hold.apply(candidate, old, live.origins)
+            candidate = held.candidate
         if candidate is None:
+            if held is not None:  # the sources differ at restart-only fields only, or not at all
+                held.settle(live.waiting)
             if live.confirmed() is not None:
                 logger.info(
                     "configuration back to version %d; the last error is cleared", live.version
@@ -196,6 +211,8 @@ async def _attempt(
             extra={"trioconf_rejected": True},  # what prints it already may filter it out
         )
         return batch, exc
+    if held is not None:
+        held.settle(live.waiting)
     update = live.publish(candidate.config, candidate.changed, candidate.origins)  # 4. publish
     if logger.isEnabledFor(logging.INFO):
         # Only when someone listens: sorting the paths of a large change costs real time.

@@ -109,6 +109,7 @@ async def expect_outcome(live: Live[Any]) -> AsyncIterator[Outcome]:
     state = live._state
     first = state.records_total
     noops = state.counters.noops
+    pending = state.restart_pending
     outcome = Outcome()
     yield outcome
     while True:
@@ -122,6 +123,9 @@ async def expect_outcome(live: Live[Any]) -> AsyncIterator[Outcome]:
                 "the change made in the block changed nothing: the reloader found the same "
                 "bytes, or a config equal to the current one"
             )
+            if state.restart_pending != pending:
+                # Not a broken test: the edit is to restart-only fields, and it is held.
+                msg += f"; what changed waits for a restart: {state.restart_pending!r}"
             raise AssertionError(msg)
         if state.closed:
             raise trio.ClosedResourceError("the live value closed before the outcome")
