@@ -738,3 +738,31 @@ def test_check_printout_format_misuse_is_a_usage_error(
 ) -> None:
     assert run_check(project, str(project / "app.toml"), *extra) == 2
     assert message in capsys.readouterr().err
+
+
+def test_check_reads_a_secrets_folder_and_never_prints_its_values(
+    secrets_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mount = secrets_project / "secrets"
+    mount.mkdir()
+    (mount / "db__password").write_text("from-the-mount\n")
+    assert check_print(secrets_project, "--secrets", str(mount)) == 0
+    out, err = capsys.readouterr()
+    assert f"db.password = **********  # {mount / 'db__password'}" in out.splitlines()
+    assert "from-the-mount" not in out + err
+    # A bad value in the mount: the error names its file and field (db.port is no secret).
+    (mount / "db__port").write_text("s3cr3t-port\n")
+    assert check_print(secrets_project, "--secrets", str(mount)) == 1
+    out, err = capsys.readouterr()
+    assert f"{mount / 'db__port'}:1: db.port: expected an int, got 's3cr3t-port'" in err
+    (mount / "db__port").unlink()
+    assert (
+        run_check(
+            secrets_project,
+            str(secrets_project / "app.toml"),
+            "--secrets",
+            str(secrets_project / "app.toml"),
+        )
+        == 2
+    )
+    assert "not a folder" in capsys.readouterr().err

@@ -256,6 +256,34 @@ def test_file_variable_mistakes_are_field_errors(tmp_path: Path) -> None:
         trioconf.load(Config, env_prefix="APP_", environ=both)
 
 
+@pytest.mark.parametrize("backend", ["inotify", "poll"])
+async def test_a_file_variable_s_file_is_watched(tmp_path: Path, backend: str) -> None:
+    # Docker and Kubernetes mount the file; a rotation replaces it (kubelet: the ..data swap).
+    mount = tmp_path / "secrets"
+    mount.mkdir()
+    await kubelet_write(mount, {"db_password": SECRET})
+    base = tmp_path / "app.toml"
+    base.write_text('name = "svc"\n')
+    environ = {"APP_DB__PASSWORD_FILE": str(mount / "db_password")}
+    async with trioconf.open_reloader(
+        Config, base, env_prefix="APP_", environ=environ, debounce=0.05, backend=backend
+    ) as live:
+        assert live.current.db.password == trioconf.SecretStr(SECRET)
+        async with expect_outcome(live) as outcome:
+            await kubelet_write(mount, {"db_password": ROTATED})
+        assert outcome.applied
+        assert live.current.db.password == trioconf.SecretStr(ROTATED)
+        # A change to the config file does not need the secret file to change, and the
+        # other way round: each is read when it changes.
+        async with expect_outcome(live) as outcome:
+            trioconf_write(base, 'name = "api"\n')
+        assert outcome.applied
+        assert (live.current.name, live.current.db.password) == (
+            "api",
+            trioconf.SecretStr(ROTATED),
+        )
+
+
 async def test_a_file_variable_is_read_again_on_reload(tmp_path: Path) -> None:
     secret_file = tmp_path / "db_password"
     secret_file.write_text(SECRET)

@@ -36,7 +36,7 @@ from ._load import load_with_origins
 from ._marks import MASK, secret_at
 from ._records import Cleared, Failure, PastUpdate, Update
 from ._settings import BACKENDS, Settings
-from ._sources import Directory, File
+from ._sources import Directory, File, SecretsDir
 from ._updater import check as check_config
 
 _DEFAULTS = attrs.fields(Settings)  # the reloader's own defaults, stated once
@@ -136,6 +136,14 @@ def _parser() -> argparse.ArgumentParser:
             metavar="FILE=FORMAT",
             help="read one of the FILEs as json, toml or yaml whatever its extension; "
             "repeatable (check --print: json or text alone is the printout's format)",
+        )
+        sub.add_argument(
+            "--secrets",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="a folder of secrets, one file per field (a Kubernetes Secret mount, "
+            "/run/secrets), after the FILEs; repeatable",
         )
         sub.add_argument(
             "--converter",
@@ -315,6 +323,11 @@ def _sources(schema: type[Any], args: argparse.Namespace) -> list[File | Directo
     if args.key is not None and not any(isinstance(s, Directory) for s in sources):
         msg = f"--key {args.key} applies to folders, and none of the FILEs is a folder"
         raise UsageError(msg)
+    for path in args.secrets:
+        if os.path.exists(path) and not os.path.isdir(path):
+            msg = f"--secrets {path}: not a folder (one file per secret goes in it)"
+            raise UsageError(msg)
+        sources.append(SecretsDir(path))
     return sources
 
 

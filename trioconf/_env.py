@@ -131,6 +131,23 @@ def env_layer(
     return EnvLayer(name=f"env {prefix}*", data=data, variables=variables)
 
 
+def secret_files(cls: type, prefix: str, environ: Mapping[str, str]) -> list[str]:
+    """The files that ``..._FILE`` variables name for secret fields (``env_layer`` reads
+    them), so that they can be watched like configured files."""
+    files = []
+    for var in environ:
+        if not var.startswith(prefix):
+            continue
+        segments = tuple(var[len(prefix) :].lower().split("__"))
+        try:
+            _resolve(cls, segments)
+        except _Unknown:
+            target = _file_target(cls, segments)
+            if target is not None and secret_at(cls, target[0]):
+                files.append(environ[var])
+    return files
+
+
 def _file_target(cls: type, segments: tuple[str, ...]) -> tuple[tuple[str, ...], Any] | None:
     """For ``APP_DB__PASSWORD_FILE``, which names no field, the field ``db.password`` whose
     value would be in the file it names (None if there is none).

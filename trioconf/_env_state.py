@@ -1,7 +1,11 @@
 """An ``Env`` source: the layer its variables give, read again on every rescan.
 
 The environment of a running process changes only by its own doing, so nothing watches it: a
-``reload()`` or a rescan reads it again (``keys`` None), a change to a watched file does not.
+``reload()`` or a rescan reads it again (``keys`` None), a change to a watched file does not,
+except to a file that an ``APP_DB__PASSWORD_FILE`` variable names (``files``): a secret
+rotated on disk is read again like a configured file's change. Those files are the ones the
+variables name when the reloader starts (a variable set later is read on ``reload()``, its
+file not watched).
 """
 
 from __future__ import annotations
@@ -12,11 +16,11 @@ from collections.abc import Mapping
 import attrs
 
 from ._anchor import apply, from_env, plan
-from ._env import env_layer
+from ._env import env_layer, secret_files
 from ._errors import ConfigError
 from ._settings import Options
 from ._source_state import Key, OneLayer
-from ._sources import Env
+from ._sources import Env, absolute
 
 
 class EnvState(OneLayer[Env]):
@@ -30,11 +34,13 @@ class EnvState(OneLayer[Env]):
         self.cls = cls
         self.strict = options.strict_env
         self.environ = environ  # None: os.environ, as it is at each read
+        named = secret_files(cls, source.prefix, os.environ if environ is None else environ)
+        self.files = frozenset(absolute(name) for name in named)
         self.paths = plan(cls)  # where ``~`` in a Path value is expanded (None: nowhere)
 
     async def refresh(self, keys: frozenset[Key] | None) -> bool:
-        if keys is not None:
-            return False  # nothing watched names the environment
+        if keys is not None and keys.isdisjoint(self.files):
+            return False  # nothing watched names the environment, or its secret files
         before = self.given()
         self.refresh_sync()
         return self.given() != before

@@ -66,7 +66,12 @@ class Loader(Generic[T]):
         self._by_path: dict[Path, list[FileState]] = {}
         self._by_folder: dict[Path, list[Folder]] = {}
         self._notified: dict[Notified, UserSourceState] = {}
+        # The files ``..._FILE`` variables name for secret fields: watched like the others.
+        self._by_secret_file: dict[Path, list[EnvState]] = {}
         for state in self.states:
+            if isinstance(state, EnvState):
+                for path in state.files:
+                    self._by_secret_file.setdefault(path, []).append(state)
             if isinstance(state, FileState):
                 self._by_path.setdefault(state.source.path, []).append(state)
             elif isinstance(state, Folder):
@@ -104,7 +109,7 @@ class Loader(Generic[T]):
     @property
     def paths(self) -> tuple[Path, ...]:
         """The files the file watcher watches."""
-        return tuple(self._by_path)
+        return tuple(dict.fromkeys([*self._by_path, *self._by_secret_file]))
 
     @property
     def directories(self) -> tuple[Directory, ...]:
@@ -167,6 +172,8 @@ class Loader(Generic[T]):
                 continue
             for file in self._by_path.get(key, ()):
                 add(file, key)
+            for env in self._by_secret_file.get(key, ()):
+                add(env, key)
             for folder in (*self._by_folder.get(key, ()), *self._by_folder.get(key.parent, ())):
                 add(folder, key)
         routed = sorted(named.items(), key=lambda item: self._order[item[0]])
