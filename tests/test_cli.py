@@ -766,3 +766,19 @@ def test_check_reads_a_secrets_folder_and_never_prints_its_values(
         == 2
     )
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_a_folder_named_like_a_file_is_a_usage_error_unless_written_as_a_folder(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What Docker leaves when it bind-mounts a file that did not exist on the host.
+    monkeypatch.chdir(project)
+    (project / "local.toml").mkdir()
+    assert run_check(project, "app.toml", "local.toml") == 2
+    err = capsys.readouterr().err
+    assert "local.toml is a folder, though named like a file" in err
+    assert "write local.toml/" in err
+    # Meant: a folder of config files, said with the trailing slash.
+    (project / "local.toml" / "10-extra.toml").write_text('name = "from-the-folder"\n')
+    assert run_check(project, "app.toml", "local.toml/") == 0
+    assert succeeded(capsys.readouterr().out)

@@ -36,7 +36,7 @@ from ._load import load_with_origins
 from ._marks import MASK, secret_at
 from ._records import Cleared, Failure, PastUpdate, Update
 from ._settings import BACKENDS, Settings
-from ._sources import Directory, File, SecretsDir
+from ._sources import Directory, File, SecretsDir, format_of
 from ._updater import check as check_config
 
 _DEFAULTS = attrs.fields(Settings)  # the reloader's own defaults, stated once
@@ -364,6 +364,16 @@ def _source(
         return _file(path, optional, fmt)
     if optional or fmt is not None:
         msg = f"{path} is a folder: --optional and --format are for files (see --pattern)"
+        raise UsageError(msg)
+    if format_of(os.path.basename(path.rstrip(os.sep)), None) is not None and not path.endswith(
+        os.sep
+    ):
+        # Named like a file: most likely one that became a folder (Docker bind-mounts a file
+        # missing on the host as an empty folder), not a conf.d meant to be read.
+        msg = (
+            f"{path} is a folder, though named like a file (a file Docker bind-mounted before "
+            f"it existed becomes one); to read it as a folder of files, write {path}{os.sep}"
+        )
         raise UsageError(msg)
     try:
         # Several --pattern: a name matching any of them counts.
