@@ -2,7 +2,9 @@
 
 ``partition()`` cuts every open connection (the client sees its stream end or reset) and
 black-holes new ones: they are accepted but nothing is forwarded, as a network partition looks
-from a client (no refusal to react to, only silence). ``heal()`` forwards again. It runs as tasks
+from a client (no refusal to react to, only silence). ``partition(cut=False)`` leaves the open
+connections open but forwards nothing more on them either: half-open connections, which only a
+client's own deadline notices. ``heal()`` forwards again (on new connections). It runs as tasks
 in the test's nursery, on a free port of 127.0.0.1.
 """
 
@@ -22,15 +24,23 @@ class TcpProxy:
         self.port = 0
         self.partitioned = False
         self.accepted = 0  # connections accepted so far, forwarded or black-holed
-        self._cut = trio.CancelScope()  # the scope every open connection runs in
+        # One scope per open connection (a CancelScope can be entered once only, so two
+        # connections open at a time cannot share one); partition() cancels them all.
+        self._open: set[trio.CancelScope] = set()
         self._healed = trio.Event()
+        self._frozen = trio.Event()  # set: the open connections forward nothing more
 
-    def partition(self) -> None:
-        """Cut the open connections and black-hole the new ones until ``heal()``."""
+    def partition(self, *, cut: bool = True) -> None:
+        """Cut the open connections (or, ``cut=False``, freeze them: open, silent for good) and
+        black-hole the new ones until ``heal()``."""
         self.partitioned = True
         self._healed = trio.Event()
-        self._cut.cancel()
-        self._cut = trio.CancelScope()
+        if cut:
+            for scope in self._open:
+                scope.cancel()
+        else:
+            self._frozen.set()
+            self._frozen = trio.Event()
 
     def heal(self) -> None:
         self.partitioned = False
@@ -49,16 +59,25 @@ class TcpProxy:
                 # Black-holed: held open, nothing forwarded, until the proxy closes (a client
                 # sees silence, as behind a partition, and must time out on its own).
                 await trio.sleep_forever()
-            with self._cut:
-                server = await trio.open_tcp_stream(*self.target)
-                async with server, trio.open_nursery() as nursery:
-                    nursery.start_soon(_pump, client, server, nursery.cancel_scope)
-                    nursery.start_soon(_pump, server, client, nursery.cancel_scope)
+            with trio.CancelScope() as cut:
+                self._open.add(cut)
+                try:
+                    server = await trio.open_tcp_stream(*self.target)
+                    async with server, trio.open_nursery() as nursery:
+                        frozen = self._frozen
+                        nursery.start_soon(_pump, client, server, nursery.cancel_scope, frozen)
+                        nursery.start_soon(_pump, server, client, nursery.cancel_scope, frozen)
+                finally:
+                    self._open.discard(cut)
 
 
-async def _pump(source: trio.SocketStream, sink: trio.SocketStream, done: trio.CancelScope) -> None:
+async def _pump(
+    source: trio.SocketStream, sink: trio.SocketStream, done: trio.CancelScope, frozen: trio.Event
+) -> None:
     try:
         while data := await source.receive_some(65536):
+            if frozen.is_set():
+                await trio.sleep_forever()  # half-open: the bytes go nowhere, nothing says so
             await sink.send_all(data)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         pass
