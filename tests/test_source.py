@@ -330,3 +330,32 @@ async def test_usage_mistakes_are_plain_errors_before_anything_starts() -> None:
     with pytest.raises(TypeError, match="Can't instantiate abstract class"):
         trioconf.Source()  # type: ignore[abstract]
     assert store.reads == []
+
+
+class Typed(Store):
+    """Records ``bind`` and ``run`` in the order they come."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def bind(self, config_class: type) -> None:
+        self.calls.append(f"bind {config_class.__name__}")
+
+    async def run(self, notify: trioconf.Notify, *, task_status: trio.TaskStatus[None]) -> None:
+        self.calls.append("run")
+        task_status.started()
+
+
+async def test_bind_gets_the_config_class_before_run() -> None:
+    """A source of text values needs the class to type them (``trioconf.Etcd`` does): the
+    reloader calls ``bind(cls)`` once, before ``run`` starts."""
+    typed = Typed()
+    async with trioconf.open_reloader(Config, typed):
+        assert typed.calls == ["bind Config", "run"]
+
+
+def test_load_binds_the_config_class_too() -> None:
+    typed = Typed()
+    trioconf.load(Config, typed)
+    assert typed.calls == ["bind Config", "run"]

@@ -80,6 +80,16 @@ class Source(abc.ABC):
         ``trio.to_thread.run_sync``.
         """
 
+    def bind(self, config_class: type) -> None:  # noqa: B027 (optional, like run: not abstract)
+        """Called once by :func:`open_reloader`, :func:`run_reloader` and :func:`load`, before
+        ``run``, with the config class the layers are structured into; by default nothing.
+
+        A source whose values are text (a key-value store's, as environment variables are)
+        uses it to give each value its field's type: ``"5432"`` for an ``int`` field is the
+        number ``5432``, which the strict structuring then accepts, while a ``str`` field keeps
+        the text. A source that gives typed data (JSON, a database's columns) ignores it.
+        """
+
     def origin(self, path: tuple[str, ...]) -> str:
         """Where the value at ``path`` (field names from the top, a list's index as a
         string: ``("servers", "0", "host")``) came from, for :meth:`Live.origin`,
@@ -100,9 +110,13 @@ class _SourceLayer(Layer):
 class UserSourceState(OneLayer["Source"]):
     """A user's ``Source`` as the loader sees it (``_source_state.SourceState``)."""
 
-    def __init__(self, source: Source, index: int, parse_timeout: float) -> None:
+    def __init__(
+        self, source: Source, index: int, parse_timeout: float, config_class: type | None = None
+    ) -> None:
         super().__init__()
         self.source = source
+        if config_class is not None:
+            source.bind(config_class)
         self.key = Notified(index)
         self.parse_timeout = parse_timeout
         self._pending: set[Hashable] = set()
