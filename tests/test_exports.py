@@ -16,6 +16,7 @@ PUBLIC = {
     "ConfigError",
     "Directory",
     "Env",
+    "Etcd",
     "Failure",
     "FieldError",
     "File",

@@ -16,6 +16,7 @@ from ._errors import RejectedError as RejectedError
 from ._errors import SourceError as SourceError
 from ._errors import UnknownFormatError as UnknownFormatError
 from ._errors import ValidationError as ValidationError
+from ._etcd import Etcd as Etcd
 from ._guard import FileGuard as FileGuard
 from ._guard import GuardStatistics as GuardStatistics
 from ._guard import LockedFile as LockedFile
@@ -47,6 +48,7 @@ __all__ = [
     "ConfigError",
     "Directory",
     "Env",
+    "Etcd",
     "Failure",
     "FieldError",
     "File",

@@ -104,7 +104,7 @@ class Loader(Generic[T]):
             if source.key is None:
                 return LayeredFolder(source, options, doc_type=self.cls)
             return KeyedFolder(source, options, self.converter, entry_type(self.cls, source))
-        return UserSourceState(source, index, options.parse_timeout)
+        return UserSourceState(source, index, options.parse_timeout, self.cls)
 
     @property
     def paths(self) -> tuple[Path, ...]:

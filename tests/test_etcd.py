@@ -1,0 +1,483 @@
+"""``trioconf.Etcd`` against a real etcd (tests/etcd_server.py starts /usr/bin/etcd per test).
+
+Faults are made for real: etcd is killed with SIGKILL and restarted on its data dir and port,
+revisions are compacted, and a proxy between the source and etcd (``tcp_proxy``) partitions
+them (cut, black-holed, or frozen half-open) while the test changes etcd, so that what the
+source must catch up on is known, not left to timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import trio
+from etcd_server import Client, EtcdServer, connections_to, etcd_server
+from support import PATIENCE, wait_until
+from tcp_proxy import TcpProxy, open_tcp_proxy
+
+import trioconf
+from trioconf.testing import Outcome, expect_outcome
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup  # noqa: F401
+
+
+# trio warns when an async generator is garbage collected unfinished (and then finalizes it
+# itself). httpx iterates request and response bodies through async generators of its own, and
+# a request cancelled midway (what closing the reloader does) abandons them. Nothing leaks:
+# the tests below check that every connection is closed.
+pytestmark = pytest.mark.filterwarnings(r"ignore:Async generator 'http(x|core)\.:ResourceWarning")
+
+
+@attrs.frozen
+class Db:
+    host: str = "localhost"
+    port: int = 5432
+
+
+@attrs.frozen
+class Config:
+    name: str = "app"
+    n: int = 0
+    debug: bool = False
+    db: Db = Db()
+    tags: list[str] = attrs.Factory(list)
+    password: trioconf.SecretStr = trioconf.SecretStr("")
+    pin: int = trioconf.field(default=0, secret=True)
+    limits: dict[str, int] = attrs.Factory(dict)
+
+
+@pytest.fixture
+def etcd(tmp_path: Path) -> Iterator[EtcdServer]:
+    with etcd_server(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def client(etcd: EtcdServer) -> Iterator[Client]:
+    c = etcd.client()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+async def proxy(etcd: EtcdServer) -> AsyncIterator[TcpProxy]:
+    async with open_tcp_proxy("127.0.0.1", etcd.client_port) as running:
+        yield running
+
+
+def _url(proxy: TcpProxy) -> str:
+    return f"http://127.0.0.1:{proxy.port}"
+
+
+@contextlib.asynccontextmanager
+async def _outcome(live: trioconf.Live[Any]) -> AsyncIterator[Outcome]:
+    """``expect_outcome``, bounded: a change the source never reports fails the test."""
+    with trio.fail_after(PATIENCE):
+        async with expect_outcome(live) as outcome:
+            yield outcome
+
+
+async def _until(live: trioconf.Live[Any], predicate: Any) -> Any:
+    with trio.fail_after(PATIENCE):
+        return await live.wait_value(predicate)
+
+
+def _fast(url: str, **options: Any) -> trioconf.Etcd:
+    """A source that gives up on a request and retries quickly: the tests break things on
+    purpose (a partition black-holes the requests made meanwhile)."""
+    options.setdefault("max_backoff", 0.2)
+    options.setdefault("request_timeout", 0.5)
+    return trioconf.Etcd(url, **options)
+
+
+async def test_keys_under_the_prefix_are_typed_fields_layered_over_a_file(
+    etcd: EtcdServer, client: Client, tmp_path: Path
+) -> None:
+    base = tmp_path / "base.toml"
+    base.write_text('name = "from-file"\n\n[db]\nport = 6000\nhost = "db.local"\n')
+    client.put("/app/db/port", "5433")
+    client.put("/app/debug", "yes")
+    client.put("/app/tags", '["a", "b"]')
+    client.put("/other/name", "not ours")
+    source = trioconf.Etcd(etcd.url, prefix="/app/")
+    async with trioconf.open_reloader(Config, base, source) as live:
+        assert live.current == Config(
+            name="from-file", debug=True, db=Db(host="db.local", port=5433), tags=["a", "b"]
+        )
+        assert live.origin("db.port").startswith("etcd key /app/db/port (revision ")
+        assert live.origin("db.host") == f"{base}:5"
+        assert source.connected
+        assert source.stale_since is None
+        async with _outcome(live) as outcome:
+            revision = client.put("/app/name", "from-etcd")
+        assert outcome.applied
+        assert live.current.name == "from-etcd"
+        assert source.revision == revision
+        assert live.origin("name") == f"etcd key /app/name (revision {revision})"
+        # Deleted in etcd: the file's value is back.
+        async with _outcome(live) as outcome:
+            client.delete("/app/db/port")
+        assert outcome.applied
+        assert live.current.db == Db(host="db.local", port=6000)
+        assert live.origin("db.port") == f"{base}:4"
+
+
+async def test_the_first_read_is_paginated_and_sees_every_key(
+    etcd: EtcdServer, client: Client
+) -> None:
+    for i in range(7):
+        client.put(f"/app/limits/k{i}", str(i))
+    source = trioconf.Etcd(etcd.url, prefix="/app/", page_size=2)
+    async with trioconf.open_reloader(Config, source) as live:
+        assert live.current.limits == {f"k{i}": i for i in range(7)}
+        assert live.origin("limits.k6").startswith("etcd key /app/limits/k6 (revision ")
+
+
+async def test_a_transaction_is_one_version(etcd: EtcdServer, client: Client) -> None:
+    async with trioconf.open_reloader(Config, trioconf.Etcd(etcd.url, prefix="/app/")) as live:
+        version = live.version
+        async with _outcome(live) as outcome:
+            client.txn(app__name="txn", app__n="3", app__db__host="h")
+        assert outcome.applied
+        assert live.version == version + 1
+        assert live.current == Config(name="txn", n=3, db=Db(host="h"))
+
+
+async def test_a_bad_value_is_rejected_naming_the_key_and_the_last_good_stays(
+    etcd: EtcdServer, client: Client
+) -> None:
+    first = client.put("/app/db/port", "5433")
+    async with trioconf.open_reloader(Config, trioconf.Etcd(etcd.url, prefix="/app/")) as live:
+        async with _outcome(live) as outcome:
+            bad = client.put("/app/db/port", "fifty")
+        assert isinstance(outcome.error, trioconf.ValidationError)
+        assert str(outcome.error) == (
+            "1 invalid field:\n"
+            f"  etcd key /app/db/port (revision {bad}): db.port: expected an int, got 'fifty'"
+        )
+        assert live.current.db.port == 5433
+        assert live.origin("db.port") == f"etcd key /app/db/port (revision {first})"
+        # A key naming no field is an unknown field, as in a file; a secret is not shown.
+        async with _outcome(live) as outcome:
+            client.txn(app__db__port="1", app__nmae="typo")
+        assert outcome.error is not None
+        assert "nmae" in str(outcome.error)
+        assert "etcd key /app/nmae" in str(outcome.error)
+        async with _outcome(live) as outcome:
+            client.txn(app__nmae="", app__pin="s3cr3t")
+        # (the typo is still there: both are reported, the secret's value is not)
+        assert isinstance(outcome.error, trioconf.ValidationError)
+        assert "etcd key /app/pin" in str(outcome.error)
+        assert "s3cr3t" not in str(outcome.error)
+        assert "s3cr3t" not in repr(outcome.error.errors)
+        client.delete("/app/nmae")
+        client.put("/app/pin", "1234")
+        await _until(live, lambda c: c.pin == 1234)
+
+
+async def test_a_document_under_one_key_and_its_syntax_error_names_key_and_line(
+    etcd: EtcdServer, client: Client
+) -> None:
+    client.put("/app/config.yaml", "name: doc\ndb:\n  port: 7000\n")
+    source = trioconf.Etcd(etcd.url, key="/app/config.yaml")
+    async with trioconf.open_reloader(Config, source) as live:
+        assert live.current == Config(name="doc", db=Db(port=7000))
+        revision = source.revision
+        assert live.origin("db.port") == f"etcd key /app/config.yaml:3 (revision {revision})"
+        async with _outcome(live) as outcome:
+            client.put("/app/config.yaml", "name: doc\ndb:\n  port: [7001\n")
+        assert isinstance(outcome.error, trioconf.ParseError)
+        assert outcome.error.source == "etcd key /app/config.yaml"
+        assert outcome.error.line == 4
+        assert str(outcome.error).startswith("etcd key /app/config.yaml:4:1: ")
+        assert live.current.db.port == 7000
+        async with _outcome(live) as outcome:
+            client.put("/app/config.yaml", "name: doc\ndb:\n  port: nope\n")
+        assert isinstance(outcome.error, trioconf.ValidationError)
+        assert "etcd key /app/config.yaml:3" in str(outcome.error)
+        async with _outcome(live) as outcome:
+            client.delete("/app/config.yaml")
+        assert isinstance(outcome.error, trioconf.MissingSourceError)
+        assert str(outcome.error).startswith(
+            "etcd key /app/config.yaml: the key does not exist (revision "
+        )
+        client.put("/app/config.yaml", "name: back\n")
+        await _until(live, lambda c: c.name == "back")
+
+
+async def test_a_burst_of_puts_converges_on_the_last_with_revisions_increasing(
+    etcd: EtcdServer, client: Client
+) -> None:
+    seen: list[int] = []
+
+    def validate(new: Config, old: Config | None) -> None:
+        seen.append(new.n)
+
+    def burst() -> list[int]:
+        return [client.put("/app/n", str(i)) for i in range(1, 1001)]
+
+    source = trioconf.Etcd(etcd.url, prefix="/app/")
+    async with trioconf.open_reloader(Config, source, validate=validate) as live:
+        revisions = await trio.to_thread.run_sync(burst)
+        await _until(live, lambda c: c.n == 1000)
+        assert source.revision == revisions[-1]
+    # Each value is the put's index, so the values' order is the revisions' order.
+    assert seen == sorted(set(seen)), "a revision published twice, or out of order"
+    assert seen[0] == 0
+    assert seen[-1] == 1000
+
+
+async def test_etcd_killed_and_restarted_the_watch_resumes_without_loss(
+    etcd: EtcdServer, client: Client, proxy: TcpProxy
+) -> None:
+    client.put("/app/n", "1")
+    source = _fast(_url(proxy), prefix="/app/")
+    async with trioconf.open_reloader(Config, source) as live:
+        assert live.current.n == 1
+        proxy.partition()  # the source cannot come back before the test says so
+        etcd.kill()
+        await wait_until(lambda: not source.connected)
+        assert source.stale_since is not None
+        assert source.stale_since <= time.time()
+        assert "stale since" in live.origin("n")
+        etcd.start()
+        # Made while the source is away: it must catch up on them, in order, from its revision.
+        client.put("/app/n", "2")
+        client.put("/app/name", "restarted")
+        last = client.delete("/app/n")
+        proxy.heal()
+        await _until(live, lambda c: c.name == "restarted" and c.n == 0)
+        await wait_until(lambda: source.connected)
+        assert source.revision == last
+        assert source.stale_since is None
+
+
+async def test_compaction_while_disconnected_reads_everything_again(
+    etcd: EtcdServer, client: Client, proxy: TcpProxy
+) -> None:
+    client.put("/app/n", "1")
+    client.put("/app/db/host", "old")
+    source = _fast(_url(proxy), prefix="/app/")
+    async with trioconf.open_reloader(Config, source) as live:
+        proxy.partition()
+        await wait_until(lambda: not source.connected)
+        client.delete("/app/db/host")
+        client.put("/app/n", "2")
+        last = client.put("/app/name", "compacted")
+        client.compact(last)  # the revisions the watch would resume from are gone
+        proxy.heal()
+        config = await _until(live, lambda c: c.name == "compacted")
+        assert config == Config(name="compacted", n=2)
+        assert source.revision == last
+        # And it watches on from the new revision.
+        async with _outcome(live) as outcome:
+            client.put("/app/n", "3")
+        assert outcome.applied
+        assert live.current.n == 3
+
+
+async def test_a_silent_stream_is_taken_as_dropped(
+    etcd: EtcdServer, client: Client, proxy: TcpProxy
+) -> None:
+    """A half-open connection: the proxy keeps the watch's connection open and passes nothing
+    more on it; new connections go through. Nothing but ``progress_timeout`` can notice."""
+    source = _fast(_url(proxy), prefix="/app/", progress_timeout=0.5)
+    async with trioconf.open_reloader(Config, source) as live:
+        async with _outcome(live):  # a change through it: the watch is open
+            client.put("/app/n", "1")
+        proxy.partition(cut=False)
+        proxy.heal()  # for new connections only: the watch's own stays frozen
+        client.put("/app/n", "7")
+        await _until(live, lambda c: c.n == 7)
+
+
+async def test_progress_notifications_keep_an_idle_watch_open(tmp_path: Path) -> None:
+    """With etcd sending progress every 100 ms, a watch silent of events for several
+    ``progress_timeout`` periods is never reopened."""
+    with etcd_server(
+        tmp_path, extra=("--experimental-watch-progress-notify-interval=100ms",)
+    ) as server:
+        async with open_tcp_proxy("127.0.0.1", server.client_port) as relay:
+            source = _fast(_url(relay), prefix="/app/", progress_timeout=0.5)
+            async with trioconf.open_reloader(Config, source) as live:
+                writer = server.client()
+                async with _outcome(live):  # a change through it: the watch is open
+                    writer.put("/app/n", "1")
+                writer.close()
+                accepted = relay.accepted
+                await trio.sleep(2.0)  # the idle time under test, not a wait for an event
+                assert relay.accepted == accepted
+                assert source.connected
+
+
+async def test_an_endpoint_that_does_not_answer_fails_over_to_the_next(
+    etcd: EtcdServer, client: Client, proxy: TcpProxy
+) -> None:
+    """Two ways to one etcd, as two members of a cluster would be: the first partitioned."""
+    client.put("/app/n", "1")
+    proxy.partition()
+    async with open_tcp_proxy("127.0.0.1", etcd.client_port) as second:
+        source = _fast([_url(proxy), _url(second)], prefix="/app/")
+        async with trioconf.open_reloader(Config, source) as live:
+            assert live.current.n == 1
+            assert source.endpoint == _url(second)
+            # The watch is on the second; losing it too for a moment, it comes back there.
+            second.partition()
+            await wait_until(lambda: not source.connected)
+            client.put("/app/n", "2")
+            second.heal()
+            await _until(live, lambda c: c.n == 2)
+            assert source.endpoint == _url(second)
+
+
+async def test_etcd_down_at_start_is_a_source_error_naming_the_endpoints() -> None:
+    port = _closed_port()
+    urls = [f"http://127.0.0.1:{port}", f"http://127.0.0.2:{port}"]
+    source = trioconf.Etcd(urls, prefix="/app/", connect_timeout=0.5)
+    start = trio.current_time()
+    with pytest.raises(trioconf.SourceError) as info:
+        async with trioconf.open_reloader(Config, source):
+            pass  # pragma: no cover
+    elapsed = trio.current_time() - start
+    message = str(info.value)
+    assert message.startswith(f"etcd {urls[0]},{urls[1]} /app/: etcd did not answer within 0.5 s")
+    assert f"{urls[0]}: ConnectError" in message
+    assert f"{urls[1]}: ConnectError" in message
+    assert 0.5 <= elapsed < 3.0
+
+
+async def test_bad_credentials_at_start_fail_at_once(tmp_path: Path) -> None:
+    with etcd_server(tmp_path) as server:
+        _enable_auth(server.client(), "s3cr3t-pw").close()
+        source = trioconf.Etcd(server.url, prefix="/app/", username="root", password="wrong")
+        with pytest.raises(trioconf.SourceError, match="authentication failed") as info:
+            async with trioconf.open_reloader(Config, source):
+                pass  # pragma: no cover
+        assert "wrong" not in str(info.value)
+
+
+async def test_auth_token_is_sent_and_renewed(tmp_path: Path) -> None:
+    """A restarted etcd has forgotten every simple token (they live in its memory): the
+    source's next request is refused, and it authenticates again."""
+    with etcd_server(tmp_path) as server:
+        before = _enable_auth(server.client(), "s3cr3t-pw")
+        before.put("/app/n", "1")
+        before.close()
+        password = trioconf.SecretStr("s3cr3t-pw")
+        source = _fast(server.url, prefix="/app/", username="root", password=password)
+        assert "s3cr3t" not in repr(source)
+        async with trioconf.open_reloader(Config, source) as live:
+            assert live.current.n == 1
+            server.kill()
+            await wait_until(lambda: not source.connected)
+            server.start()
+            admin = _login(server.client(), "s3cr3t-pw")
+            async with _outcome(live) as outcome:
+                admin.put("/app/n", "2")
+            assert outcome.applied
+            assert live.current.n == 2
+            await wait_until(lambda: source.connected)
+            admin.close()
+
+
+async def test_closing_the_reloader_is_prompt_and_leaks_no_connection(
+    etcd: EtcdServer, client: Client, proxy: TcpProxy
+) -> None:
+    client.put("/app/n", "1")
+    async with trioconf.open_reloader(Config, _fast(_url(proxy), prefix="/app/")) as live:
+        async with _outcome(live):  # a change through it: the watch is open
+            client.put("/app/n", "2")
+        assert connections_to(proxy.port) == 1  # the watch's (no keep-alive pool)
+        start = trio.current_time()
+    assert trio.current_time() - start < 0.05
+    assert connections_to(proxy.port) == 0
+
+
+async def test_closing_during_a_hanging_first_read_is_prompt(proxy: TcpProxy) -> None:
+    proxy.partition()  # every request is black-holed: the first read does not end on its own
+
+    async def open_it() -> None:
+        async with trioconf.open_reloader(Config, trioconf.Etcd(_url(proxy), prefix="/app/")):
+            raise AssertionError("the first read cannot succeed")  # pragma: no cover
+
+    with trio.CancelScope() as scope:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(open_it)
+            await wait_until(lambda: connections_to(proxy.port) == 1)  # the range request
+            start = trio.current_time()
+            scope.cancel()
+    assert trio.current_time() - start < 0.05
+    assert connections_to(proxy.port) == 0
+
+
+def test_load_reads_etcd_once(etcd: EtcdServer, client: Client) -> None:
+    client.put("/app/db/port", "1234")
+    assert trioconf.load(Config, trioconf.Etcd(etcd.url, prefix="/app/")).db.port == 1234
+
+
+def test_usage_mistakes_are_plain_errors_where_the_source_is_made() -> None:
+    url = "http://127.0.0.1:2379"
+    with pytest.raises(TypeError, match="one of prefix="):
+        trioconf.Etcd(url, prefix="/a/", key="/a/b.yaml")
+    with pytest.raises(TypeError, match="one of prefix="):
+        trioconf.Etcd(url)
+    with pytest.raises(ValueError, match="http:// or https:// URL"):
+        trioconf.Etcd("127.0.0.1:2379", prefix="/a/")
+    with pytest.raises(ValueError, match="username= and password="):
+        trioconf.Etcd("http://root:pw@127.0.0.1:2379", prefix="/a/")
+    with pytest.raises(ValueError, match="ending in '/'"):
+        trioconf.Etcd(url, prefix="/app")
+    with pytest.raises(ValueError, match="cannot tell the format of key '/app/config'"):
+        trioconf.Etcd(url, key="/app/config")
+    with pytest.raises(ValueError, match="format must be"):
+        trioconf.Etcd(url, key="/app/config", format="ini")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="format= is for key="):
+        trioconf.Etcd(url, prefix="/a/", format="json")
+    with pytest.raises(TypeError, match="password= needs username="):
+        trioconf.Etcd(url, prefix="/a/", password="x")
+    with pytest.raises(ValueError, match="connect_timeout must be a positive number"):
+        trioconf.Etcd(url, prefix="/a/", connect_timeout=0)
+    with pytest.raises(ValueError, match="at least one endpoint"):
+        trioconf.Etcd([], prefix="/a/")
+    source = trioconf.Etcd(
+        [url, url + "/"], key="/app/c", format="toml", username="u", password="pw"
+    )
+    assert repr(source) == f"Etcd({[url, url]!r}, key='/app/c', username='u')"
+    assert source.name == f"etcd {url},{url} /app/c"
+
+
+def test_importing_trioconf_does_not_import_httpx() -> None:
+    code = "import sys, trioconf; trioconf.Etcd; assert 'httpx' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _enable_auth(client: Client, password: str) -> Client:
+    client.call("/v3/auth/user/add", {"name": "root", "password": password})
+    client.call("/v3/auth/role/add", {"name": "root"})
+    client.call("/v3/auth/user/grant", {"user": "root", "role": "root"})
+    client.call("/v3/auth/enable", {})
+    return _login(client, password)
+
+
+def _login(client: Client, password: str) -> Client:
+    token = client.call("/v3/auth/authenticate", {"name": "root", "password": password})["token"]
+    client.close()
+    return Client(client.url, token)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port  # nothing listens on it once the socket is closed
