@@ -481,3 +481,108 @@ def _closed_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
     return port  # nothing listens on it once the socket is closed
+
+
+# -- the command line, and a fleet ---------------------------------------------------------------
+
+SCHEMA = """
+import attrs, trioconf
+
+@attrs.frozen
+class Db:
+    host: str = "localhost"
+    port: int = 5432
+
+@attrs.frozen
+class Config:
+    name: str = "app"
+    n: int = 0
+    db: Db = Db()
+    password: trioconf.SecretStr = trioconf.SecretStr("")
+"""
+
+
+def test_check_reads_an_etcd_prefix_after_the_files(
+    etcd: EtcdServer, client: Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trioconf._cli import main
+
+    (tmp_path / "schema.py").write_text(SCHEMA)
+    base = tmp_path / "base.toml"
+    base.write_text('name = "svc"\n[db]\nport = 5432\n')
+    revision = client.put("/app/db/port", "6432")
+    client.put("/app/password", "hunter2-etcd")
+    schema = f"{tmp_path / 'schema.py'}:Config"
+    args = ["check", str(base), "--etcd", etcd.url, "--prefix", "/app/", "--schema", schema]
+    assert main([*args, "--print"]) == 0
+    out, err = capsys.readouterr()
+    assert f"db.port  = 6432         # etcd key /app/db/port (revision {revision})" in out
+    assert "hunter2-etcd" not in out + err
+    assert f"etcd {etcd.url} /app/: syntax is ok" in err
+    client.put("/app/db/port", "sixty")
+    assert main(args) == 1
+    assert "etcd key /app/db/port" in capsys.readouterr().err
+    # Usage mistakes: an etcd option without --etcd, or --etcd without a layout.
+    assert main(["check", str(base), "--prefix", "/app/", "--schema", schema]) == 2
+    assert "--prefix is for an etcd source: give --etcd URL too" in capsys.readouterr().err
+    assert main(["check", str(base), "--etcd", etcd.url, "--schema", schema]) == 2
+    assert "--etcd: Etcd takes one of prefix=" in capsys.readouterr().err
+
+
+FOLLOWER = """
+import sys, trio, trioconf
+sys.path.insert(0, sys.argv[2])
+from schema import Config
+
+async def main():
+    source = trioconf.Etcd(sys.argv[1], prefix="/app/")
+    async with trioconf.open_reloader(Config, source, debounce=0) as live:
+        print("ready", flush=True)
+        await live.wait_value(lambda c: c.n == int(sys.argv[3]))
+        print(live.current.n, live.current.db.port, source.revision, flush=True)
+
+trio.run(main)
+"""
+
+
+async def test_processes_watching_one_prefix_converge_on_one_revision(
+    etcd: EtcdServer, client: Client, tmp_path: Path
+) -> None:
+    (tmp_path / "schema.py").write_text(SCHEMA)
+    last = 300
+    followers = []
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):
+            process = await trio.lowlevel.open_process(
+                [sys.executable, "-c", FOLLOWER, etcd.url, str(tmp_path), str(last)],
+                stdout=subprocess.PIPE,
+            )
+            followers.append(process)
+        with trio.fail_after(PATIENCE):
+            outputs = [b""] * len(followers)
+            for i, process in enumerate(followers):
+                assert process.stdout is not None
+                while b"\n" not in outputs[i]:  # "ready": its reloader has read etcd
+                    outputs[i] += await process.stdout.receive_some(64)
+
+            def writes() -> int:
+                revision = 0
+                for i in range(1, last + 1):
+                    if i % 50 == 0:
+                        client.put("/app/db/port", str(6000 + i))
+                    revision = client.put("/app/n", str(i))  # last: what the followers wait for
+                return revision
+
+            revision = await trio.to_thread.run_sync(writes)
+            answers = []
+            for i, process in enumerate(followers):
+                assert process.stdout is not None
+                while chunk := await process.stdout.receive_some(64):
+                    outputs[i] += chunk
+                assert await process.wait() == 0
+                ready, answer = outputs[i].decode().splitlines()
+                assert ready == "ready"
+                answers.append(answer.split())
+        nursery.cancel_scope.cancel()
+    # The same etcd revision and the same snapshot in each process (their versions may differ).
+    assert answers == [[str(last), str(6000 + last), str(revision)]] * 3

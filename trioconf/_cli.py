@@ -29,6 +29,7 @@ import trio
 
 from . import load, open_reloader
 from ._errors import ConfigError, LockTimeout, ParseError, SourceError, UnknownFormatError
+from ._etcd import Etcd
 from ._explain import explain
 from ._keyed import entry_type
 from ._live import Live
@@ -36,10 +37,13 @@ from ._load import load_with_origins
 from ._marks import MASK, secret_at
 from ._records import Cleared, Failure, PastUpdate, Update
 from ._settings import BACKENDS, Settings
+from ._source import Source
 from ._sources import Directory, File, SecretsDir, format_of
 from ._updater import check as check_config
 
 _DEFAULTS = attrs.fields(Settings)  # the reloader's own defaults, stated once
+# What the command line reads from: files and folders, --secrets folders, an --etcd source.
+Named = File | Directory | Source
 
 
 class UsageError(Exception):
@@ -145,6 +149,17 @@ def _parser() -> argparse.ArgumentParser:
             help="a folder of secrets, one file per field (a Kubernetes Secret mount, "
             "/run/secrets), after the FILEs; repeatable",
         )
+        sub.add_argument(
+            "--etcd",
+            action="append",
+            default=[],
+            metavar="URL",
+            help="an etcd source after the FILEs (its gateway, http://host:2379; repeatable: "
+            "the members of one cluster), with --prefix P (keys as fields) or --etcd-key KEY "
+            "(one key holding a document)",
+        )
+        sub.add_argument("--prefix", metavar="P", help="--etcd: the keys' prefix, e.g. /app/")
+        sub.add_argument("--etcd-key", metavar="KEY", help="--etcd: the key holding a document")
         sub.add_argument(
             "--converter",
             metavar="MODULE:FUNC",
@@ -298,7 +313,7 @@ def _version() -> str:
         return "(not installed)"
 
 
-def _sources(schema: type[Any], args: argparse.Namespace) -> list[File | Directory]:
+def _sources(schema: type[Any], args: argparse.Namespace) -> list[Named]:
     """The sources the command line names, with the per-file options applied; a per-file
     option naming no FILE, or --key with no folder, is a usage error rather than silence."""
     _printout(args)  # a --format json|text is --print's, not a FILE's: checked here
@@ -316,7 +331,7 @@ def _sources(schema: type[Any], args: argparse.Namespace) -> list[File | Directo
     for name in sorted((optional | formats.keys()) - given):
         msg = f"{name} is not one of the FILEs (--optional and --format name a FILE given)"
         raise UsageError(msg)
-    sources = [
+    sources: list[Named] = [
         _source(schema, path, args, os.path.abspath(path) in optional, formats)
         for path in args.files
     ]
@@ -328,7 +343,27 @@ def _sources(schema: type[Any], args: argparse.Namespace) -> list[File | Directo
             msg = f"--secrets {path}: not a folder (one file per secret goes in it)"
             raise UsageError(msg)
         sources.append(SecretsDir(path))
+    etcd = _etcd(args)
+    if etcd is not None:
+        sources.append(etcd)
     return sources
+
+
+def _etcd(args: argparse.Namespace) -> Etcd | None:
+    """The ``--etcd`` source (after the FILEs and ``--secrets``), or None."""
+    if not args.etcd:
+        if args.prefix is not None or args.etcd_key is not None:
+            option = "--prefix" if args.prefix is not None else "--etcd-key"
+            raise UsageError(f"{option} is for an etcd source: give --etcd URL too")
+        return None
+    try:
+        return Etcd(args.etcd, prefix=args.prefix, key=args.etcd_key)
+    except (TypeError, ValueError, ImportError) as exc:
+        raise UsageError(f"--etcd: {exc}") from None
+
+
+def _name(source: Named) -> str:
+    return source.name if isinstance(source, Source) else str(source.path)
 
 
 _PRINTOUTS = ("text", "json")
@@ -400,7 +435,7 @@ def _file(path: str, optional: bool, fmt: str | None) -> File:
     return source
 
 
-def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.Namespace) -> int:
+def _check(schema: type[Any], files: Sequence[Named], args: argparse.Namespace) -> int:
     """Like ``nginx -t``: a line per file tested, then the verdict; with ``--print`` (like
     ``nginx -T``) then the effective config, the test's lines going to stderr so that stdout
     holds the printout alone (``--format json`` piped into ``jq``)."""
@@ -419,7 +454,7 @@ def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.
         elif isinstance(source, File) and source.optional and not source.path.exists():
             say(f"trioconf: {source.path}: absent (optional, skipped)")
         else:
-            say(f"trioconf: {source.path}: syntax is ok")
+            say(f"trioconf: {_name(source)}: syntax is ok")
     if not broken:
         try:
             config, origins = load_with_origins(schema, *files, **_reading(args))
@@ -431,7 +466,7 @@ def _check(schema: type[Any], files: Sequence[File | Directory], args: argparse.
     if broken:
         print("trioconf: configuration test failed", file=sys.stderr)
         return 1
-    names = [str(s.path) for s in files] + ([f"env {args.env_prefix}*"] if args.env_prefix else [])
+    names = [_name(s) for s in files] + ([f"env {args.env_prefix}*"] if args.env_prefix else [])
     checked = f", validated by {args.validate}" if validate is not None else ""
     say(
         f"trioconf: configuration test is successful "
@@ -462,9 +497,7 @@ def _configure(args: argparse.Namespace) -> Any:
     return args.configure
 
 
-def _unreadable(
-    schema: type[Any], source: File | Directory, args: argparse.Namespace
-) -> ConfigError | None:
+def _unreadable(schema: type[Any], source: Named, args: argparse.Namespace) -> ConfigError | None:
     """The error that stops ``source`` from being read or parsed at all, if any (a writer
     holding its lock past the lock timeout too: waiting for it again would only double it)."""
     try:
@@ -476,7 +509,7 @@ def _unreadable(
     return None
 
 
-def _watch(schema: type[Any], files: Sequence[File | Directory], args: argparse.Namespace) -> int:
+def _watch(schema: type[Any], files: Sequence[Named], args: argparse.Namespace) -> int:
     args.max_debounce = _max_debounce(args)
     try:
         return trio.run(_watch_until_signal, schema, files, args)
@@ -486,7 +519,7 @@ def _watch(schema: type[Any], files: Sequence[File | Directory], args: argparse.
 
 
 async def _watch_until_signal(
-    schema: type[Any], files: Sequence[File | Directory], args: argparse.Namespace
+    schema: type[Any], files: Sequence[Named], args: argparse.Namespace
 ) -> int:
     # The signal receiver is installed before the reloader starts, so a Ctrl-C or SIGTERM
     # always ends the command here instead of raising KeyboardInterrupt in a task. It is read
@@ -512,7 +545,7 @@ class _NotRejections(logging.Filter):
 
 async def _watch_printing(
     schema: type[Any],
-    files: Sequence[File | Directory],
+    files: Sequence[Named],
     args: argparse.Namespace,
     stopped_by: list[int],
 ) -> int:
