@@ -28,7 +28,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import attrs
 import httpx
@@ -58,42 +58,68 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-@contextlib.contextmanager
-def etcd() -> Iterator[str]:
-    """A running etcd's client URL; killed, and its data dir removed, at the end."""
-    if not os.path.exists(ETCD):
-        raise SystemExit(f"{ETCD} is not installed (apt-get install etcd-server)")
-    folder = tempfile.mkdtemp(prefix="trioconf-bench-etcd-")
-    client, peer = f"http://127.0.0.1:{_free_port()}", f"http://127.0.0.1:{_free_port()}"
-    args = [
-        ETCD,
-        "--name=bench",
-        f"--data-dir={folder}/data",
-        f"--listen-client-urls={client}",
-        f"--advertise-client-urls={client}",
-        f"--listen-peer-urls={peer}",
-        f"--initial-advertise-peer-urls={peer}",
-        f"--initial-cluster=bench={peer}",
-        "--heartbeat-interval=10",
-        "--election-timeout=100",
-    ]
-    with open(os.path.join(folder, "etcd.log"), "wb") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    try:
+class EtcdProcess:
+    """A real etcd on free ports with a data dir in a temporary folder, killed (SIGKILL, as a
+    crash) and started again on the same ports and data on demand; removed at the end."""
+
+    def __init__(self) -> None:
+        if not os.path.exists(ETCD):
+            raise SystemExit(f"{ETCD} is not installed (apt-get install etcd-server)")
+        self.folder = tempfile.mkdtemp(prefix="trioconf-bench-etcd-")
+        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.peer = f"http://127.0.0.1:{_free_port()}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> EtcdProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def start(self) -> None:
+        args = [
+            ETCD,
+            "--name=bench",
+            f"--data-dir={self.folder}/data",
+            f"--listen-client-urls={self.url}",
+            f"--advertise-client-urls={self.url}",
+            f"--listen-peer-urls={self.peer}",
+            f"--initial-advertise-peer-urls={self.peer}",
+            f"--initial-cluster=bench={self.peer}",
+            "--heartbeat-interval=10",
+            "--election-timeout=100",
+        ]
+        with open(os.path.join(self.folder, "etcd.log"), "ab") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         with httpx.Client(timeout=1.0) as http:
             while True:  # polled: etcd says nothing when it has a leader
                 with contextlib.suppress(httpx.HTTPError):
-                    if http.post(f"{client}/v3/kv/range", json={"key": _b64("x")}).is_success:
-                        break
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit(f"etcd did not start: see {folder}/etcd.log")
+                    if http.post(f"{self.url}/v3/kv/range", json={"key": _b64("x")}).is_success:
+                        return
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise SystemExit(f"etcd did not start: see {self.folder}/etcd.log")
                 time.sleep(0.02)
-        yield client
-    finally:
-        process.kill()
-        process.wait()
-        shutil.rmtree(folder, ignore_errors=True)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def cpu_seconds(self) -> float:
+        """etcd's user + system CPU time so far (from /proc)."""
+        assert self.process is not None
+        return cpu_seconds(self.process.pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Putter:
@@ -207,7 +233,8 @@ def _summary(values: list[float]) -> str:
 
 async def run(samples: int, default_samples: int) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {"raw watch": [], "trioconf, debounce=0": []}
-    with etcd() as url:
+    with EtcdProcess() as server:
+        url = server.url
         putter = Putter(url)
         try:
             done = 0
