@@ -161,3 +161,30 @@ async def test_the_reloader_sees_only_the_rename_never_the_temp(tmp_path: Path) 
     assert stats.events == 3
     assert stats.applied == 3
     assert all(isinstance(r, trioconf.Update) for r in live.history)
+
+
+async def test_the_temp_file_is_never_more_open_than_the_file_it_replaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 0600 file holding secrets: its temp is created 0600, not with the umask's mode and
+    narrowed later (an fd opened on it meanwhile would keep reading what is written)."""
+    import trioconf._write
+
+    path = tmp_path / "secrets.json"
+    path.write_text("{}")
+    path.chmod(0o600)
+    modes: list[int] = []
+    fill = trioconf._write._fill
+
+    def watched(fd: int, data: bytes, old: os.stat_result | None) -> None:
+        modes.append(os.fstat(fd).st_mode & 0o7777)  # before a byte is written
+        fill(fd, data, old)
+
+    monkeypatch.setattr(trioconf._write, "_fill", watched)
+    old_umask = os.umask(0o022)
+    try:
+        await write_atomic(path, '{"password": "hunter2"}')
+    finally:
+        os.umask(old_umask)
+    assert modes == [0o600]
+    assert path.stat().st_mode & 0o7777 == 0o600

@@ -38,8 +38,13 @@ async def replace_atomically(path: str, data: bytes) -> os.stat_result:
     except FileNotFoundError:
         old = None
     tmp = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
-    # 0o666 filtered by the umask: a new file gets the mode open() would give it.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    # A new file gets the mode open() would give it (0o666 filtered by the umask). A
+    # replacement's temp is created no more open than the file it replaces: a 0600 file
+    # holding secrets must not be readable by others through its temp, even before
+    # ``_fill`` sets the exact mode (permissions are checked at open(): an fd opened on a
+    # looser temp would keep reading what is written to it).
+    create_mode = 0o666 if old is None else stat.S_IMODE(old.st_mode) & 0o777
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, create_mode)
     renamed = False
     try:
         await trio.to_thread.run_sync(_fill, fd, data, old)
