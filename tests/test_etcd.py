@@ -8,7 +8,12 @@ source must catch up on is known, not left to timing.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
+import logging
+import os
+import stat
 import subprocess
 import sys
 import time
@@ -586,3 +591,256 @@ async def test_processes_watching_one_prefix_converge_on_one_revision(
         nursery.cancel_scope.cancel()
     # The same etcd revision and the same snapshot in each process (their versions may differ).
     assert answers == [[str(last), str(6000 + last), str(revision)]] * 3
+
+
+# -- the last-good cache -------------------------------------------------------------------------
+
+
+def _cached(path: Path) -> dict[str, Any] | None:
+    """The cache file's content, None while there is none."""
+    try:
+        content: dict[str, Any] = json.loads(path.read_bytes())
+    except (FileNotFoundError, ValueError):  # (empty: created 0600, not yet written)
+        return None
+    return content
+
+
+def _cluster_id(client: Client) -> str:
+    answer = client.call("/v3/kv/range", {"key": base64.b64encode(b"/").decode()})
+    cluster: str = answer["header"]["cluster_id"]
+    return cluster
+
+
+async def _fill_cache(url: str, path: Path) -> int:
+    """A reloader with a cache, run until the cache holds what it read: that revision."""
+    source = _fast(url, prefix="/app/", cache=path)
+    async with trioconf.open_reloader(Config, source):
+        revision = source.revision
+        await wait_until(lambda: (_cached(path) or {}).get("revision") == revision)
+    return revision
+
+
+async def test_the_cache_is_written_after_each_change_private_with_revision_and_cluster(
+    etcd: EtcdServer, client: Client, tmp_path: Path
+) -> None:
+    path = tmp_path / "cache" / "etcd.json"
+    path.parent.mkdir()
+    client.put("/app/n", "1")
+    source = trioconf.Etcd(etcd.url, prefix="/app/", cache=path)
+    async with trioconf.open_reloader(Config, source) as live:
+        first = source.revision
+        await wait_until(lambda: (_cached(path) or {}).get("revision") == first)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600  # values may be secrets
+        async with _outcome(live) as outcome:
+            revision = client.txn(app__n="2", app__password="hunter2")
+        assert outcome.applied
+        await wait_until(lambda: (_cached(path) or {}).get("revision") == revision)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        cached = _cached(path)
+        assert cached is not None
+        assert cached["cluster_id"] == _cluster_id(client)
+        assert cached["prefix"] == "/app/"
+        assert cached["endpoints"] == [etcd.url]
+        assert cached["current_at"] <= time.time()
+        kvs = {
+            base64.b64decode(kv["key"]).decode(): base64.b64decode(kv["value"]).decode()
+            for kv in cached["kvs"]
+        }
+        assert kvs == {"/app/n": "2", "/app/password": "hunter2"}
+    # Only the cache and write_atomic's lock sidecar: no temp file left behind.
+    assert sorted(os.listdir(path.parent)) == [".etcd.json.lock", "etcd.json"]
+
+
+async def test_etcd_down_at_start_starts_from_the_last_good_cache_and_converges(
+    etcd: EtcdServer,
+    client: Client,
+    proxy: TcpProxy,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = tmp_path / "etcd.json"
+    client.txn(app__n="1", app__name="cached")
+    source = _fast(_url(proxy), prefix="/app/", cache=path)
+    async with trioconf.open_reloader(Config, source) as live:
+        good = source.revision
+        await wait_until(lambda: (_cached(path) or {}).get("revision") == good)
+        # A change that gives no layer is not cached: the cache keeps the last good keys.
+        async with _outcome(live) as outcome:
+            client.put("/app/db/port", "fifty")
+        assert isinstance(outcome.error, trioconf.ValidationError)
+    current_at = (_cached(path) or {})["current_at"]
+    # Newer than the cache, made while no reloader runs: what the next one must converge on.
+    client.put("/app/db/port", "6000")
+    last = client.put("/app/n", "2")
+    proxy.partition()
+    source = _fast(_url(proxy), prefix="/app/", cache=path, connect_timeout=0.5)
+    caplog.set_level(logging.INFO, logger="trioconf")
+    async with trioconf.open_reloader(Config, source) as live:
+        assert live.current == Config(name="cached", n=1)  # db.port: the bad value is not there
+        assert not source.connected
+        assert source.stale_since == current_at
+        assert source.revision == good
+        assert "stale since" in live.origin("n")
+        (record,) = [r for r in caplog.records if "from the cache" in r.getMessage()]
+        assert record.levelno == logging.WARNING
+        warning = record.getMessage()
+        assert warning.startswith(f"etcd {_url(proxy)} /app/: etcd did not answer within 0.5 s")
+        assert f"starting from the cache {path} (revision {good}, current at " in warning
+        caplog.clear()
+        proxy.heal()
+        await _until(live, lambda c: c == Config(name="cached", n=2, db=Db(port=6000)))
+        await wait_until(lambda: source.connected)
+        assert source.revision == last
+        assert source.stale_since is None
+        assert f"its keys at revision {last} replace the cache's (revision {good})" in caplog.text
+        await wait_until(lambda: (_cached(path) or {}).get("revision") == last)
+
+
+async def test_a_cache_from_another_cluster_is_discarded_when_etcd_answers(
+    etcd: EtcdServer,
+    client: Client,
+    proxy: TcpProxy,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The same endpoint leads to another cluster (a DNS name moved, a cluster rebuilt): its
+    id, not its revision, says the cache is not of it."""
+    path = tmp_path / "etcd.json"
+    client.put("/app/name", "from-a")
+    await _fill_cache(_url(proxy), path)
+    (tmp_path / "b").mkdir()
+    with etcd_server(tmp_path / "b") as other:
+        other_client = other.client()
+        revision = other_client.put("/app/name", "from-b")
+        other_cluster = _cluster_id(other_client)
+        other_client.close()
+        assert other_cluster != _cluster_id(client)
+        proxy.partition()
+        proxy.target = ("127.0.0.1", other.client_port)  # for the connections after heal()
+        source = _fast(_url(proxy), prefix="/app/", cache=path, connect_timeout=0.5)
+        caplog.set_level(logging.WARNING, logger="trioconf")
+        async with trioconf.open_reloader(Config, source) as live:
+            assert live.current.name == "from-a"
+            proxy.heal()
+            await _until(live, lambda c: c.name == "from-b")
+            assert source.revision == revision
+            assert "another cluster than the cache's" in caplog.text
+            assert f"etcd's keys at revision {revision} replace it" in caplog.text
+            await wait_until(lambda: (_cached(path) or {}).get("cluster_id") == other_cluster)
+
+
+async def test_a_cache_not_made_for_this_source_or_corrupt_is_not_used(
+    etcd: EtcdServer,
+    client: Client,
+    proxy: TcpProxy,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not used, with a warning saying why: then etcd unreachable at start is the SourceError
+    it is without a cache, naming the endpoint, and saying why the cache was not used."""
+    path = tmp_path / "etcd.json"
+    client.put("/app/n", "1")
+    await _fill_cache(_url(proxy), path)
+    proxy.partition()
+    caplog.set_level(logging.WARNING, logger="trioconf")
+    elsewhere = f"http://127.0.0.1:{_closed_port()}"
+    cases = [
+        (_url(proxy), "/other/", "it was made for the prefix /app/, not the prefix /other/"),
+        (elsewhere, "/app/", f"it was made for the etcd at {_url(proxy)}"),
+    ]
+    for url, prefix, why in cases:
+        source = _fast(url, prefix=prefix, cache=path, connect_timeout=0.3)
+        with pytest.raises(trioconf.SourceError) as info:
+            async with trioconf.open_reloader(Config, source):
+                pass  # pragma: no cover
+        message = str(info.value)
+        assert message.startswith(f"etcd {url} {prefix}: etcd did not answer within 0.3 s")
+        assert message.endswith(f"; the cache {path} is not used: {why}")
+        assert f"the cache {path} is not used: {why}" in caplog.text
+    for content, why in [
+        (b"", "the file is empty"),
+        (b'{"trioconf_etcd_cache": 1, "prefix": "/app/"', "it is not JSON"),
+        (b'{"trioconf_etcd_cache": 99}', "it is format 99, this trioconf reads 1"),
+        (b'{"name": "app"}', "it is not a trioconf etcd cache"),
+    ]:
+        path.write_bytes(content)
+        caplog.clear()
+        source = _fast(_url(proxy), prefix="/app/", cache=path, connect_timeout=0.3)
+        with pytest.raises(trioconf.SourceError, match=r"did not answer within 0\.3 s") as info:
+            async with trioconf.open_reloader(Config, source):
+                pass  # pragma: no cover
+        assert f"; the cache {path} is not used: {why}" in str(info.value)
+        assert f"the cache {path} is not used: {why}" in caplog.text
+    # No cache yet: the error says so.
+    path.unlink()
+    source = _fast(_url(proxy), prefix="/app/", cache=path, connect_timeout=0.3)
+    with pytest.raises(trioconf.SourceError) as info:
+        async with trioconf.open_reloader(Config, source):
+            pass  # pragma: no cover
+    assert str(info.value).endswith(f"; no cache at {path} yet")
+
+
+def test_cache_usage_mistakes_are_plain_errors(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:2379"
+    with pytest.raises(TypeError, match="cache must be a file's path, not 3"):
+        trioconf.Etcd(url, prefix="/a/", cache=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cache must be a file's path, not ''"):
+        trioconf.Etcd(url, prefix="/a/", cache="")
+    assert trioconf.Etcd(url, prefix="/a/").cache is None
+    assert trioconf.Etcd(url, prefix="/a/", cache=tmp_path / "c.json").cache == str(
+        tmp_path / "c.json"
+    )
+
+
+async def test_a_document_starts_from_the_cache_too(
+    etcd: EtcdServer, client: Client, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    path = tmp_path / "etcd.json"
+    client.put("/app/config.yaml", "name: doc\ndb:\n  port: 7000\n")
+    source = _fast(_url(proxy), key="/app/config.yaml", cache=path)
+    async with trioconf.open_reloader(Config, source):
+        revision = source.revision
+        await wait_until(lambda: (_cached(path) or {}).get("revision") == revision)
+    assert (_cached(path) or {})["key"] == "/app/config.yaml"
+    proxy.partition()
+    source = _fast(_url(proxy), key="/app/config.yaml", cache=path, connect_timeout=0.3)
+    async with trioconf.open_reloader(Config, source) as live:
+        assert live.current == Config(name="doc", db=Db(port=7000))
+        assert live.origin("db.port").startswith(
+            f"etcd key /app/config.yaml:3 (revision {revision}), stale since "
+        )
+        client.put("/app/config.yaml", "name: doc\ndb:\n  port: 7001\n")
+        proxy.heal()
+        await _until(live, lambda c: c.db.port == 7001)
+
+
+async def test_on_the_cache_an_etcd_that_refuses_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """etcd comes back, but the credentials no longer work: the source stays on the cache
+    (there is nothing better) and says so, once, instead of retrying in silence."""
+    path = tmp_path / "etcd.json"
+    with etcd_server(tmp_path) as server:
+        admin = _enable_auth(server.client(), "s3cr3t-pw")
+        admin.put("/app/n", "1")
+        admin.close()
+        async with open_tcp_proxy("127.0.0.1", server.client_port) as relay:
+            options: dict[str, Any] = {"prefix": "/app/", "username": "root", "cache": path}
+            source = _fast(_url(relay), password="s3cr3t-pw", **options)
+            async with trioconf.open_reloader(Config, source):
+                revision = source.revision
+                await wait_until(lambda: (_cached(path) or {}).get("revision") == revision)
+            relay.partition()
+            caplog.set_level(logging.WARNING, logger="trioconf")
+            source = _fast(_url(relay), password="rotated", connect_timeout=0.3, **options)
+            async with trioconf.open_reloader(Config, source) as live:
+                assert live.current.n == 1
+                relay.heal()
+                await wait_until(lambda: "still on the cache, etcd refused" in caplog.text)
+                assert "authentication failed" in caplog.text
+                assert "rotated" not in caplog.text
+                tried = relay.accepted
+                await wait_until(lambda: relay.accepted >= tried + 3)  # it keeps trying...
+                assert caplog.text.count("still on the cache") == 1  # ...and said it once
+                assert not source.connected
+                assert live.current.n == 1

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
-from ._wire import KeyValue, WireError, b64, header_revision, key_value, number
+from ._wire import KeyValue, WireError, b64, header_cluster, header_revision, key_value, number
 
 if TYPE_CHECKING:
     import httpx
@@ -155,20 +155,23 @@ class Gateway:
 
     async def range(
         self, key: bytes, end: bytes | None, page_size: int
-    ) -> tuple[int, list[KeyValue]]:
-        """Every key in ``[key, end)`` (just ``key`` if ``end`` is None) and the revision they
-        were read at: the first page says the revision, the next ones are pinned to it, so the
-        pages add up to the store as it was at one moment."""
+    ) -> tuple[int, str, list[KeyValue]]:
+        """Every key in ``[key, end)`` (just ``key`` if ``end`` is None), the revision they
+        were read at and the id of the cluster that answered: the first page says the revision,
+        the next ones are pinned to it, so the pages add up to the store as it was at one
+        moment."""
         body: dict[str, Any] = {"key": b64(key), "limit": page_size}
         if end is not None:
             body["range_end"] = b64(end)
         revision = 0
+        cluster = ""
         found: list[KeyValue] = []
         while True:
             answer = await self.call("/v3/kv/range", body)
             try:
                 if not revision:
                     revision = header_revision(answer)
+                    cluster = header_cluster(answer)
                     body["revision"] = str(revision)
                 kvs = [key_value(kv) for kv in answer.get("kvs", ())]
             except WireError as exc:
@@ -177,7 +180,7 @@ class Gateway:
                 ) from None
             found.extend(kvs)
             if not answer.get("more") or not kvs:
-                return revision, found
+                return revision, cluster, found
             # The next page starts right after the last key of this one.
             body["key"] = b64(kvs[-1].key + b"\0")
 

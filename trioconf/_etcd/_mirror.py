@@ -7,6 +7,11 @@ to the revisions reported. Folding only what was reported keeps a snapshot's rev
 whole watch response (one etcd transaction is one response, at one revision), and strictly
 increasing: batches are folded in the order they came, and a batch at or below the revision
 already received is dropped, so no event is applied twice.
+
+A whole read replaces everything, the revision and the cluster included: it is what etcd holds
+now, even at a lower revision than the keys it replaces (which came from the last-good cache,
+written by another cluster or before etcd was restored from a backup). Within one cluster the
+revision still only grows: a whole read there is newer than anything received before it.
 """
 
 from __future__ import annotations
@@ -21,24 +26,29 @@ from ._wire import KeyValue
 
 @attrs.frozen
 class Batch:
-    """A watch response's events, or (``whole``) every key as a range read them."""
+    """A watch response's events, or (``whole``) every key as a range read them, and the
+    cluster they were read from."""
 
     revision: int
     entries: tuple[KeyValue, ...]
     whole: bool = False
+    cluster: str = ""
 
 
 class Mirror:
     def __init__(self) -> None:
         self.keys: dict[bytes, KeyValue] = {}  # as of ``revision``, what ``read`` gives
         self.revision = 0
+        self.cluster = ""  # the id of the cluster ``keys`` were read from
         self.received = 0  # every event up to here has been received: the watch resumes after it
         self._queue: collections.deque[Batch] = collections.deque()
 
-    def replace(self, revision: int, entries: Iterable[KeyValue]) -> None:
-        """A whole read at ``revision``: what the store held, every key of it."""
-        self._queue.append(Batch(revision, tuple(entries), whole=True))
-        self.received = max(self.received, revision)
+    def replace(self, revision: int, entries: Iterable[KeyValue], cluster: str) -> None:
+        """A whole read at ``revision``: what the store held, every key of it. It supersedes
+        every batch still queued (they came before it)."""
+        self._queue.clear()
+        self._queue.append(Batch(revision, tuple(entries), whole=True, cluster=cluster))
+        self.received = revision
 
     def add(self, entries: Iterable[KeyValue]) -> int | None:
         """A watch response's events; their newest revision, or None if all were seen."""
@@ -61,12 +71,14 @@ class Mirror:
             batch = self._queue.popleft()
             if batch.whole:
                 self.keys = {e.key: e for e in batch.entries}
+                self.revision = batch.revision
+                self.cluster = batch.cluster
             else:
                 for entry in batch.entries:
                     if entry.value is None:
                         self.keys.pop(entry.key, None)
                     else:
                         self.keys[entry.key] = entry
-            self.revision = max(self.revision, batch.revision)
+                self.revision = max(self.revision, batch.revision)
             applied = True
         return applied

@@ -17,6 +17,13 @@ Keeping the watch alive, all inside ``run`` (the reloader's nursery, nothing hid
 - a stream silent for ``progress_timeout`` (no event, no progress notification, which the
   watch asks etcd for): treated as cut, so a half-open connection cannot leave the config stale
   without anyone knowing; ``connected`` and ``stale_since`` say how it stands.
+
+With ``cache=``, a last-good cache (``_cache``): after each ``read`` that gave a layer, the
+``_keep`` task in ``run``'s nursery writes the keys that read folded (reads made while it writes
+are coalesced into its next write), off the updater's path. If etcd does not answer within
+``connect_timeout`` at start, the source starts from the cache, says so, and reads everything
+again once etcd answers, as after a compaction (etcd's revision may be older or newer than the
+cache's, its cluster another): the config converges on what etcd holds.
 """
 
 from __future__ import annotations
@@ -33,11 +40,12 @@ from typing import Any
 
 import trio
 
-from .._errors import SourceError
+from .._errors import ConfigError, SourceError
 from .._marks import SecretStr
 from .._source import Notify, Source
 from .._sources import _EXTENSIONS, Format, format_of
 from ._backoff import Backoff
+from ._cache import CacheError, Saved, encode, load, save
 from ._gateway import Gateway, Refused, Unreachable, WatchStream, client, compact_revision
 from ._layout import Document, Prefix, describe
 from ._mirror import Mirror
@@ -92,6 +100,14 @@ class Etcd(Source):
             request and misses nothing).
         max_backoff: the longest wait between two reconnection attempts.
         page_size: keys per range request.
+        cache: a file for a last-good cache (None: no cache). After each change applied, the
+            keys read, their revision and the id of the cluster are written there (mode 0600:
+            values may be secrets), off the reloader's path. If etcd does not answer within
+            ``connect_timeout`` at start, the source starts from the cache instead of failing,
+            with a warning, ``connected`` False and ``stale_since`` the time the cache was
+            current, and converges on etcd's keys once etcd answers. A cache made for another
+            prefix or key, for other endpoints, or from another cluster (known when etcd
+            answers) is not used; nor is a corrupt one (a warning says why).
     """
 
     def __init__(
@@ -110,6 +126,7 @@ class Etcd(Source):
         progress_timeout: float = 60.0,
         max_backoff: float = 5.0,
         page_size: int = 1000,
+        cache: str | os.PathLike[str] | None = None,
     ) -> None:
         if importlib.util.find_spec("httpx") is None:  # found, not imported: that waits for run
             raise ImportError(_INSTALL)
@@ -165,6 +182,12 @@ class Etcd(Source):
                 raise ValueError(f"{what} must be a positive number of seconds, not {value!r}")
         if not isinstance(page_size, int) or page_size < 1:
             raise ValueError(f"page_size must be a positive int, not {page_size!r}")
+        if cache is not None and not isinstance(cache, str | os.PathLike):
+            raise TypeError(f"cache must be a file's path, not {cache!r}")
+        if cache is not None and not os.fspath(cache):
+            raise ValueError("cache must be a file's path, not ''")
+        # Absolute now: a relative path means the directory the program started in.
+        self.cache = None if cache is None else os.path.abspath(cache)
         self.connect_timeout = float(connect_timeout)
         self.request_timeout = float(request_timeout)
         self.progress_timeout = float(progress_timeout)
@@ -179,6 +202,12 @@ class Etcd(Source):
         self._heard = 0.0
         self._endpoint: str | None = None
         self._opened = -math.inf  # trio.current_time() when the watch was last created
+        self._made_for = ("prefix", prefix) if prefix is not None else ("key", key or "")
+        self._from_cache: Saved | None = None  # started from it, and etcd has not answered yet
+        self._dirty = trio.Event()  # a read gave a layer: ``_keep`` writes the cache
+        self._good: Saved | None = None  # the keys of the last read that gave a layer
+        self._on_disk: tuple[str, int] | None = None  # (cluster, revision) the cache holds
+        self._cache_failing = False
 
     def __repr__(self) -> str:
         layout = self._layout
@@ -195,8 +224,9 @@ class Etcd(Source):
 
     @property
     def stale_since(self) -> float | None:
-        """While not connected after having been: when the watch was last known good (a
-        ``time.time()`` value); the config may miss changes made since. None otherwise."""
+        """While not connected after having been, or after a start from the cache: when the
+        data was last known current (a ``time.time()`` value; the cache's time); the config
+        may miss changes made since. None otherwise."""
         return self._stale_since
 
     @property
@@ -231,8 +261,11 @@ class Etcd(Source):
             )
             backoff = Backoff(_FIRST_DELAY, self.max_backoff)
             await self._first_read(gateway, backoff)
-            task_status.started()
-            await self._follow(gateway, backoff, notify)
+            async with trio.open_nursery() as nursery:
+                if self.cache is not None:
+                    nursery.start_soon(self._keep, self.cache)
+                task_status.started()
+                await self._follow(gateway, backoff, notify)
 
     async def read(self, changes: frozenset[Hashable] | None) -> Mapping[str, Any]:
         if self._cls is None:
@@ -243,8 +276,24 @@ class Etcd(Source):
         )
         self._mirror.fold(upto)
         if isinstance(self._layout, Prefix):
-            return self._layout.build(self._cls, self._mirror.keys)
-        return await self._layout.build(self._mirror.keys, self._mirror.revision)
+            layer = self._layout.build(self._cls, self._mirror.keys)
+        else:
+            layer = await self._layout.build(self._mirror.keys, self._mirror.revision)
+        if self.cache is not None:
+            # A layer: these keys are good to cache. A copy (the next read changes ``keys`` in
+            # place), as cheap as the build that went through them all; ``_keep`` writes it,
+            # not this task, the updater's: a snapshot is not held up by a disk write.
+            mirror = self._mirror
+            self._good = Saved(
+                self._made_for,
+                self.endpoints,
+                mirror.cluster,
+                mirror.revision,
+                time.time() if self._connected else (self._stale_since or time.time()),
+                tuple(mirror.keys.values()),
+            )
+            self._dirty.set()
+        return layer
 
     def origin(self, path: tuple[str, ...]) -> str:
         """The key and its revision (for a document, the line too); ``stale since`` while the
@@ -262,28 +311,63 @@ class Etcd(Source):
 
     async def _first_read(self, gateway: Gateway, backoff: Backoff) -> None:
         """Everything at one revision, retried until ``connect_timeout``: then the reloader
-        fails to start with a ``SourceError`` naming the endpoints and what each said."""
+        fails to start with a ``SourceError`` naming the endpoints and what each said, unless
+        there is a cache to start from."""
         last = "no attempt finished"
         with trio.move_on_after(self.connect_timeout):
             while True:
                 try:
-                    revision, entries = await gateway.range(*self._range, self.page_size)
+                    revision, cluster, entries = await gateway.range(*self._range, self.page_size)
                 except Unreachable as exc:
                     last = str(exc)
                 except Refused as exc:
                     raise SourceError(self.name, str(exc)) from None
                 else:
-                    self._mirror.replace(revision, entries)
+                    self._mirror.replace(revision, entries, cluster)
                     self._endpoint = gateway.endpoint
                     self._heard = time.time()
                     self._connected = True  # the watch opens next; if it cannot, it says so
                     return
                 await trio.sleep(backoff.next())
         reason = f"etcd did not answer within {self.connect_timeout} s (connect_timeout): {last}"
+        if self.cache is not None:
+            unused = await self._start_from_cache(self.cache, reason)
+            if unused is None:
+                return
+            reason += f"; {unused}"
         raise SourceError(self.name, reason)
+
+    async def _start_from_cache(self, path: str, reason: str) -> str | None:
+        """Serve the cache's keys until etcd answers; None if it can, else why not."""
+        try:
+            saved = await load(path, self.endpoints, self._made_for)
+        except CacheError as exc:
+            logger.warning("%s: the cache %s is not used: %s", self.name, path, exc)
+            return f"the cache {path} is not used: {exc}"
+        if saved is None:
+            return f"no cache at {path} yet"
+        self._mirror.replace(saved.revision, saved.entries, saved.cluster)
+        self._from_cache = saved
+        self._on_disk = (saved.cluster, saved.revision)  # nothing new to write back
+        self._connected = False
+        self._stale_since = self._heard = saved.current_at
+        logger.warning(
+            "%s: %s; starting from the cache %s (revision %d, current at %s): the config "
+            "may be stale until etcd answers",
+            self.name,
+            reason,
+            path,
+            saved.revision,
+            _clock(saved.current_at),
+        )
+        return None
 
     async def _follow(self, gateway: Gateway, backoff: Backoff, notify: Notify) -> None:
         """Watch until cancelled, reconnecting and re-reading as the stream requires."""
+        if self._from_cache is not None:
+            # Nothing to resume from: etcd's revision may be below the cache's (restored from
+            # a backup), its cluster another. Everything is read again, once etcd answers.
+            await self._reread(gateway, backoff, notify)
         while True:
             try:
                 await self._watch(gateway, notify)
@@ -340,16 +424,78 @@ class Etcd(Source):
         return None
 
     async def _reread(self, gateway: Gateway, backoff: Backoff, notify: Notify) -> None:
+        refused = ""
         while True:
             try:
-                revision, entries = await gateway.range(*self._range, self.page_size)
+                revision, cluster, entries = await gateway.range(*self._range, self.page_size)
             except (Unreachable, Refused) as exc:
+                if (
+                    isinstance(exc, Refused)
+                    and self._from_cache is not None
+                    and refused != str(exc)
+                ):
+                    # Still on the cache, and etcd answers with an error that retrying may not
+                    # cure (credentials changed meanwhile): an operator must hear of it.
+                    refused = str(exc)
+                    logger.warning("%s: still on the cache, etcd refused: %s", self.name, exc)
                 self._lost(str(exc))
                 await trio.sleep(backoff.next())
             else:
-                self._mirror.replace(revision, entries)
+                if self._from_cache is not None:
+                    self._answered(self._from_cache, gateway.endpoint, cluster, revision)
+                self._mirror.replace(revision, entries, cluster)
                 await notify(revision)
                 return
+
+    def _answered(self, saved: Saved, endpoint: str, cluster: str, revision: int) -> None:
+        """etcd answered after a start from the cache: its keys replace the cache's."""
+        self._from_cache = None
+        self._endpoint = endpoint
+        self._stale_since = self._heard = time.time()  # current now; connected once watching
+        if cluster != saved.cluster:
+            logger.warning(
+                "%s: etcd answered on %s, and it is another cluster than the cache's (%s, "
+                "not %s): the cache is discarded, etcd's keys at revision %d replace it",
+                self.name,
+                endpoint,
+                cluster,
+                saved.cluster,
+                revision,
+            )
+        else:
+            logger.info(  # as a watch back after a drop is: the warning was at start
+                "%s: etcd answered on %s: its keys at revision %d replace the cache's "
+                "(revision %d)",
+                self.name,
+                endpoint,
+                revision,
+                saved.revision,
+            )
+
+    async def _keep(self, path: str) -> None:
+        """The cache's writer, a task of ``run``: after each read that gave a layer, writes
+        the keys it read. Reads made meanwhile set ``_dirty`` again: one write follows them,
+        of the last good keys (a read that gave no layer leaves ``_good`` as it was)."""
+        while True:
+            await self._dirty.wait()
+            self._dirty = trio.Event()
+            saved = self._good
+            if saved is None or (saved.cluster, saved.revision) == self._on_disk:
+                continue  # the file has these keys already (read from it, or written)
+            # Encoding thousands of keys takes a while: off the event loop. Abandoned if
+            # cancelled: it has no effect but its result, and closing must not wait for it.
+            data = await trio.to_thread.run_sync(encode, saved, abandon_on_cancel=True)
+            try:
+                await save(path, data)
+            except (OSError, ConfigError) as exc:
+                if not self._cache_failing:  # once per run of failures, not per change
+                    logger.warning("%s: cannot write the cache %s: %s", self.name, path, exc)
+                self._cache_failing = True
+            else:
+                if self._cache_failing:
+                    logger.info("%s: the cache %s is written again", self.name, path)
+                self._cache_failing = False
+                self._on_disk = (saved.cluster, saved.revision)
 
     def _up(self, endpoint: str, start: int) -> None:
         if not self._connected and self._stale_since is not None:

@@ -57,6 +57,16 @@ def header_revision(message: Mapping[str, Any]) -> int:
     return number(header, "revision") if isinstance(header, Mapping) else 0
 
 
+def header_cluster(message: Mapping[str, Any]) -> str:
+    """The id of the cluster that answered: a 64-bit number, kept as the text the gateway
+    sends (it is only compared, never computed with)."""
+    header = message.get("header")
+    raw = header.get("cluster_id", "") if isinstance(header, Mapping) else ""
+    if not isinstance(raw, str | int) or isinstance(raw, bool):
+        raise WireError(f"cluster_id is not a number: {raw!r}")
+    return str(raw)
+
+
 def key_value(kv: object, *, deleted: bool = False) -> KeyValue:
     if not isinstance(kv, Mapping):
         raise WireError("a kv that is not an object")
