@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -38,14 +39,73 @@ def _b64(text: str | bytes) -> str:
     return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
 
 
+class Certificates:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl
+    (what an operator's PKI would hand out), for etcd's TLS and client-certificate auth."""
+
+    def __init__(self, folder: Path) -> None:
+        if shutil.which("openssl") is None:
+            pytest.skip("openssl is not installed")
+        folder.mkdir(parents=True, exist_ok=True)
+        self.ca, self.ca_key = folder / "ca.crt", folder / "ca.key"
+        self.server, self.server_key = folder / "server.crt", folder / "server.key"
+        self.client, self.client_key = folder / "client.crt", folder / "client.key"
+        self._openssl(
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=trioconf test CA", "-keyout", self.ca_key, "-out", self.ca,
+        )  # fmt: skip
+        self._signed(folder, "server", self.server, self.server_key, "IP:127.0.0.1")
+        self._signed(folder, "client", self.client, self.client_key, None)
+
+    def _signed(self, folder: Path, name: str, crt: Path, key: Path, san: str | None) -> None:
+        csr = folder / f"{name}.csr"
+        self._openssl(
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+            "-keyout", key, "-out", csr,
+        )  # fmt: skip
+        extensions = folder / f"{name}.ext"
+        # The server's for both: etcd's gateway calls etcd's gRPC with the server certificate.
+        usage = "serverAuth, clientAuth" if san else "clientAuth"
+        extensions.write_text(
+            f"extendedKeyUsage = {usage}\n" + (f"subjectAltName = {san}\n" if san else "")
+        )
+        self._openssl(
+            "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
+            "-CAcreateserial", "-days", "2", "-extfile", extensions, "-out", crt,
+        )  # fmt: skip
+
+    def client_context(self) -> ssl.SSLContext:
+        """What a client with the client certificate trusts and shows."""
+        context = ssl.create_default_context(cafile=str(self.ca))
+        context.load_cert_chain(str(self.client), str(self.client_key))
+        return context
+
+    @staticmethod
+    def _openssl(*args: str | Path) -> None:
+        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+
 class EtcdServer:
-    def __init__(self, data_dir: Path, *, extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, data_dir: Path, *, extra: tuple[str, ...] = (), tls: Certificates | None = None
+    ) -> None:
         if not os.path.exists(ETCD):
             pytest.skip(f"{ETCD} is not installed (apt-get install etcd-server; .ci/run does)")
         self.data_dir = data_dir
         self.client_port = _free_port()
         self.peer_port = _free_port()
-        self.url = f"http://127.0.0.1:{self.client_port}"
+        scheme = "http" if tls is None else "https"
+        self.url = f"{scheme}://127.0.0.1:{self.client_port}"
+        self.tls = tls
+        if tls is not None:
+            # Served over TLS, and only to clients with a certificate the CA signed.
+            extra = (
+                *extra,
+                f"--cert-file={tls.server}",
+                f"--key-file={tls.server_key}",
+                f"--trusted-ca-file={tls.ca}",
+                "--client-cert-auth",
+            )
         self.extra = extra
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / f"{data_dir.name}.log"
@@ -72,7 +132,9 @@ class EtcdServer:
     def _wait_ready(self) -> None:
         """Until etcd answers a read (a leader elected), polling: there is no event to wait on."""
         deadline = time.monotonic() + STARTUP
-        with httpx.Client(timeout=1.0) as http:
+        tls = self.tls
+        verify: bool | ssl.SSLContext = True if tls is None else tls.client_context()
+        with httpx.Client(timeout=1.0, verify=verify) as http:
             while True:
                 assert self.process is not None
                 if self.process.poll() is not None:
@@ -95,15 +157,17 @@ class EtcdServer:
         self.process = None
 
     def client(self, token: str | None = None) -> Client:
-        return Client(self.url, token)
+        return Client(self.url, token, True if self.tls is None else self.tls.client_context())
 
 
 class Client:
     """Another program changing etcd through its gateway."""
 
-    def __init__(self, url: str, token: str | None = None) -> None:
+    def __init__(
+        self, url: str, token: str | None = None, verify: bool | ssl.SSLContext = True
+    ) -> None:
         self.url = url
-        self.http = httpx.Client(timeout=10.0)
+        self.http = httpx.Client(timeout=10.0, verify=verify)
         self.headers = {} if token is None else {"Authorization": token}
 
     def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -136,8 +200,10 @@ class Client:
 
 
 @contextlib.contextmanager
-def etcd_server(tmp_path: Path, *, extra: tuple[str, ...] = ()) -> Iterator[EtcdServer]:
-    server = EtcdServer(tmp_path / "etcd", extra=extra)
+def etcd_server(
+    tmp_path: Path, *, extra: tuple[str, ...] = (), tls: Certificates | None = None
+) -> Iterator[EtcdServer]:
+    server = EtcdServer(tmp_path / "etcd", extra=extra, tls=tls)
     try:
         server.start()
         yield server

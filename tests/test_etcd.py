@@ -844,3 +844,45 @@ async def test_on_the_cache_an_etcd_that_refuses_is_a_warning(
                 assert caplog.text.count("still on the cache") == 1  # ...and said it once
                 assert not source.connected
                 assert live.current.n == 1
+
+
+# -- TLS -------------------------------------------------------------------------------------
+
+
+async def test_tls_with_a_client_certificate(tmp_path: Path) -> None:
+    from etcd_server import Certificates
+
+    tls = Certificates(tmp_path / "pki")
+    with etcd_server(tmp_path, tls=tls) as server:
+        writer = server.client()
+        writer.put("/app/db/port", "6432")
+        assert server.url.startswith("https://")
+        # The CA's path and the client's certificate and key, as an operator hands them out.
+        source = _fast(
+            server.url,
+            prefix="/app/",
+            verify=str(tls.ca),
+            cert=(str(tls.client), str(tls.client_key)),
+        )
+        async with trioconf.open_reloader(Config, source, debounce=0) as live:
+            assert live.current.db.port == 6432
+            async with _outcome(live) as outcome:
+                writer.put("/app/db/port", "7432")
+            assert outcome.applied
+            assert live.current.db.port == 7432
+        # An SSLContext serves as well.
+        context = tls.client_context()
+        assert (await _load(_fast(server.url, prefix="/app/", verify=context))).db.port == 7432
+        # Without the client certificate etcd refuses; with the system's CAs the server's
+        # certificate is not trusted: either way a SourceError naming the endpoint, at start,
+        # raised plain by load() (not in the group of the nursery it runs the source in).
+        for options in ({"verify": str(tls.ca)}, {"cert": (str(tls.client), str(tls.client_key))}):
+            with pytest.raises(trioconf.SourceError) as info:
+                await _load(_fast(server.url, prefix="/app/", connect_timeout=1, **options))
+            assert server.url in str(info.value)
+        writer.close()
+
+
+async def _load(source: trioconf.Etcd) -> Config:
+    # load() runs Trio itself: in a thread of its own, not inside this test's run.
+    return await trio.to_thread.run_sync(trioconf.load, Config, source)

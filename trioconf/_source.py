@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import math
+import sys
 from collections.abc import Awaitable, Hashable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -22,6 +23,9 @@ import trio
 from ._errors import ConfigError, SourceError
 from ._layer import Layer
 from ._source_state import Key, Notified, OneLayer
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 
 class Notify(Protocol):
@@ -176,7 +180,16 @@ class UserSourceState(OneLayer["Source"]):
                 await self.refresh(None)
                 nursery.cancel_scope.cancel()
 
-        trio.run(once)
+        try:
+            trio.run(once)
+        except BaseExceptionGroup as group:
+            # ``run`` failed before it started watching (its source unreachable, say): that is
+            # this source's error, which ``load()`` raises plain, as a file's, not in the group
+            # this nursery wraps it in.
+            if len(group.exceptions) != 1 or not isinstance(group.exceptions[0], ConfigError):
+                raise
+            self.layer = None
+            self._set_error(group.exceptions[0])
 
     def _take(self, data: object) -> None:
         if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
