@@ -90,9 +90,23 @@ class Worker:
                 return float(when)
 
 
+class Workers(list[Worker]):
+    """The worker processes, killed on the way out if they are still running (a failed run
+    must not leave orphans reconnecting to an etcd that is gone)."""
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for worker in self:
+            if worker.process.poll() is None:
+                worker.process.kill()
+            worker.process.wait()
+
+
 def run(processes: int, watchers: int, puts: int) -> None:
-    with EtcdProcess() as server, httpx.Client(timeout=10.0) as http:
-        workers = [Worker(server.url, watchers, puts) for _ in range(processes)]
+    with EtcdProcess() as server, httpx.Client(timeout=10.0) as http, Workers() as workers:
+        workers += [Worker(server.url, watchers, puts) for _ in range(processes)]
         for worker in workers:
             worker.ready()
         cpu_before = [server.cpu_seconds(), *(cpu_seconds(w.process.pid) for w in workers)]

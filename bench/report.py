@@ -842,8 +842,23 @@ def write_doc(results: dict[str, Any], command: str, figures: dict[str, bool]) -
         "with figures too few to quote, and writes nothing. `python -m bench --help` lists",
         "the parts (`--only`) and sample counts.",
         "",
+        "## etcd",
+        "",
+        ETCD_NOTE,
+        "",
     ]
     DOC.write_text("\n".join(lines))
+
+
+# The etcd benchmarks need a running etcd and the etcd extra; they are run on their own, and
+# their figures, with the commands, are on the etcd pages.
+ETCD_NOTE = (
+    "The etcd source is measured by its own benchmarks, which start a real etcd: "
+    "`python -m bench.etcd` (put to typed snapshot, against a bare gateway watch in the same "
+    "run), `python -m bench.etcd_loss` (lost or duplicated updates across etcd restarts and a "
+    "compaction) and `python -m bench.etcd_fanout` (many watchers on one prefix). Their "
+    'figures are in [etcd](etcd.rst) ("What it costs") and [scaling](scaling.rst).'
+)
 
 
 def print_tables(results: dict[str, Any]) -> None:
