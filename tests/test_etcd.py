@@ -136,6 +136,34 @@ async def test_keys_under_the_prefix_are_typed_fields_layered_over_a_file(
         assert live.origin("db.port") == f"{base}:4"
 
 
+async def test_an_etcd_change_and_a_file_change_in_one_quiet_window_are_one_snapshot(
+    etcd: EtcdServer, client: Client, tmp_path: Path
+) -> None:
+    # A deploy that edits a file and puts a key together: never the new one beside the old
+    # other. The window is wide (1 s) so that the two land in it on a loaded machine too.
+    base = tmp_path / "base.toml"
+    base.write_text('name = "v1"\n')
+    client.put("/app/db/port", "5001")
+    source = trioconf.Etcd(etcd.url, prefix="/app/")
+    seen: list[tuple[str, int]] = []
+
+    def validate(new: Config, old: Config | None) -> None:
+        seen.append((new.name, new.db.port))
+
+    async with trioconf.open_reloader(
+        Config, base, source, debounce=1.0, max_debounce=2.0, validate=validate
+    ) as live:
+        async with _outcome(live) as outcome:
+            tmp = base.with_name(".base.toml.tmp")
+            tmp.write_text('name = "v2"\n')
+            tmp.rename(base)
+            client.put("/app/db/port", "5002")
+        assert outcome.applied
+        assert (live.current.name, live.current.db.port) == ("v2", 5002)
+        assert live.version == 2
+    assert seen == [("v1", 5001), ("v2", 5002)]  # no state with one change and not the other
+
+
 async def test_the_first_read_is_paginated_and_sees_every_key(
     etcd: EtcdServer, client: Client
 ) -> None:
