@@ -50,9 +50,14 @@ class Certificates:
         self.ca, self.ca_key = folder / "ca.crt", folder / "ca.key"
         self.server, self.server_key = folder / "server.crt", folder / "server.key"
         self.client, self.client_key = folder / "client.crt", folder / "client.key"
+        # The extensions a real CA has, which Python 3.13's strict verification requires
+        # (VERIFY_X509_STRICT: "CA cert does not include key usage extension" otherwise).
         self._openssl(
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
             "-subj", "/CN=trioconf test CA", "-keyout", self.ca_key, "-out", self.ca,
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "-addext", "subjectKeyIdentifier=hash",
         )  # fmt: skip
         self._signed(folder, "server", self.server, self.server_key, "IP:127.0.0.1")
         self._signed(folder, "client", self.client, self.client_key, None)
@@ -67,6 +72,9 @@ class Certificates:
         # The server's for both: etcd's gateway calls etcd's gRPC with the server certificate.
         usage = "serverAuth, clientAuth" if san else "clientAuth"
         extensions.write_text(
+            "basicConstraints = CA:FALSE\n"
+            "keyUsage = critical, digitalSignature, keyEncipherment\n"
+            "authorityKeyIdentifier = keyid\n"
             f"extendedKeyUsage = {usage}\n" + (f"subjectAltName = {san}\n" if san else "")
         )
         self._openssl(
