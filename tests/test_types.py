@@ -102,6 +102,9 @@ def test_the_environment_gives_the_types() -> None:
         ("5 m", None),
         ("1H30M", None),
         ("1h 30m", None),
+        # Past timedelta.max: no duration (not an OverflowError escaping the loader).
+        ("99999999999w", None),
+        ("P99999999999D", None),
     ],
 )
 def test_durations(text: str, expected: dt.timedelta | None) -> None:
@@ -113,6 +116,7 @@ def test_durations(text: str, expected: dt.timedelta | None) -> None:
     [
         ("timeout", 90, "a duration such as '90s'"),  # a bare number has no unit
         ("timeout", "1y", "a duration"),
+        ("timeout", "99999999999w", "a duration"),
         ("price", "abc", "a decimal number"),
         ("price", True, "a decimal number"),
         ("price", "NaN", "a finite decimal"),

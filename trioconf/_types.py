@@ -199,15 +199,23 @@ def parse_duration(text: str) -> dt.timedelta | None:
     if not body:
         return None
     total: dt.timedelta | None = None
-    if _SHORT.fullmatch(body):
-        total = sum((float(n) * _UNITS[u] for n, u in _SHORT_PART.findall(body)), dt.timedelta())
-    else:
-        iso = _ISO.fullmatch(body.upper())
-        if iso and body.upper() not in ("P", "PT") and not body.upper().endswith("T"):
-            weeks, days, hours, minutes, seconds = (float(g) if g else 0.0 for g in iso.groups())
-            total = dt.timedelta(
-                weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds
-            )
+    try:
+        if _SHORT.fullmatch(body):
+            parts = _SHORT_PART.findall(body)
+            total = sum((float(n) * _UNITS[u] for n, u in parts), dt.timedelta())
+        else:
+            iso = _ISO.fullmatch(body.upper())
+            if iso and body.upper() not in ("P", "PT") and not body.upper().endswith("T"):
+                weeks, days, hours, minutes, seconds = (
+                    float(g) if g else 0.0 for g in iso.groups()
+                )
+                total = dt.timedelta(
+                    weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds
+                )
+    except OverflowError:
+        # "99999999999w" is past timedelta.max: no duration, refused like any other text
+        # (a bare OverflowError would escape the loader as a bug instead of a field error).
+        return None
     if total is None or not math.isfinite(total.total_seconds()):
         return None
     return sign * total
