@@ -55,7 +55,7 @@ class AsyncCallable:
 
 
 MISTAKES: list[tuple[dict[str, Any], type[Exception], str]] = [
-    ({"backend": "inotfy"}, ValueError, "backend must be 'auto', 'inotify' or 'poll'"),
+    ({"backend": "inotfy"}, ValueError, "backend must be 'auto', 'inotify', 'poll' or"),
     ({"debounce": -1}, ValueError, "debounce must be zero or more, not -1"),
     ({"debounce": "0.1"}, TypeError, "debounce must be a number of seconds"),
     ({"debounce": True}, TypeError, "debounce must be a number of seconds"),

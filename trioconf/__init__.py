@@ -33,13 +33,18 @@ from ._records import Statistics as Statistics
 from ._records import Update as Update
 from ._reloader import open_reloader as open_reloader
 from ._reloader import run_reloader as run_reloader
+from ._schema import json_schema as json_schema
+from ._search import FirstFound as FirstFound
+from ._search import first_found as first_found
 from ._source import Notify as Notify
 from ._source import Source as Source
 from ._sources import Directory as Directory
+from ._sources import DotEnv as DotEnv
 from ._sources import Env as Env
 from ._sources import File as File
 from ._sources import SecretsDir as SecretsDir
 from ._units import unit as unit
+from ._version import __version__ as __version__
 from ._view import View as View
 
 __all__ = [
@@ -47,12 +52,14 @@ __all__ = [
     "ConcurrentModification",
     "ConfigError",
     "Directory",
+    "DotEnv",
     "Env",
     "Etcd",
     "Failure",
     "FieldError",
     "File",
     "FileGuard",
+    "FirstFound",
     "GuardStatistics",
     "Live",
     "LockTimeout",
@@ -74,6 +81,8 @@ __all__ = [
     "ValidationError",
     "View",
     "field",
+    "first_found",
+    "json_schema",
     "load",
     "open_reloader",
     "run_reloader",

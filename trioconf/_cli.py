@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.metadata
 import importlib.util
 import inspect
+import json
 import logging
 import math
 import os
@@ -35,15 +35,21 @@ from ._keyed import entry_type
 from ._live import Live
 from ._load import load_with_origins
 from ._marks import MASK, secret_at
+from ._overrides import Overrides, Text, split_key
+from ._profiles import check_var
 from ._records import Cleared, Failure, PastUpdate, Update
+from ._schema import json_schema
+from ._search import FirstFound
 from ._settings import BACKENDS, Settings
 from ._source import Source
-from ._sources import Directory, File, SecretsDir, format_of
+from ._sources import Directory, Env, File, SecretsDir, format_of
 from ._updater import check as check_config
+from ._version import __version__
+from ._watch._watchfiles import watchfiles_available
 
 _DEFAULTS = attrs.fields(Settings)  # the reloader's own defaults, stated once
 # What the command line reads from: files and folders, --secrets folders, an --etcd source.
-Named = File | Directory | Source
+Named = File | Directory | Source | FirstFound
 
 
 class UsageError(Exception):
@@ -58,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits on --help and on bad arguments
         return exc.code if isinstance(exc.code, int) else 2
     try:
+        if args.command == "schema":
+            return _print_json_schema(args)
         schema = _import_schema(args.schema)
         files = _sources(schema, args)
         if args.command == "check":
@@ -91,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (check, watch):
         sub.add_argument(
             "files",
-            nargs="+",
+            nargs="*",
             metavar="FILE",
             help="config files, lowest first; a folder counts as a trioconf.Directory "
             "(its files layered in name order, or entries with --key)",
@@ -108,6 +116,22 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub.add_argument(
             "--strict-env", action="store_true", help="reject P* variables that match no field"
+        )
+        sub.add_argument(
+            "--env-file",
+            metavar="PATH",
+            help="a .env file of P* variables (needs --env-prefix), read before the "
+            "environment, whose variables win; optional and watched",
+        )
+        sub.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            dest="overrides",
+            metavar="KEY=VALUE",
+            help="override one field, above every source: db.port=5433 (VALUE is read as an "
+            'environment variable\'s; quote a key segment that has a dot: tenants."a.eu".port=1);'
+            " repeatable",
         )
         sub.add_argument(
             "--allow-unknown", action="store_true", help="ignore unknown keys in files"
@@ -132,6 +156,20 @@ def _parser() -> argparse.ArgumentParser:
             default=[],
             metavar="FILE",
             help="one of the FILEs that may be missing (its layer then drops out); repeatable",
+        )
+        sub.add_argument(
+            "--first-found",
+            action="append",
+            default=[],
+            metavar="PATH",
+            help="a location of a search path, highest precedence first (repeat it): the first "
+            "that holds a file is read, before the FILEs; $VAR and ~ are expanded",
+        )
+        sub.add_argument(
+            "--profile-var",
+            metavar="NAME",
+            help="the environment variable naming the profiles (prod or prod,eu): each file "
+            "config.toml is followed by config.prod.toml, then config.eu.toml, if present",
         )
         sub.add_argument(
             "--format",
@@ -192,6 +230,7 @@ def _parser() -> argparse.ArgumentParser:
         "debounce if that is longer)",
     )
     watch.add_argument("--backend", choices=BACKENDS, default=_DEFAULTS.backend.default)
+    _add_schema_command(commands)
     watch.add_argument(
         "--exec",
         dest="exec_command",
@@ -307,10 +346,9 @@ def _import_path(path: Path) -> Any:
 
 
 def _version() -> str:
-    try:
-        return importlib.metadata.version("trioconf")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover (run from a checkout)
-        return "(not installed)"
+    # The package's own (``_version.py``), the one setuptools writes into the metadata: right
+    # from a checkout too, where the installed metadata may be stale or missing.
+    return __version__
 
 
 def _sources(schema: type[Any], args: argparse.Namespace) -> list[Named]:
@@ -335,6 +373,17 @@ def _sources(schema: type[Any], args: argparse.Namespace) -> list[Named]:
         _source(schema, path, args, os.path.abspath(path) in optional, formats)
         for path in args.files
     ]
+    if args.profile_var is not None:
+        envs = [] if args.env_prefix is None else [Env(args.env_prefix)]
+        try:
+            check_var(args.profile_var, schema, envs)
+        except ValueError as exc:
+            raise UsageError(f"--profile-var: {exc}") from None
+    if args.first_found:
+        sources.insert(0, FirstFound(tuple(args.first_found)))  # the base, below the FILEs
+    elif not sources:
+        msg = "name the config files: FILE... or --first-found PATH (or both)"
+        raise UsageError(msg)
     if args.key is not None and not any(isinstance(s, Directory) for s in sources):
         msg = f"--key {args.key} applies to folders, and none of the FILEs is a folder"
         raise UsageError(msg)
@@ -363,7 +412,7 @@ def _etcd(args: argparse.Namespace) -> Etcd | None:
 
 
 def _name(source: Named) -> str:
-    return source.name if isinstance(source, Source) else str(source.path)
+    return source.name if isinstance(source, Source | FirstFound) else str(source.path)
 
 
 _PRINTOUTS = ("text", "json")
@@ -466,7 +515,12 @@ def _check(schema: type[Any], files: Sequence[Named], args: argparse.Namespace) 
     if broken:
         print("trioconf: configuration test failed", file=sys.stderr)
         return 1
-    names = [_name(s) for s in files] + ([f"env {args.env_prefix}*"] if args.env_prefix else [])
+    # Every layer that was read, lowest first, as load placed them: a .env file before the
+    # environment, the --set overrides last.
+    names = [_name(s) for s in files]
+    names += [str(Path(args.env_file).absolute())] if args.env_file else []
+    names += [f"env {args.env_prefix}*"] if args.env_prefix else []
+    names += [f"--set {key}" for key in _overrides(args) or ()]
     checked = f", validated by {args.validate}" if validate is not None else ""
     say(
         f"trioconf: configuration test is successful "
@@ -485,7 +539,42 @@ def _reading(args: argparse.Namespace) -> dict[str, Any]:
         "strict_env": args.strict_env,
         "forbid_unknown": not args.allow_unknown,
         "allow_nan": args.allow_nan,
+        "env_file": _env_file(args),
+        "overrides": _overrides(args),
+        "profile_var": args.profile_var,
     }
+
+
+def _env_file(args: argparse.Namespace) -> str | None:
+    if args.env_file is not None and args.env_prefix is None:
+        msg = "--env-file needs --env-prefix: its variables are read as the environment's are"
+        raise UsageError(msg)
+    return cast("str | None", args.env_file)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Text] | None:
+    """``--set KEY=VALUE`` as ``overrides=``, each VALUE text to convert for its field,
+    checked against the class once (a key that is malformed or names no field is a usage
+    error): the split is at the first ``=`` after the key, outside its quotes."""
+    if not args.overrides:
+        return None
+    if not hasattr(args, "checked_overrides"):
+        given: dict[str, Text] = {}
+        for item in args.overrides:
+            try:
+                _, end = split_key(item, at_equals=True)
+            except ValueError as exc:
+                msg = f"--set {item!r}: expected KEY=VALUE, and the KEY is malformed: {exc}"
+                raise UsageError(msg) from None
+            if end == len(item):
+                raise UsageError(f"--set {item!r}: expected KEY=VALUE, such as db.port=5433")
+            given[item[:end].strip()] = Text(item[end + 1 :])
+        try:
+            Overrides.of(_import_schema(args.schema), given)
+        except ValueError as exc:
+            raise UsageError(f"--set: {exc}") from None
+        args.checked_overrides = given
+    return cast("dict[str, Text]", args.checked_overrides)
 
 
 def _configure(args: argparse.Namespace) -> Any:
@@ -511,6 +600,8 @@ def _unreadable(schema: type[Any], source: Named, args: argparse.Namespace) -> C
 
 def _watch(schema: type[Any], files: Sequence[Named], args: argparse.Namespace) -> int:
     args.max_debounce = _max_debounce(args)
+    if args.backend == "watchfiles" and not watchfiles_available():
+        raise UsageError("--backend watchfiles needs: pip install 'trioconf[watchfiles]'")
     try:
         return trio.run(_watch_until_signal, schema, files, args)
     except ConfigError as exc:  # the initial load failed: the reloader never started
@@ -679,3 +770,61 @@ def _say(line: str) -> None:
 
 def _note(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+# --- trioconf schema: the JSON Schema of a config class, for editors ---------------------------
+
+
+def _add_schema_command(commands: Any) -> None:
+    sub = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of CLASS, for editors to complete and check config files",
+        description="Print the JSON Schema (draft 2020-12) of the files that configure CLASS.",
+    )
+    sub.add_argument(
+        "target",
+        metavar="MODULE:CLASS",
+        help="the config class: a dotted module (importable from the current directory) or a "
+        "path to a .py file, then ':' and the class name",
+    )
+    sub.add_argument(
+        "--entry",
+        metavar="FIELD",
+        help="the schema of one file of a keyed folder (--key FIELD): an entry of the "
+        "dict[str, X] field FIELD",
+    )
+    sub.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    sub.add_argument(
+        "--allow-unknown", action="store_true", help="allow keys that name no field, as check's"
+    )
+    sub.add_argument(
+        "--converter",
+        metavar="MODULE:FUNC",
+        help="the service's configure(converter): the types its hooks read are left open",
+    )
+
+
+def _print_json_schema(args: argparse.Namespace) -> int:
+    try:
+        cls = _import_schema(args.target)
+    except UsageError as exc:
+        # The import helpers speak of check's and watch's --schema; here it is the argument.
+        raise UsageError(str(exc).replace("--schema", "MODULE:CLASS", 1)) from None
+    try:
+        schema = json_schema(
+            cls,
+            entry=args.entry,
+            forbid_unknown=not args.allow_unknown,
+            converter=_configure(args),
+        )
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"-o {args.output}: {exc.strerror or exc}") from None
+    return 0

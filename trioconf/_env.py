@@ -83,14 +83,23 @@ class _Unconvertible(ValueError):
 
 
 def env_layer(
-    cls: type, prefix: str, environ: Mapping[str, str], *, strict: bool = False
+    cls: type,
+    prefix: str,
+    environ: Mapping[str, str],
+    *,
+    strict: bool = False,
+    file: str | None = None,
+    lines: Mapping[str, int] | None = None,
 ) -> EnvLayer:
     """The layer holding every variable of ``environ`` that starts with ``prefix``.
 
     Raises ``ValidationError`` listing every variable that does not convert (and, with
     ``strict``, every variable that names no field); without ``strict`` those are logged as
-    warnings on the ``trioconf`` logger and ignored.
+    warnings on the ``trioconf`` logger and ignored. ``file``: the variables were read from
+    this ``.env`` file (``lines``: each name's line in it), and errors and warnings name the
+    file and line rather than ``env NAME``.
     """
+    at = _Where(file, lines or {})
     data: dict[str, Any] = {}
     variables: dict[tuple[str, ...], str] = {}
     errors: list[FieldError] = []
@@ -112,20 +121,20 @@ def env_layer(
                     value = _convert(_read_secret_file(raw), target)
                     _place(data, variables, path, value, var)
                 except _Unconvertible as bad:
-                    errors.append(unconvertible(cls, path, bad, "", source=f"env {var}"))
+                    errors.append(at.blame(unconvertible(cls, path, bad, "", source=var), var))
                 continue
             reason = str(exc)
             if by_file is not None:
                 reason += f" (a {var[-5:]} variable sets only a field marked secret)"
             elif exc.close is not None:
                 reason += f" (did you mean {prefix}{'__'.join(exc.close).upper()}?)"
-            _unknown(var, segments, reason, strict, errors)
+            _unknown(var, segments, reason, strict, errors, at)
             continue
         try:
             value = _convert(raw, target)
             _place(data, variables, path, value, var)
         except _Unconvertible as exc:
-            errors.append(unconvertible(cls, path, exc, raw, source=f"env {var}"))
+            errors.append(at.blame(unconvertible(cls, path, exc, raw, source=var), var))
     if errors:
         raise ValidationError(errors)
     return EnvLayer(name=f"env {prefix}*", data=data, variables=variables)
@@ -198,14 +207,41 @@ def unconvertible(
     return FieldError(dotted(path), str(exc), value=raw, source=source)
 
 
+@attrs.frozen
+class _Where:
+    """Where the variables were read: the environment (``file`` None), or a ``.env`` file,
+    with the line of each name in it."""
+
+    file: str | None
+    lines: Mapping[str, int]
+
+    def blame(self, error: FieldError, var: str) -> FieldError:
+        """``error``, made with ``source=var``, naming where ``var`` was read."""
+        if self.file is None:
+            return attrs.evolve(error, source=f"env {var}")
+        return attrs.evolve(error, source=self.file, line=self.lines.get(var))
+
+    def variable(self, var: str) -> str:
+        """``var`` as messages name it."""
+        if self.file is None:
+            return f"environment variable {var}"
+        line = self.lines.get(var)
+        return f"{var} in {self.file}" + ("" if line is None else f":{line}")
+
+
 def _unknown(
-    var: str, segments: tuple[str, ...], reason: str, strict: bool, errors: list[FieldError]
+    var: str,
+    segments: tuple[str, ...],
+    reason: str,
+    strict: bool,
+    errors: list[FieldError],
+    at: _Where,
 ) -> None:
     if strict:
-        message = f"environment variable {var} matches no field: {reason}"
-        errors.append(FieldError(".".join(segments), message, source=f"env {var}"))
+        message = f"{at.variable(var)} matches no field: {reason}"
+        errors.append(at.blame(FieldError(".".join(segments), message, source=var), var))
     else:
-        logger.warning("ignoring environment variable %s: %s", var, reason)
+        logger.warning("ignoring %s: %s", at.variable(var), reason)
 
 
 def _resolve(cls: type, segments: tuple[str, ...]) -> tuple[tuple[str, ...], Any]:
@@ -415,3 +451,15 @@ def _place(
         node = inner
     node[path[-1]] = value
     variables[path] = var
+
+
+def names_field(cls: type, prefix: str, var: str) -> bool:
+    """Whether an ``Env(prefix)`` source would read ``var`` as a field of ``cls`` (directly,
+    or as the ``..._FILE`` variable of a secret field): a ``profile_var`` must not be one."""
+    segments = tuple(var[len(prefix) :].lower().split("__"))
+    try:
+        _resolve(cls, segments)
+    except _Unknown:
+        target = _file_target(cls, segments)
+        return target is not None and secret_at(cls, target[0])
+    return True

@@ -37,6 +37,9 @@ class EnvState(OneLayer[Env]):
         named = secret_files(cls, source.prefix, os.environ if environ is None else environ)
         self.files = frozenset(absolute(name) for name in named)
         self.paths = plan(cls)  # where ``~`` in a Path value is expanded (None: nowhere)
+        # ``profile_var`` is trioconf's own, not a field (``_profiles.check_var``): an
+        # ``APP_PROFILE`` under the prefix ``APP_`` is neither warned about nor strict's error.
+        self.skip = options.profile_var
 
     async def refresh(self, keys: frozenset[Key] | None) -> bool:
         if keys is not None and keys.isdisjoint(self.files):
@@ -47,6 +50,8 @@ class EnvState(OneLayer[Env]):
 
     def refresh_sync(self) -> None:
         environ = os.environ if self.environ is None else self.environ
+        if self.skip is not None and self.skip in environ:
+            environ = {name: value for name, value in environ.items() if name != self.skip}
         try:
             layer = env_layer(self.cls, self.source.prefix, environ, strict=self.strict)
         except ConfigError as exc:

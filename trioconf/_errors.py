@@ -122,7 +122,7 @@ class ValidationError(ConfigError):
     """
 
     def __init__(self, errors: Iterable[FieldError]) -> None:
-        self.errors = tuple(errors)
+        self.errors: tuple[FieldError, ...] = tuple(errors)
         lines = "\n".join(f"  {e}" for e in self.errors)
         count = len(self.errors)
         super().__init__(f"{count} invalid field{'s' if count != 1 else ''}:\n{lines}")

@@ -24,6 +24,10 @@ fingerprint. A mismatch raises :class:`ConcurrentModification`. Timestamps have 
 filesystem's granularity (a few milliseconds on ext4): two same-sized external writes within
 one tick of our fingerprint can go unseen. Cooperating writers should all take the lock.
 
+Windows has no ``flock``: there ``FileGuard()`` (and so ``write_atomic``) raises
+``NotImplementedError`` saying why (``_NO_FLOCK``), rather than lock with ``msvcrt.locking``,
+whose locks mean something else.
+
 Paths are resolved (symlinks followed) before locking, so two names for one file share one
 lock, and writes through a symlink replace its target, keeping the link. Readers that are not
 writers take the sidecar's shared lock with ``_sidecar``'s own helpers, never through a guard.
@@ -36,7 +40,6 @@ cannot import the guard that imports it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -47,8 +50,25 @@ import trio
 from ._errors import ConcurrentModification, LockTimeout, MissingSourceError, OperationTimeout
 from ._read import DEFAULT_MAX_SIZE, read_consistent
 from ._rwlock import LockTable, ReadWriteLock, ReadWriteLockStatistics
-from ._sidecar import StrPath, flock, flock_holder, lock_path_for, open_sidecar, resolve
+from ._sidecar import (
+    LOCKING,
+    StrPath,
+    flock,
+    flock_holder,
+    lock_operation,
+    lock_path_for,
+    open_sidecar,
+    resolve,
+)
 from ._write import replace_atomically
+
+# Why Windows gets a refusal rather than msvcrt.locking (docs/backends.rst says it too).
+_NO_FLOCK = (
+    "FileGuard and write_atomic need flock(), which this system does not have (Windows): "
+    "msvcrt.locking has no shared lock and its byte-range locks are mandatory, and a file "
+    "that another process holds open cannot be renamed over there, so the guard's promises "
+    "(readers share, writers replace atomically under them) cannot be kept"
+)
 
 
 @attrs.frozen
@@ -192,6 +212,8 @@ class FileGuard:
         operation_timeout: float = 60.0,
         detect_changes: bool = True,
     ) -> None:
+        if not LOCKING:
+            raise NotImplementedError(_NO_FLOCK)
         if max_concurrent < 1:
             msg = f"max_concurrent must be at least 1, not {max_concurrent}"
             raise ValueError(msg)
@@ -307,7 +329,7 @@ class FileGuard:
                     self._unlocked += 1
                     return None
                 stack.callback(os.close, lock_fd)
-                await flock(lock_fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+                await flock(lock_fd, lock_operation(exclusive=exclusive))
                 return lock_path
         except trio.TooSlowError:
             self._lock_timeouts += 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable, Container, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -20,6 +21,7 @@ from typing import Any, Generic, TypeVar
 import cattrs
 
 from ._converter import Configure, make_converter
+from ._dotenv_state import DotEnvState
 from ._env_state import EnvState
 from ._errors import ConfigError
 from ._file_state import FileState
@@ -34,10 +36,14 @@ from ._keyed import build as build_keyed
 from ._layer import Layer
 from ._merge import Merged, merge
 from ._origins import LayerOrigins
-from ._settings import MAX_SIZE, Options, Reading, SourceSpec
-from ._source import Source, UserSourceState
+from ._overrides import Overrides, OverridesState
+from ._profiles import Profiles
+from ._search import FirstFound
+from ._search_state import SearchState
+from ._settings import MAX_SIZE, AnySource, Options, Reading, SourceSpec
+from ._source import UserSourceState
 from ._source_state import Key, Notified, SourceState
-from ._sources import Directory, Env, File, SecretsDir
+from ._sources import Directory, DotEnv, Env, File, SecretsDir
 from ._structure import structure
 
 T = TypeVar("T")
@@ -48,7 +54,7 @@ class Loader(Generic[T]):
     def __init__(
         self,
         cls: type[T],
-        sources: Sequence[File | Env | Directory | Source],
+        sources: Sequence[AnySource],
         converter: cattrs.Converter,
         options: Options,
         environ: Mapping[str, str] | None = None,
@@ -58,6 +64,10 @@ class Loader(Generic[T]):
         self.converter = converter
         self.options = options
         check_keys([s for s in sources if isinstance(s, Directory) and s.key is not None])
+        # ``profile_var``: the profiles in effect, read once per full read for every source.
+        self.profiles = (
+            None if options.profile_var is None else Profiles(options.profile_var, environ)
+        )
         self.states: tuple[SourceState, ...] = tuple(
             self._state(source, i, environ) for i, source in enumerate(sources)
         )
@@ -66,9 +76,12 @@ class Loader(Generic[T]):
         self._by_path: dict[Path, list[FileState]] = {}
         self._by_folder: dict[Path, list[Folder]] = {}
         self._notified: dict[Notified, UserSourceState] = {}
-        # The files ``..._FILE`` variables name for secret fields: watched like the others.
-        self._by_secret_file: dict[Path, list[EnvState]] = {}
+        # The files ``..._FILE`` variables name for secret fields: watched like the others;
+        # and ``.env`` files (``DotEnv``), watched as files are.
+        self._by_secret_file: dict[Path, list[EnvState | DotEnvState]] = {}
         for state in self.states:
+            if isinstance(state, DotEnvState):
+                self._by_secret_file.setdefault(state.source.path, []).append(state)
             if isinstance(state, EnvState):
                 for path in state.files:
                     self._by_secret_file.setdefault(path, []).append(state)
@@ -79,6 +92,8 @@ class Loader(Generic[T]):
             elif isinstance(state, UserSourceState):
                 self._notified[state.key] = state
         self._order = {id(state): i for i, state in enumerate(self.states)}
+        # Searches and files with profiles: each says which reports are its own.
+        self._searches = [state for state in self.states if isinstance(state, SearchState)]
         self.keyed = [state for state in self.states if isinstance(state, KeyedFolder)]
         self.user_sources = tuple(self._notified.values())
         # A layered Directory's change is built at its own cost (``_incremental``) when the
@@ -91,13 +106,21 @@ class Loader(Generic[T]):
             self.incremental = Incremental(cls, converter, fields, allow_nan=options.allow_nan)
 
     def _state(
-        self, source: File | Env | Directory | Source, index: int, environ: Mapping[str, str] | None
+        self, source: AnySource, index: int, environ: Mapping[str, str] | None
     ) -> SourceState:
         options = self.options
+        if isinstance(source, FirstFound):
+            return SearchState.of_search(source, options, self.profiles, environ, self.cls)
         if isinstance(source, File):
+            if self.profiles is not None:
+                return SearchState(source.name, [source], options, self.profiles, doc_type=self.cls)
             return FileState(source, options, doc_type=self.cls)
         if isinstance(source, Env):
             return EnvState(source, self.cls, options, environ)
+        if isinstance(source, DotEnv):
+            return DotEnvState(source, self.cls, options, environ)
+        if isinstance(source, Overrides):
+            return OverridesState(source, self.cls)
         if isinstance(source, SecretsDir):
             return SecretsFolder(source, options, self.cls)
         if isinstance(source, Directory):
@@ -109,17 +132,21 @@ class Loader(Generic[T]):
     @property
     def paths(self) -> tuple[Path, ...]:
         """The files the file watcher watches."""
-        return tuple(dict.fromkeys([*self._by_path, *self._by_secret_file]))
+        searched = [path for state in self._searches for path in state.paths]
+        return tuple(dict.fromkeys([*self._by_path, *self._by_secret_file, *searched]))
 
     @property
     def directories(self) -> tuple[Directory, ...]:
         """The folders the file watcher watches."""
-        return tuple(state.source for folders in self._by_folder.values() for state in folders)
+        return (
+            *(state.source for folders in self._by_folder.values() for state in folders),
+            *(folder for state in self._searches for folder in state.folders),
+        )
 
     @property
     def priority(self) -> Container[Key]:
         """The keys whose changes wait half the debounce window, for the debouncer."""
-        if not self._by_folder:
+        if not self._by_folder and not self._searches:
             return frozenset(p for p, states in self._by_path.items() if _urgent(states))
         return _Priority(self)
 
@@ -127,6 +154,8 @@ class Loader(Generic[T]):
         """Whether changes to ``key`` (a file, or a file in a Directory) are urgent."""
         if not isinstance(key, Path):
             return False
+        if any(s.priority and s.follows(key) for s in self._searches):
+            return True
         states = self._by_path.get(key)
         if states is not None:
             return _urgent(states)
@@ -137,6 +166,8 @@ class Loader(Generic[T]):
 
     def refresh_sync(self) -> None:
         """Read every source inline (for one-shot loads outside an event loop)."""
+        if self.profiles is not None:
+            self.profiles.resolve()
         for state in self.states:
             state.refresh_sync()
 
@@ -146,6 +177,8 @@ class Loader(Generic[T]):
         in ``waiting`` (see ``_updater.refresh``)."""
         changed = False
         if keys is None:
+            if self.profiles is not None:
+                self.profiles.resolve()  # at start and on every full read: reload()
             for state in self.states:
                 changed |= await state.refresh(None)
             return changed
@@ -155,7 +188,7 @@ class Loader(Generic[T]):
 
     def _route(self, keys: frozenset[Key]) -> list[tuple[SourceState, frozenset[Key]]]:
         """The sources the keys name, in source order, each with its own keys."""
-        if len(keys) == 1 and not self._by_folder:
+        if len(keys) == 1 and not self._by_folder and not self._searches:
             # One file changed, no folder to look in: the usual save, on every reload's path.
             (key,) = keys
             found = self._by_path.get(key) if isinstance(key, Path) else None
@@ -174,6 +207,9 @@ class Loader(Generic[T]):
                 add(file, key)
             for env in self._by_secret_file.get(key, ()):
                 add(env, key)
+            for search in self._searches:
+                if search.follows(key):
+                    add(search, key)
             for folder in (*self._by_folder.get(key, ()), *self._by_folder.get(key.parent, ())):
                 add(folder, key)
         routed = sorted(named.items(), key=lambda item: self._order[item[0]])
@@ -311,6 +347,9 @@ def load(
     lock_timeout: float = 5.0,
     environ: Mapping[str, str] | None = None,
     converter: Configure | None = None,
+    env_file: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+    profile_var: str | None = None,
 ) -> T:
     """Load and validate once, without watching: sync, for scripts and ``trioconf check``.
 
@@ -318,7 +357,10 @@ def load(
     wait for a missing file to come back. A file that a cooperating writer (a
     :class:`FileGuard`) is changing in place is read under its shared lock, waited for up to
     ``lock_timeout`` seconds (then :class:`LockTimeout`, naming the file and the holder).
-    ``converter`` registers hooks for types of your own, as :func:`open_reloader`'s does.
+    ``converter`` registers hooks for types of your own, as :func:`open_reloader`'s does;
+    ``env_file`` and ``overrides`` are :func:`open_reloader`'s too (see :doc:`overrides`).
+    ``profile_var`` and :func:`first_found` sources are read as :func:`open_reloader` reads
+    them (see :doc:`search-paths`).
     Do not call it from async code: it parses inline, and a lock wait blocks the thread.
     A usage mistake (a wrong argument, an instance or a class trioconf cannot load in place of
     ``cls``) is a plain ``TypeError`` or ``ValueError``, raised before any file is read.
@@ -334,6 +376,9 @@ def load(
         lock_timeout=lock_timeout,
         environ=environ,
         converter=converter,
+        env_file=env_file,
+        overrides=overrides,
+        profile_var=profile_var,
     )
     return config
 
@@ -349,6 +394,9 @@ def load_with_origins(
     lock_timeout: float = 5.0,
     environ: Mapping[str, str] | None = None,
     converter: Configure | None = None,
+    env_file: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+    profile_var: str | None = None,
 ) -> tuple[T, Mapping[str, str]]:
     """:func:`load`, with where each value came from (for ``trioconf check --print``): the
     origins ``Live`` would hold for the same snapshot. Private: the CLI is its one user."""
@@ -363,6 +411,9 @@ def load_with_origins(
         lock_timeout=lock_timeout,
         environ=environ,
         converter=converter,
+        env_file=env_file,
+        overrides=overrides,
+        profile_var=profile_var,
     )
     strict = (
         _shared_converter(allow_nan, forbid_unknown)
@@ -371,7 +422,11 @@ def load_with_origins(
     )
     reading.check_structurable(strict)
     options = Options(
-        allow_nan=allow_nan, strict_env=strict_env, max_size=max_size, lock_timeout=lock_timeout
+        allow_nan=allow_nan,
+        strict_env=strict_env,
+        max_size=max_size,
+        lock_timeout=lock_timeout,
+        profile_var=profile_var,
     )
     loader = Loader(cls, reading.sources, strict, options, environ)
     loader.refresh_sync()

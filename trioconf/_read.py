@@ -80,8 +80,19 @@ class _OverLimit(Exception):
     """``_read_once``: the file is over the caller's limit; nothing was read."""
 
 
-# O_NONBLOCK: opening a FIFO someone put in the config's place must not hang the loop.
-_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
+# O_NONBLOCK: opening a FIFO someone put in the config's place must not hang the loop. Windows
+# has neither it nor O_CLOEXEC (its descriptors are not inherited anyway) and has no FIFOs in
+# the filesystem; O_BINARY is Windows' own: without it reads translate CRLF and stop at Ctrl-Z,
+# so the bytes read would not match the file's size.
+_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+# Where there is no O_NOFOLLOW (Windows), nothing tells a symlink at open: ``Content.real``
+# stays None, and the sidecar lock protocol is unavailable there anyway (``_sidecar``).
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", None)
 
 
 def _read_once(
@@ -128,10 +139,10 @@ def _read_once(
 def _open(path: Path, want_real: bool) -> tuple[int, str | None, bool]:
     """The descriptor, the path to give as ``Content.real`` if known now, and whether it must
     be asked of /proc once the file is read (it was opened through a symlink)."""
-    if not want_real:
+    if not want_real or _NOFOLLOW is None:
         return os.open(path, _FLAGS), None, False
     try:
-        return os.open(path, _FLAGS | os.O_NOFOLLOW), os.fspath(path), False
+        return os.open(path, _FLAGS | _NOFOLLOW), os.fspath(path), False
     except OSError as exc:
         if exc.errno != errno.ELOOP:  # ELOOP: the last component is a symlink (or a loop)
             raise

@@ -79,6 +79,9 @@ async def run_reloader(
     converter: Configure | None = None,
     commit_trigger: str | os.PathLike[str] | None = None,
     reload_signal: int | None = None,
+    env_file: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+    profile_var: str | None = None,
     task_status: trio.TaskStatus[Live[T]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a reloader in a nursery you own: ``live = await nursery.start(run_reloader, ...)``.
@@ -102,6 +105,9 @@ async def run_reloader(
             lock_timeout=lock_timeout,
             environ=environ,
             converter=converter,
+            profile_var=profile_var,
+            env_file=env_file,
+            overrides=overrides,
         ),
         debounce=debounce,
         max_debounce=max_debounce,
@@ -327,6 +333,9 @@ async def open_reloader(
     converter: Configure | None = None,
     commit_trigger: str | os.PathLike[str] | None = None,
     reload_signal: int | None = None,
+    env_file: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+    profile_var: str | None = None,
 ) -> AsyncIterator[Live[T]]:
     """Load ``cls`` from ``sources`` and keep it current while the block runs.
 
@@ -341,8 +350,8 @@ async def open_reloader(
 
     Args:
         cls: the config class: an attrs class (frozen recommended) or a dataclass.
-        sources: paths (format from the extension), :class:`File`, :class:`Directory` or
-            :class:`Env`, lowest precedence first.
+        sources: paths (format from the extension), :class:`File`, :class:`Directory`,
+            :class:`Env` or :func:`first_found`, lowest precedence first.
         env_prefix: shorthand for a final ``Env(env_prefix)`` source: ``APP_DB__PORT=5433``
             overrides ``db.port`` after every file.
         debounce: quiet window in seconds: changes are read once no watched file has changed
@@ -352,7 +361,8 @@ async def open_reloader(
             up that atomicity.
         max_debounce: ceiling: a batch of changes is read this long after its first change
             even in a storm of writes (at the first moment no file is being written).
-        backend: ``"auto"`` (inotify on Linux, polling where inotify cannot serve),
+        backend: ``"auto"`` (inotify on Linux, polling where inotify cannot serve; off
+            Linux watchfiles if installed, else polling), ``"watchfiles"``,
             ``"inotify"`` or ``"poll"``.
         poll_interval: seconds between two stat passes of the poll backend.
         validate: ``validate(new, old)``, a plain function (an ``async def`` is refused,
@@ -388,6 +398,20 @@ async def open_reloader(
             process down meanwhile. Signals reach the main thread only, and one receiver per
             signal: an application that handles the signal itself calls
             ``live.request_reload()`` from its own receiver instead.
+        env_file: a ``.env`` file read as variables ``env_prefix*`` (needs it): shorthand
+            for a :class:`DotEnv` just before the ``Env(env_prefix)`` layer, so the
+            environment's variables win. Optional, and watched like any file.
+        overrides: ``{"db.port": 5433}``, the top layer (above the environment): dotted
+            keys into the config, a segment with a dot quoted (``'tenants."acme.eu".port'``),
+            values as a file would hold them. A key that is malformed or names no field is a
+            ``ValueError``. See :doc:`overrides`.
+        profile_var: an environment variable (``"APP_PROFILE"``) naming profiles,
+            ``prod`` or ``prod,eu``: each file source ``config.toml`` (a :class:`File`, or
+            the file a :func:`first_found` chose) is followed by the optional layers
+            ``config.prod.toml``, then ``config.eu.toml``, next to it. Read from ``environ``
+            (else ``os.environ``) at start and on every full re-read (``live.reload()``);
+            a variable that an ``Env`` source would also read as a field is a
+            ``ValueError``. See :doc:`search-paths`.
     """
     require_trio("open_reloader")
     settings = Settings(
@@ -402,6 +426,9 @@ async def open_reloader(
             lock_timeout=lock_timeout,
             environ=environ,
             converter=converter,
+            profile_var=profile_var,
+            env_file=env_file,
+            overrides=overrides,
         ),
         debounce=debounce,
         max_debounce=max_debounce,

@@ -30,20 +30,24 @@ import cattrs
 from cattrs.errors import StructureHandlerNotFoundError
 
 from ._converter import Configure, StrictConverter, make_converter
+from ._overrides import Overrides
+from ._profiles import check_var
+from ._search import FirstFound
 from ._source import Source
-from ._sources import Directory, Env, File, absolute, as_source, matcher
+from ._sources import Directory, DotEnv, Env, File, absolute, as_source, matcher
 from ._units import MisplacedUnit
+from ._watch._watchfiles import require_watchfiles
 
 T = TypeVar("T")
-Backend = Literal["auto", "inotify", "poll"]
-SourceSpec = str | os.PathLike[str] | File | Env | Directory | Source
-AnySource = File | Env | Directory | Source
+Backend = Literal["auto", "inotify", "poll", "watchfiles"]
+SourceSpec = str | os.PathLike[str] | File | Env | DotEnv | Directory | Source | FirstFound
+AnySource = File | Env | DotEnv | Directory | Source | Overrides | FirstFound
 Validate = Callable[[T, T | None], object]
 
 MAX_SIZE = 16 * 1024 * 1024
 """The default ``max_size``: files larger than this many bytes are refused."""
 
-BACKENDS = ("auto", "inotify", "poll")
+BACKENDS = ("auto", "inotify", "poll", "watchfiles")
 
 
 # --- validators: TypeError for a value of the wrong kind, ValueError for a wrong value -------
@@ -96,12 +100,16 @@ def _environ(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
 
 def _backend(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value not in BACKENDS:
-        msg = f"backend must be 'auto', 'inotify' or 'poll', not {value!r}"
+        msg = f"backend must be 'auto', 'inotify', 'poll' or 'watchfiles', not {value!r}"
         raise ValueError(msg)
+    if value == "watchfiles":
+        require_watchfiles()  # ModuleNotFoundError naming the extra, before anything starts
 
 
-# Signals no process can catch: a receiver for them would never see one.
-_UNCATCHABLE = frozenset({signal.SIGKILL, signal.SIGSTOP})
+# Signals no process can catch: a receiver for them would never see one (Windows has neither).
+_UNCATCHABLE = frozenset(
+    getattr(signal, name) for name in ("SIGKILL", "SIGSTOP") if hasattr(signal, name)
+)
 
 
 def _signal(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -147,17 +155,36 @@ def _validate(_: object, attribute: attrs.Attribute[Any], value: object) -> None
         raise TypeError(msg)
 
 
-def _sources(specs: tuple[SourceSpec, ...], env_prefix: str | None) -> tuple[AnySource, ...]:
+def _sources(
+    specs: tuple[SourceSpec, ...],
+    env_prefix: str | None,
+    env_file: str | os.PathLike[str] | None = None,
+) -> tuple[AnySource, ...]:
     if env_prefix is not None and not isinstance(env_prefix, str):
         msg = f"env_prefix must be a string such as 'APP_', not {env_prefix!r}"
         raise TypeError(msg)
-    sources = [_user_source(s) if isinstance(s, type | Source) else as_source(s) for s in specs]
+    if env_file is not None and not isinstance(env_file, str | os.PathLike):
+        msg = f"env_file must be a path such as '.env', not {env_file!r}"
+        raise TypeError(msg)
+    if env_file is not None and env_prefix is None:
+        msg = "env_file needs env_prefix: the .env file's variables are read as APP_* are"
+        raise ValueError(msg)
+    sources: list[AnySource] = [
+        _user_source(s)
+        if isinstance(s, type | Source)
+        else s
+        if isinstance(s, FirstFound)
+        else as_source(s)
+        for s in specs
+    ]
     users = [s for s in sources if isinstance(s, Source)]
     if len({id(s) for s in users}) < len(users):
         # Its tokens and its task are one: which of its two places would a change go to?
         msg = "the same Source instance is passed twice; pass it once, at its place"
         raise ValueError(msg)
     if env_prefix is not None:
+        if env_file is not None:  # below the environment, whose variables win
+            sources.append(DotEnv(env_file, env_prefix))
         sources.append(Env(env_prefix))
     return tuple(sources)  # an unknown extension is refused by the Loader, before any task
 
@@ -191,6 +218,7 @@ class Options:
     parse_timeout: float = 10.0
     missing_grace: float = 1.0
     lock_timeout: float = 5.0  # waiting for a cooperating writer's lock (FileGuard)
+    profile_var: str | None = None  # the variable naming the profiles (``_profiles``)
 
 
 @attrs.frozen(kw_only=True)
@@ -206,12 +234,29 @@ class Reading(Generic[T]):
     lock_timeout: float = attrs.field(default=5.0, validator=_seconds(positive=True))
     environ: Mapping[str, str] | None = attrs.field(default=None, validator=_environ)
     converter: Configure | None = attrs.field(default=None, validator=_configure)
+    profile_var: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.profile_var is not None and isinstance(self.cls, type):
+            envs = [s for s in self.sources if isinstance(s, Env | DotEnv)]
+            check_var(self.profile_var, self.cls, envs)
 
     @classmethod
     def of(
-        cls, config: type[T], specs: tuple[SourceSpec, ...], env_prefix: str | None, **kw: Any
+        cls,
+        config: type[T],
+        specs: tuple[SourceSpec, ...],
+        env_prefix: str | None,
+        *,
+        env_file: str | os.PathLike[str] | None = None,
+        overrides: Mapping[str, object] | None = None,
+        **kw: Any,
     ) -> Reading[T]:
-        return cls(cls=config, sources=_sources(specs, env_prefix), **kw)
+        sources = _sources(specs, env_prefix, env_file)
+        if isinstance(config, type):  # else the class validator says what is wrong
+            top = Overrides.of(config, overrides)  # the top layer, above the environment
+            sources = sources if top is None else (*sources, top)
+        return cls(cls=config, sources=sources, **kw)
 
     def make_converter(self) -> StrictConverter:
         """The strict converter, with the user's hooks (``converter=``) registered."""
@@ -317,6 +362,7 @@ class Settings(Generic[T]):
             parse_timeout=self.parse_timeout,
             missing_grace=self.missing_grace,
             lock_timeout=reading.lock_timeout,
+            profile_var=reading.profile_var,
         )
 
 

@@ -17,13 +17,15 @@ event loop, wait with ``time.sleep`` (:func:`shared_lock_if_present_sync`); the 
 rounds must not stall, only tries (:func:`shared_lock_nowait`).
 
 A wait that runs out names the holder when ``/proc/locks`` can tell (:func:`flock_holder`).
+
+Windows has no ``flock`` (``LOCKING`` is False there): readers never lock, as where no writer
+cooperates, and ``FileGuard`` refuses to start (``_guard`` says why).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -32,6 +34,13 @@ from pathlib import Path
 import trio
 
 from ._errors import LockTimeout
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    LOCKING = False
+else:
+    LOCKING = True
 
 StrPath = str | os.PathLike[str]
 
@@ -51,6 +60,8 @@ def lock_path_for(path: StrPath) -> Path:
 def has_sidecar(real: str) -> bool:
     """Whether a sidecar lock file stands beside the resolved file ``real``: a cooperating
     writer created it, so readers must take its shared lock (see ``shared_lock_if_present``)."""
+    if not LOCKING:
+        return False  # nobody can lock here (and access() cannot skip symlinks on Windows)
     # access(), not lstat(): on the reload's hot path, where the usual answer is "no", lstat
     # would build a FileNotFoundError per read; access() answers with a bool (half the time).
     return os.access(_sidecar_beside(real), os.F_OK, follow_symlinks=False)
@@ -130,6 +141,8 @@ def shared_lock_nowait(path: StrPath) -> Iterator[bool]:
 
 def _reader_sidecar(path: StrPath) -> int | None:
     """The sidecar of ``path`` opened for a reader that never creates one; None: no lock."""
+    if not LOCKING:
+        return None
     try:
         return open_sidecar(str(lock_path_for(path)), create=False)
     except OSError:
@@ -168,6 +181,11 @@ def open_sidecar(lock_path: str, *, create: bool) -> int | None:
         if exc.errno == errno.ENOENT or exc.errno in _READ_ONLY_ERRNOS:
             return None
         raise
+
+
+def lock_operation(*, exclusive: bool) -> int:
+    """The ``flock`` operation of a writer (exclusive) or a reader (shared)."""
+    return fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
 
 
 async def flock(fd: int, operation: int) -> None:

@@ -211,8 +211,10 @@ class Directory:
         return () if self.key is None else tuple(self.key.split("."))
 
 
-def as_source(spec: str | os.PathLike[str] | File | Env | Directory) -> File | Env | Directory:
-    if isinstance(spec, File | Env | Directory):
+def as_source(
+    spec: str | os.PathLike[str] | File | Env | DotEnv | Directory,
+) -> File | Env | DotEnv | Directory:
+    if isinstance(spec, File | Env | DotEnv | Directory):
         return spec
     if not isinstance(spec, str | os.PathLike):
         msg = f"a source is a path, File, Directory, Env or Source, not {spec!r}"
@@ -247,3 +249,33 @@ class SecretsDir(Directory):
     format: Format | None = attrs.field(default=None, init=False, repr=False)
     optional: bool = attrs.field(default=False, kw_only=True, validator=_flag)
     priority: bool = attrs.field(default=False, kw_only=True, validator=_flag)
+
+
+def _prefix(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        msg = f"DotEnv prefix must be a string such as 'APP_', not {value!r}"
+        raise TypeError(msg)
+
+
+@attrs.frozen
+class DotEnv:
+    """A ``.env`` file: lines ``APP_DB__PORT=5433`` read as the environment variables
+    ``Env(prefix)`` reads, each converted for its field the same way, with their file and
+    line as their origin. Parsed by python-dotenv (quotes, ``export``, comments, multi-line
+    quoted values); a line it cannot parse is a ParseError naming it.
+
+    ``optional`` (the default): a missing file sets nothing. ``expand``: ``${VAR}`` and
+    ``${VAR:-default}`` in values are replaced, python-dotenv's way, by the variable's value
+    in the process environment (``environ=``), else by a variable set on an earlier line of
+    the file; off by default, so that a ``$`` in a password stays one. The file is watched
+    like any config file.
+    """
+
+    path: Path = attrs.field(converter=absolute)
+    prefix: str = attrs.field(validator=_prefix)
+    optional: bool = attrs.field(default=True, kw_only=True, validator=_flag)
+    expand: bool = attrs.field(default=False, kw_only=True, validator=_flag)
+
+    @property
+    def name(self) -> str:
+        return str(self.path)

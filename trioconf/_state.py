@@ -68,28 +68,28 @@ class LiveState(Generic[T]):
         if snapshots < 1:
             msg = f"snapshots must be at least 1, not {snapshots}"
             raise ValueError(msg)
-        self.config = initial
-        self.version = 1
-        self.closed = False
+        self.config: T = initial
+        self.version: int = 1
+        self.closed: bool = False
         self.last_error: ConfigError | None = None
         # Not copied: built lazily (``_origins.LayerOrigins``, ``KeyedOrigins`` for a keyed
         # Directory), never changed.
-        self.origins = origins
+        self.origins: Mapping[str, str] = origins
         # The restart-only values that differ on disk from the running ones (``_hold``): none
         # at start, when every value is taken as it is on disk.
         self.restart_pending: tuple[RestartPending, ...] = ()
-        self.state_lot = trio.lowlevel.ParkingLot()
-        self.record_lot = trio.lowlevel.ParkingLot()
+        self.state_lot: trio.lowlevel.ParkingLot = trio.lowlevel.ParkingLot()
+        self.record_lot: trio.lowlevel.ParkingLot = trio.lowlevel.ParkingLot()
         # The retained snapshots, so that a view read late can judge the versions it missed:
         # those the whole Update records hold (config and previous), hence one more.
         self.snapshots: deque[tuple[int, T]] = deque([(1, initial)], maxlen=snapshots + 1)
         self.history: deque[Record] = deque(maxlen=history_size)
-        self.records_total = 0  # records ever appended; the oldest retained is total - len
+        self.records_total: int = 0  # records ever appended; the oldest retained is total - len
         # The Update records still whole, with their sequence numbers (the count of records
         # appended before each), oldest first: the one pushed out is found in the history
         # by its number and replaced there by its PastUpdate.
         self.whole: deque[tuple[int, Update[T]]] = deque(maxlen=snapshots)
-        self.counters = Counters() if counters is None else counters
+        self.counters: Counters = Counters() if counters is None else counters
         # What the last publish let go of (an old snapshot, an old record), kept until the
         # updater is idle: freeing a snapshot of ten thousand entries takes as long as
         # building the new one, and the tasks waiting for the new one should not wait for it.

@@ -141,7 +141,7 @@ class ConfigFiles:
     path."""
 
     def __init__(self, folder: os.PathLike[str] | str) -> None:
-        self.folder = Path(folder)
+        self.folder: Path = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, name: str) -> Path:

@@ -13,6 +13,7 @@ all those fields agree.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -25,7 +26,11 @@ from support import PATIENCE, write_atomic
 
 import trioconf
 
-Backend = Literal["inotify", "poll"]
+Backend = Literal["inotify", "poll", "watchfiles"]
+WATCHFILES = pytest.mark.skipif(
+    importlib.util.find_spec("watchfiles") is None, reason="watchfiles is not installed"
+)
+BACKENDS = ["inotify", "poll", pytest.param("watchfiles", marks=WATCHFILES)]
 RELEASES = ("r1", "r2", "r3", "r4")
 # The quiet window of the tests below: the writes are 5-30 ms apart, well inside it. Not the
 # 50 ms default: the writer runs in the reloader's own process, and a stall of the whole
@@ -101,7 +106,7 @@ async def collect(live: trioconf.Live[Layered], seen: list[Layered]) -> None:
         seen.append(config)
 
 
-@pytest.mark.parametrize("backend", ["inotify", "poll"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("save", [in_place, by_rename], ids=["in-place", "rename"])
 @pytest.mark.parametrize("count", [2, 3])
 @pytest.mark.parametrize("gap", [0.005, 0.02, 0.03])
@@ -139,7 +144,7 @@ async def git(repo: Path, *args: str) -> None:
     await trio.run_process([*command, *args], cwd=repo, stdin=b"")
 
 
-@pytest.mark.parametrize("backend", ["inotify", "poll"])
+@pytest.mark.parametrize("backend", BACKENDS)
 async def test_git_checkout_of_three_layered_files_applies_as_one_version(
     tmp_path: Path, backend: Backend
 ) -> None:
@@ -187,7 +192,7 @@ class Tenants:
     tenants: dict[str, Tenant] = attrs.Factory(dict)
 
 
-@pytest.mark.parametrize("backend", ["inotify", "poll"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("save", [in_place, by_rename], ids=["in-place", "rename"])
 async def test_folder_files_saved_together_apply_as_one_version(
     tmp_path: Path, backend: Backend, save: Save
@@ -240,7 +245,7 @@ async def test_folder_files_saved_together_apply_as_one_version(
     assert [releases(c).pop() for c in seen] == ["r0", *RELEASES]
 
 
-@pytest.mark.parametrize("backend", ["inotify", "poll"])
+@pytest.mark.parametrize("backend", BACKENDS)
 async def test_a_commit_trigger_makes_a_slow_deploy_atomic(
     tmp_path: Path, backend: Backend
 ) -> None:

@@ -3,8 +3,8 @@
 Every scenario runs a real reloader on real files and checks the same four things: while the
 fault lasts the last good snapshot stays current, ``last_error`` is a ConfigError that names the
 file and says why, the reloader keeps running, and once the fault is repaired the snapshot
-converges on the good content. Each runs against both watcher backends (inotify, and polling
-every 50 ms).
+converges on the good content. Each runs against every watcher backend (inotify, polling
+every 50 ms, and watchfiles).
 
 Permission faults need a reader that the kernel can refuse. The tests run as root, and root
 reads a mode-000 file, so those scenarios run the reloader in a child process: a small driver
@@ -91,9 +91,11 @@ async def expect_converged(live: trioconf.Live[Cfg], want: Cfg) -> None:
     assert not live.closed
 
 
-@pytest.fixture(params=["inotify", "poll"])
+@pytest.fixture(params=["inotify", "poll", "watchfiles"])
 def backend(request: pytest.FixtureRequest) -> str:
-    """Every scenario runs against both watcher backends."""
+    """Every scenario runs against every watcher backend."""
+    if request.param == "watchfiles":
+        pytest.importorskip("watchfiles")
     return str(request.param)
 
 

@@ -130,7 +130,7 @@ class Etcd(Source):
     ) -> None:
         if importlib.util.find_spec("httpx") is None:  # found, not imported: that waits for run
             raise ImportError(_INSTALL)
-        self.endpoints = _endpoints(endpoints)
+        self.endpoints: tuple[str, ...] = _endpoints(endpoints)
         if (prefix is None) == (key is None):
             raise TypeError("Etcd takes one of prefix= (keys as fields) or key= (a document)")
         self._layout: Prefix | Document
@@ -187,14 +187,14 @@ class Etcd(Source):
         if cache is not None and not os.fspath(cache):
             raise ValueError("cache must be a file's path, not ''")
         # Absolute now: a relative path means the directory the program started in.
-        self.cache = None if cache is None else os.path.abspath(cache)
-        self.connect_timeout = float(connect_timeout)
-        self.request_timeout = float(request_timeout)
-        self.progress_timeout = float(progress_timeout)
-        self.max_backoff = float(max_backoff)
+        self.cache: str | None = None if cache is None else os.path.abspath(cache)
+        self.connect_timeout: float = float(connect_timeout)
+        self.request_timeout: float = float(request_timeout)
+        self.progress_timeout: float = float(progress_timeout)
+        self.max_backoff: float = float(max_backoff)
         self.page_size = page_size
         where = prefix if prefix is not None else key
-        self.name = f"etcd {','.join(self.endpoints)} {where}"
+        self.name: str = f"etcd {','.join(self.endpoints)} {where}"
         self._cls: type | None = None
         self._mirror = Mirror()
         self._connected = False

@@ -19,7 +19,7 @@ from ._descriptor import Unwatchable
 
 logger = logging.getLogger("trioconf")
 
-Backend = Literal["auto", "inotify", "poll"]
+Backend = Literal["auto", "inotify", "poll", "watchfiles"]
 
 
 @attrs.frozen

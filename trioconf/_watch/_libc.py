@@ -29,7 +29,8 @@ IN_DONT_FOLLOW = 0x02000000
 IN_EXCL_UNLINK = 0x04000000
 IN_ISDIR = 0x40000000
 
-IN_NONBLOCK = os.O_NONBLOCK
+# The Linux values (inotify exists nowhere else): Windows has no os.O_NONBLOCK to import.
+IN_NONBLOCK = getattr(os, "O_NONBLOCK", 0o4000)
 IN_CLOEXEC = getattr(os, "O_CLOEXEC", 0o2000000)
 
 # Filesystems whose changes made by other machines never reach the local inotify queue

@@ -4,7 +4,10 @@
 logger), where inotify cannot be trusted: no inotify instance (``EMFILE``: the per-user instance
 limit; ``ENOSYS``), the watch limit reached for some directory (``ENOSPC``: only the paths that
 need it are polled), or a directory on a filesystem whose remote writes inotify never sees (NFS,
-CIFS, FUSE, ...: decided by ``statfs``). Off Linux, ``"auto"`` polls.
+CIFS, FUSE, ...: decided by ``statfs``). Off Linux, ``"auto"`` means the watchfiles backend
+(``_watchfiles``: FSEvents/kqueue on macOS, ReadDirectoryChangesW on Windows) when watchfiles is
+importable (``trioconf[watchfiles]``), else polling, with a warning saying which extra to install.
+``"watchfiles"`` asks for it by name, on any system (Linux included: the tests run it there).
 
 Directory sources' folders are watched the same way (``_folders``): their contents on a second
 inotify descriptor, their own appearance and disappearance by the file watcher, or polled.
@@ -12,6 +15,7 @@ inotify descriptor, their own appearance and disappearance by the file watcher, 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -30,6 +34,9 @@ from ._inotify import InotifyWatcher
 from ._lend import Lend
 from ._libc import Libc
 from ._poll import Poller
+from ._watchfiles import SETTLE, require_watchfiles, run_watchfiles, watchfiles_available
+
+logger = logging.getLogger("trioconf")
 
 
 async def run_watcher(
@@ -48,11 +55,11 @@ async def run_watcher(
 
     Call it as ``name = await nursery.start(run_watcher, paths, send)``: ``start`` returns once
     every watch is installed, so nothing written afterwards is missed, with the backend's name:
-    ``"inotify"``, ``"poll"`` or ``"inotify+poll"`` (some paths polled). Paths are sent as
-    given (the same objects), never their contents. For ``directories``, the path of each
-    changed matching file in their folders is sent, or the folder's own path when the folder
-    must be listed again (it appeared, vanished or was replaced). Pollers never read a file
-    larger than ``max_size`` (the loader's limit) to hash it.
+    ``"inotify"``, ``"poll"``, ``"inotify+poll"`` (some paths polled) or ``"watchfiles"``.
+    Paths are sent as given (the same objects), never their contents. For ``directories``, the
+    path of each changed matching file in their folders is sent, or the folder's own path when
+    the folder must be listed again (it appeared, vanished or was replaced). Pollers never read
+    a file larger than ``max_size`` (the loader's limit) to hash it.
 
     ``backend="inotify"`` raises ``OSError`` when inotify is unavailable or cannot watch a
     directory (at start, or later when a path moves to a new directory). ``libc`` replaces the
@@ -60,15 +67,33 @@ async def run_watcher(
     With ``lend``, the file watcher's inotify descriptor is lent to the consumer (``_lend``):
     its reports are then taken by the consumer's task, not sent on ``send``.
     """
-    if backend not in ("auto", "inotify", "poll"):
-        msg = f"backend must be 'auto', 'inotify' or 'poll', not {backend!r}"
+    if backend not in ("auto", "inotify", "poll", "watchfiles"):
+        msg = f"backend must be 'auto', 'inotify', 'poll' or 'watchfiles', not {backend!r}"
         raise ValueError(msg)
+    if backend == "watchfiles":
+        require_watchfiles()  # before anything starts: a usage error, not a watcher's failure
     fallback = Fallback(backend, poll_interval)
     poller = Poller(send, poll_interval, max_size)
     folder_poller = FolderPoller(send, poll_interval, max_size)
     unique = list(dict.fromkeys(paths))
     folders = _folders(directories)
-    if backend == "poll" or (backend == "auto" and not sys.platform.startswith("linux")):
+    if backend == "auto" and not sys.platform.startswith("linux"):
+        if watchfiles_available():
+            backend = "watchfiles"
+        else:
+            logger.warning(
+                "no inotify on %s and watchfiles is not installed: polling every %g s "
+                "(pip install 'trioconf[watchfiles]' for change events)",
+                sys.platform,
+                poll_interval,
+            )
+            backend = "poll"
+    if backend == "watchfiles":
+        # Held until quiet for ``settle``: watchfiles cannot see a writer close its file.
+        settle = min(SETTLE, poll_interval)
+        await run_watchfiles(unique, folders, send, settle=settle, task_status=task_status)
+        return
+    if backend == "poll":
         await _run_poll(poller, folder_poller, unique, folders, task_status)
         return
     try:
