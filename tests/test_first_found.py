@@ -72,6 +72,11 @@ def test_usage_mistakes_are_plain_errors(
         trioconf.first_found(*locations, **kw)  # type: ignore[arg-type]
 
 
+def test_a_list_of_locations_is_told_to_be_spread() -> None:
+    with pytest.raises(TypeError, match=r"separate arguments: first_found\(\*locations\)"):
+        trioconf.first_found(["./app.toml", "/etc/app/app.toml"])  # type: ignore[arg-type]
+
+
 def test_variables_and_home_expand_from_the_given_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

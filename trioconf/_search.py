@@ -40,6 +40,8 @@ def _locations(value: object) -> tuple[str, ...]:
     for location in value:
         if not isinstance(location, str | os.PathLike):
             msg = f"a first_found location must be a path (str or os.PathLike), not {location!r}"
+            if isinstance(location, list | tuple):  # first_found(paths) for first_found(*paths)
+                msg += "; pass the locations as separate arguments: first_found(*locations)"
             raise TypeError(msg)
         text = os.fspath(location)
         if not isinstance(text, str) or not text:
