@@ -365,41 +365,6 @@ def load(
     A usage mistake (a wrong argument, an instance or a class trioconf cannot load in place of
     ``cls``) is a plain ``TypeError`` or ``ValueError``, raised before any file is read.
     """
-    config, _ = load_with_origins(
-        cls,
-        *sources,
-        env_prefix=env_prefix,
-        strict_env=strict_env,
-        forbid_unknown=forbid_unknown,
-        allow_nan=allow_nan,
-        max_size=max_size,
-        lock_timeout=lock_timeout,
-        environ=environ,
-        converter=converter,
-        env_file=env_file,
-        overrides=overrides,
-        profile_var=profile_var,
-    )
-    return config
-
-
-def load_with_origins(
-    cls: type[T],
-    *sources: SourceSpec,
-    env_prefix: str | None = None,
-    strict_env: bool = False,
-    forbid_unknown: bool = True,
-    allow_nan: bool = False,
-    max_size: int = MAX_SIZE,
-    lock_timeout: float = 5.0,
-    environ: Mapping[str, str] | None = None,
-    converter: Configure | None = None,
-    env_file: str | os.PathLike[str] | None = None,
-    overrides: Mapping[str, object] | None = None,
-    profile_var: str | None = None,
-) -> tuple[T, Mapping[str, str]]:
-    """:func:`load`, with where each value came from (for ``trioconf check --print``): the
-    origins ``Live`` would hold for the same snapshot. Private: the CLI is its one user."""
     reading = Reading.of(
         cls,
         sources,
@@ -415,20 +380,35 @@ def load_with_origins(
         overrides=overrides,
         profile_var=profile_var,
     )
+    config, _ = read_once(reading)
+    return config
+
+
+def load_with_origins(
+    cls: type[T], *sources: SourceSpec, env_prefix: str | None = None, **options: Any
+) -> tuple[T, Mapping[str, str]]:
+    """:func:`load` (the same keywords), with where each value came from (for ``trioconf check
+    --print``): the origins ``Live`` would hold for the same snapshot. Private: the CLI is its
+    one user."""
+    return read_once(Reading.of(cls, sources, env_prefix, **options))
+
+
+def read_once(reading: Reading[T]) -> tuple[T, Mapping[str, str]]:
+    """Read every source of ``reading`` inline and build: the config and its origins."""
     strict = (
-        _shared_converter(allow_nan, forbid_unknown)
-        if converter is None
+        _shared_converter(reading.allow_nan, reading.forbid_unknown)
+        if reading.converter is None
         else reading.make_converter()  # the user's hooks: a converter of its own
     )
     reading.check_structurable(strict)
     options = Options(
-        allow_nan=allow_nan,
-        strict_env=strict_env,
-        max_size=max_size,
-        lock_timeout=lock_timeout,
-        profile_var=profile_var,
+        allow_nan=reading.allow_nan,
+        strict_env=reading.strict_env,
+        max_size=reading.max_size,
+        lock_timeout=reading.lock_timeout,
+        profile_var=reading.profile_var,
     )
-    loader = Loader(cls, reading.sources, strict, options, environ)
+    loader = Loader(reading.cls, reading.sources, strict, options, reading.environ)
     loader.refresh_sync()
     return loader.build()
 
