@@ -21,7 +21,6 @@ Decisions where the spec is silent:
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import json
 import logging
@@ -38,6 +37,7 @@ from ._formats import MAX_DEPTH
 from ._kinds import _expected, _is_class, _is_mapping, _is_sequence, _is_tuple, _is_union
 from ._layer import Layer
 from ._marks import MASK, secret_at
+from ._marks import field_types as _field_types
 from ._merge import dotted
 from ._units import has_unit
 
@@ -283,20 +283,6 @@ def _navigable(tp: Any, segment: str) -> Any:
         if _is_mapping(member):
             return member
     return members[0] if len(members) == 1 else tp
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    """Field name → resolved type, for an attrs class or dataclass."""
-    try:
-        # With Annotated kept: a duration's unit decides how its text reads (``_convert``).
-        hints = typing.get_type_hints(cls, include_extras=True)
-    except Exception:  # an annotation that does not resolve: fall back to the raw ones
-        hints = {}
-    if attrs.has(cls):
-        names = [(f.name, f.type) for f in attrs.fields(cls)]
-    else:
-        names = [(f.name, f.type) for f in dataclasses.fields(cls)]
-    return {name: hints.get(name, raw) for name, raw in names}
 
 
 def _bare(tp: Any) -> Any:

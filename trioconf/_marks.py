@@ -117,6 +117,12 @@ def fields_of(tp: Any) -> dict[str, tuple[Any, Marks]]:
     return _fields_of(tp)
 
 
+def field_types(tp: Any) -> dict[str, Any]:
+    """A class's fields by config key: the resolved annotation (Annotated kept), or the raw
+    one where annotations do not resolve (the converter reports those)."""
+    return {name: annotation for name, (annotation, _) in _fields_of(tp).items()}
+
+
 @functools.cache
 def _fields_of(tp: type) -> dict[str, tuple[Any, Marks]]:
     try:

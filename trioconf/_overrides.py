@@ -29,10 +29,11 @@ from typing import Any
 import attrs
 import tomli
 
-from ._env import _bare, _convert, _field_types, _navigable, _Unconvertible, unconvertible
+from ._env import _bare, _convert, _navigable, _Unconvertible, unconvertible
 from ._errors import ConfigError, ValidationError
 from ._kinds import _expected, _is_class, _is_mapping
 from ._layer import Layer
+from ._marks import field_types as _field_types
 from ._merge import dotted
 from ._source_state import Key
 

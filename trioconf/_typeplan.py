@@ -14,15 +14,12 @@ union (``str | Path``: a string is a ``str``), where the value is left as writte
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import typing
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar, get_args, get_origin
 
-import attrs
-
 from ._kinds import _is_class, _is_mapping, _is_sequence, _is_tuple, _is_union
+from ._marks import field_types as _field_types
 
 D = TypeVar("D")
 Change = Callable[[Any, tuple[Any, ...]], Any]
@@ -140,16 +137,6 @@ def _prune(root: Plan) -> Plan | None:
 def _children(node: Plan) -> list[Plan]:
     items = [node.items] if node.items is not None else []
     return [*node.fields.values(), *items, *node.arms]
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    """Field name (the config key) → annotation, Annotated kept."""
-    try:
-        hints = typing.get_type_hints(cls, include_extras=True)
-    except Exception:  # annotations that do not resolve: the converter reports those
-        hints = {}
-    fields: Any = attrs.fields(cls) if attrs.has(cls) else dataclasses.fields(cls)
-    return {f.name: hints.get(f.name, f.type) for f in fields}
 
 
 def apply(data: D, node: Plan, change: Change) -> D:

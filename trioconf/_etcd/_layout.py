@@ -26,10 +26,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._anchor import apply, from_env, plan
-from .._env import _bare, _convert, _field_types, _navigable, _Unconvertible, unconvertible
+from .._env import _bare, _convert, _navigable, _Unconvertible, unconvertible
 from .._errors import ConfigError, FieldError, MissingSourceError, ValidationError
 from .._formats import NotInline, locate, parse
 from .._kinds import _expected, _is_class, _is_mapping
+from .._marks import field_types as _field_types
 from .._merge import dotted
 from .._sources import Format
 from ._wire import KeyValue
