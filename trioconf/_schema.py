@@ -87,17 +87,28 @@ DECIMAL_PATTERN: Final = (
     rf"(?:[eE]_*[+-]?_*{_DIGITS})?\s*$"
 )
 
-# fromisoformat (Python 3.11's, the widest): a calendar or week date, any one character
-# before the time, hours with optional minutes, seconds and a fraction, an optional offset.
-_DATE = (
-    r"[0-9]{4}(?:-?(?:0[1-9]|1[0-2])-?(?:0[1-9]|[12][0-9]|3[01])"
-    r"|-?W(?:0[1-9]|[1-4][0-9]|5[0-3])(?:-?[1-7])?)"
-)
-_CLOCK = r"(?:[01][0-9]|2[0-3])(?::?[0-5][0-9](?::?[0-5][0-9](?:[.,][0-9]+)?)?)?"
-_OFFSET = r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9](?::?[0-5][0-9](?:[.,][0-9]+)?)?)?)"
+# What fromisoformat reads on the running Python: trioconf reads dates with it, so a schema
+# written under 3.10 must not promise what 3.10 refuses.
+if sys.version_info >= (3, 11):
+    # A calendar or week date, any one character before the time, hours with optional
+    # minutes, seconds and a fraction, an optional offset (Z too).
+    _DATE = (
+        r"[0-9]{4}(?:-?(?:0[1-9]|1[0-2])-?(?:0[1-9]|[12][0-9]|3[01])"
+        r"|-?W(?:0[1-9]|[1-4][0-9]|5[0-3])(?:-?[1-7])?)"
+    )
+    _CLOCK = r"(?:[01][0-9]|2[0-3])(?::?[0-5][0-9](?::?[0-5][0-9](?:[.,][0-9]+)?)?)?"
+    _OFFSET = r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9](?::?[0-5][0-9](?:[.,][0-9]+)?)?)?)"
+    _TIME_PREFIX = "[Tt]?"
+else:
+    # 3.10 reads only what isoformat() writes: YYYY-MM-DD, then any one character and
+    # HH[:MM[:SS[.fff[fff]]]], then +HH:MM[:SS[.ffffff]] (no Z, no week dates, no basic form).
+    _DATE = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    _CLOCK = r"(?:[01][0-9]|2[0-3])(?::[0-5][0-9](?::[0-5][0-9](?:\.(?:[0-9]{3}){1,2})?)?)?"
+    _OFFSET = r"(?:[+-](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{6})?)?)"
+    _TIME_PREFIX = ""
 DATE_PATTERN: Final = rf"^{_DATE}$"
 DATETIME_PATTERN: Final = rf"^{_DATE}(?:.{_CLOCK}{_OFFSET}?)?$"
-TIME_PATTERN: Final = rf"^[Tt]?{_CLOCK}{_OFFSET}?$"
+TIME_PATTERN: Final = rf"^{_TIME_PREFIX}{_CLOCK}{_OFFSET}?$"
 
 # uuid.UUID(text): optional urn:/uuid: prefixes and braces, 32 hex digits, hyphens anywhere.
 UUID_PATTERN: Final = r"^(?:urn:)?(?:uuid:)?\{*(?:-*[0-9A-Fa-f]){32}-*\}*$"
