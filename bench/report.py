@@ -846,6 +846,10 @@ def write_doc(results: dict[str, Any], command: str, figures: dict[str, bool]) -
         "",
         ETCD_NOTE,
         "",
+        "## Search paths, profiles, .env files, overrides, JSON Schema",
+        "",
+        SOURCES_NOTE,
+        "",
     ]
     DOC.write_text("\n".join(lines))
 
@@ -858,6 +862,16 @@ ETCD_NOTE = (
     "run), `python -m bench.etcd_loss` (lost or duplicated updates across etcd restarts and a "
     "compaction) and `python -m bench.etcd_fanout` (many watchers on one prefix). Their "
     'figures are in [etcd](etcd.rst) ("What it costs") and [scaling](scaling.rst).'
+)
+
+# Measured on their own too (standalone, so the suite's figures and run time stay as they were).
+SOURCES_NOTE = (
+    "`python -m bench.sources` measures what the sources of search paths and profiles, `.env` "
+    "files and overrides add to a save's reload (each against a plain file in the same run), "
+    "and how long `trioconf.json_schema` takes; its figures are on the "
+    "[search paths](search-paths.rst) page. The watchfiles backend's latency is a cell of the "
+    "latency benchmark that runs only when named (`python -m bench.latency --only "
+    '"floor,trioconf inotify,trioconf watchfiles"`): see [backends](backends.rst).'
 )
 
 
