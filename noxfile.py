@@ -173,9 +173,10 @@ def docs(session: nox.Session) -> None:
     # installs it); without it the build would fail on a warning that says less.
     if shutil.which("dot") is None:
         session.error("the docs need Graphviz's dot: apt-get install graphviz")
-    # The etcd extra: docs/etcd.rst's example runs trioconf.Etcd against a real etcd.
+    # The etcd extra: docs/etcd.rst's example runs trioconf.Etcd against a real etcd; the
+    # watchfiles extra: docs/backends.rst's runs backend="watchfiles".
     # pytest and pytest-trio: docs/howto/testing.rst runs pytest on examples/testing/.
-    session.install(".[etcd]", *SPHINX, "pytest>=8", "pytest-trio>=0.8")
+    session.install(".[etcd,watchfiles]", *SPHINX, "pytest>=8", "pytest-trio>=0.8")
     session.run("sphinx-build", "-W", "--keep-going", "-E", "-b", "html", "docs", "docs/_build")
     # Runs every ``testcode`` example against the installed trioconf, with real files.
     session.run(
