@@ -290,6 +290,22 @@ def test_keys_are_attribute_names() -> None:
     assert error.message == "unknown key 'secret' (did you mean '_secret'?)"
 
 
+@attrs.frozen
+class Computed:
+    port: int = 80
+    url: str = attrs.field(init=False, default="")
+
+
+def test_a_key_naming_a_field_the_class_sets_itself_says_so() -> None:
+    error = one(Computed, {"port": 1, "url": "x"})
+    assert (error.path, error.message) == (
+        "url",
+        "key 'url' names a field Computed sets itself (init=False): no file sets it",
+    )
+    # Not offered as a suggestion either.
+    assert one(Computed, {"urls": 1}).message == "unknown key 'urls' (known keys: port)"
+
+
 # ---------------------------------------------------------------------------------------------
 # The user's code that runs while classes are built: validators, converters, post-init hooks.
 # Its failures are bad data, reported where the exception points; trioconf's own are bugs.

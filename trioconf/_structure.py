@@ -190,7 +190,11 @@ def _field_errors(leaf: Leaf, merged: Merged, report: _Report) -> list[FieldErro
 
 
 def _unknown_key(key: str, cl: type) -> str:
-    names = [f.name for f in _fields(cl)]
+    every = _fields(cl)
+    if any(f.name == key and not f.init for f in every):
+        # A field the class computes itself (``init=False``): cattrs passes no value to it.
+        return f"key {key!r} names a field {cl.__name__} sets itself (init=False): no file sets it"
+    names = [f.name for f in every if f.init]
     close = difflib.get_close_matches(str(key), names, n=1)
     if close:
         return f"unknown key {key!r} (did you mean {close[0]!r}?)"
