@@ -78,13 +78,13 @@ class Loader(Generic[T]):
         self._notified: dict[Notified, UserSourceState] = {}
         # The files ``..._FILE`` variables name for secret fields: watched like the others;
         # and ``.env`` files (``DotEnv``), watched as files are.
-        self._by_secret_file: dict[Path, list[EnvState | DotEnvState]] = {}
+        self._by_env_file: dict[Path, list[EnvState | DotEnvState]] = {}
         for state in self.states:
             if isinstance(state, DotEnvState):
-                self._by_secret_file.setdefault(state.source.path, []).append(state)
+                self._by_env_file.setdefault(state.source.path, []).append(state)
             if isinstance(state, EnvState):
                 for path in state.files:
-                    self._by_secret_file.setdefault(path, []).append(state)
+                    self._by_env_file.setdefault(path, []).append(state)
             if isinstance(state, FileState):
                 self._by_path.setdefault(state.source.path, []).append(state)
             elif isinstance(state, Folder):
@@ -133,7 +133,7 @@ class Loader(Generic[T]):
     def paths(self) -> tuple[Path, ...]:
         """The files the file watcher watches."""
         searched = [path for state in self._searches for path in state.paths]
-        return tuple(dict.fromkeys([*self._by_path, *self._by_secret_file, *searched]))
+        return tuple(dict.fromkeys([*self._by_path, *self._by_env_file, *searched]))
 
     @property
     def directories(self) -> tuple[Directory, ...]:
@@ -205,7 +205,7 @@ class Loader(Generic[T]):
                 continue
             for file in self._by_path.get(key, ()):
                 add(file, key)
-            for env in self._by_secret_file.get(key, ()):
+            for env in self._by_env_file.get(key, ()):
                 add(env, key)
             for search in self._searches:
                 if search.follows(key):
