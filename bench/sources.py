@@ -13,7 +13,7 @@ task waiting in ``live.wait_value`` sees the snapshot carrying the new value, wi
   rebuild merges on every change.
 
 The cells run in blocks, interleaved, so that drift on this shared machine hits them alike.
-Then ``trioconf.json_schema`` is timed on a config of 30 fields in nested classes (durations,
+Then ``trioconf.json_schema`` is timed on a config of about 25 fields in five classes (durations,
 a secret, a keyed mapping). Standalone: ``python -m bench.sources [--samples N] [--quick]``;
 prints its tables, writes nothing.
 """
